@@ -1,0 +1,31 @@
+import { requireScope } from "../../lib/auth/authorize.ts";
+import { validationFailed } from "../../lib/errors.ts";
+import { toCloudEvent } from "../../lib/events/cloudEvent.ts";
+import { readAll } from "../../lib/events/readAll.ts";
+import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { limits } from "../../lib/limits.ts";
+import { getRuntime } from "../shared/runtime.ts";
+
+function textParam(value: string | undefined, name: string): string | undefined {
+  if (value !== undefined && (value.length === 0 || value.length > 200)) {
+    throw validationFailed(`'${name}' must be 1-200 characters.`, { parameter: name });
+  }
+  return value;
+}
+
+/** GET /events: all streams in global order. A token bounded by `streams` sees only its streams. */
+export const handler = httpHandler(getRuntime, async (request, { sql, source }) => {
+  requireScope(request.principal, "events:read");
+  const after = intParam(request.query("after"), "after", { min: 0 });
+  const limit = intParam(request.query("limit"), "limit", { min: 1, max: limits.maxReadLimit });
+  const type = textParam(request.query("type"), "type");
+  const category = textParam(request.query("category"), "category");
+  const page = await readAll(sql, {
+    ...(after === undefined ? {} : { after }),
+    ...(limit === undefined ? {} : { limit }),
+    ...(type === undefined ? {} : { type }),
+    ...(category === undefined ? {} : { category }),
+    ...(request.principal.streams === undefined ? {} : { streamPatterns: request.principal.streams }),
+  });
+  return json(200, { events: page.events.map((event) => toCloudEvent(event, source)), next: page.next });
+});

@@ -1,0 +1,69 @@
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { createHs256Verifier, createOidcVerifier, type TokenVerifier } from "../../lib/auth/token.ts";
+import { type Config, parseConfig } from "../../lib/config.ts";
+import { createSql, type Sql } from "../../lib/db/client.ts";
+
+/** Everything a handler needs, built once per execution environment from its environment variables. */
+export interface Runtime {
+  config: Config;
+  sql: Sql;
+  verifyToken: TokenVerifier;
+  /** CloudEvents `source` of events leaving the bus. */
+  source: string;
+}
+
+let runtime: Promise<Runtime> | undefined;
+
+/** The memoised runtime of this process. */
+export function getRuntime(): Promise<Runtime> {
+  runtime ??= createRuntime(parseConfig(process.env)).catch((error) => {
+    runtime = undefined; // let the next invocation try again rather than failing forever
+    throw error;
+  });
+  return runtime;
+}
+
+async function readSecret(config: Config, arn: string): Promise<string> {
+  const client = new SecretsManagerClient({ region: config.AWS_REGION });
+  const result = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  if (!result.SecretString) throw new Error(`secret ${arn} has no string value`);
+  return result.SecretString;
+}
+
+async function databaseUrl(config: Config): Promise<string> {
+  if (config.DATABASE_URL) return config.DATABASE_URL;
+  if (!config.DATABASE_SECRET_ARN) throw new Error("DATABASE_URL or DATABASE_SECRET_ARN must be set");
+  const secret = JSON.parse(await readSecret(config, config.DATABASE_SECRET_ARN)) as Record<string, unknown>;
+  const url = new URL("postgres://");
+  url.username = encodeURIComponent(String(secret.username));
+  url.password = encodeURIComponent(String(secret.password));
+  url.hostname = config.DATABASE_HOST ?? String(secret.host);
+  url.port = String(secret.port ?? 5432);
+  url.pathname = `/${String(secret.dbname ?? "postgres")}`;
+  url.searchParams.set("sslmode", "require");
+  return url.toString();
+}
+
+async function tokenVerifier(config: Config): Promise<TokenVerifier> {
+  if (config.EVENTBUS_OIDC_ISSUER) {
+    return createOidcVerifier({
+      issuer: config.EVENTBUS_OIDC_ISSUER,
+      ...(config.EVENTBUS_OIDC_AUDIENCE ? { audience: config.EVENTBUS_OIDC_AUDIENCE } : {}),
+    });
+  }
+  if (config.EVENTBUS_JWT_SECRET) return createHs256Verifier(config.EVENTBUS_JWT_SECRET);
+  if (config.EVENTBUS_JWT_SECRET_ARN) {
+    return createHs256Verifier(await readSecret(config, config.EVENTBUS_JWT_SECRET_ARN));
+  }
+  throw new Error("EVENTBUS_JWT_SECRET, EVENTBUS_JWT_SECRET_ARN or EVENTBUS_OIDC_ISSUER must be set");
+}
+
+async function createRuntime(config: Config): Promise<Runtime> {
+  const [url, verifyToken] = await Promise.all([databaseUrl(config), tokenVerifier(config)]);
+  return {
+    config,
+    sql: createSql(url, { max: config.DATABASE_POOL_MAX }),
+    verifyToken,
+    source: config.EVENTBUS_SOURCE,
+  };
+}

@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { parseWith } from "./validation.ts";
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/**
+ * Every setting the bus reads from its environment, parsed once at the edge (a handler's runtime, the
+ * listener's entry point, `npm run dev`) and passed into `lib/` as plain values.
+ */
+const configSchema = z.object({
+  DATABASE_URL: z.string().optional(),
+  /** On AWS: a Secrets Manager secret with `{username, password, host, port, dbname}` (RDS or RDS Proxy). */
+  DATABASE_SECRET_ARN: z.string().optional(),
+  /** Overrides the secret's host, e.g. with the RDS Proxy endpoint. */
+  DATABASE_HOST: z.string().optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  EVENTBUS_JWT_SECRET: z.string().min(16).optional(),
+  EVENTBUS_JWT_SECRET_ARN: z.string().optional(),
+  EVENTBUS_OIDC_ISSUER: z.string().url().optional(),
+  EVENTBUS_OIDC_AUDIENCE: z.string().optional(),
+  EVENTBUS_SOURCE: z.string().min(1).default("urn:eventbus"),
+  EVENTBUS_HTTP_PORT: port(4000),
+  EVENTBUS_WS_PORT: port(4001),
+  EVENTBUS_SQS_PORT: port(4002),
+  EVENTBUS_DYNAMODB_PORT: port(4003),
+  AWS_ENDPOINT_URL: z.string().url().optional(),
+  AWS_REGION: z.string().default("us-east-1"),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+/** @throws {EventBusError} `VALIDATION_FAILED` naming the offending variable. */
+export const parseConfig = (env: Record<string, string | undefined>): Config =>
+  parseWith(configSchema, env, "Invalid configuration");

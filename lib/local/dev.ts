@@ -1,0 +1,81 @@
+/**
+ * `npm run dev`: the whole bus on this machine, no Docker. Starts (or connects to) Postgres, applies the
+ * migrations, starts the AWS stand-ins, serves the unmodified Lambda handlers over HTTP and WebSocket, runs
+ * the listener, prints the endpoints and an admin token, and stops everything it started on Ctrl-C.
+ */
+import { join } from "node:path";
+import { issueToken } from "../auth/token.ts";
+import { parseConfig } from "../config.ts";
+import { createSql } from "../db/client.ts";
+import { migrate } from "../db/migrate.ts";
+import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
+import { createHttpAdapter, listen } from "./httpAdapter.ts";
+import { localJwtSecret, stateDir } from "./localState.ts";
+
+type Stop = () => Promise<void> | void;
+const stops: Array<{ name: string; stop: Stop }> = [];
+const log = (message: string) => process.stdout.write(`[eventbus] ${message}\n`);
+
+async function main() {
+  const config = parseConfig(process.env);
+  const dir = stateDir();
+
+  // Postgres: DATABASE_URL, else an embedded real Postgres kept under .eventbus/.
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir: join(dir, "postgres"), persistent: true });
+    stops.push({ name: "postgres", stop: pg.stop });
+    databaseUrl = pg.url;
+  }
+  const sql = createSql(databaseUrl);
+  stops.push({ name: "database pool", stop: () => sql.end({ timeout: 5 }) });
+  const applied = await migrate(sql);
+  log(
+    `postgres ready (${applied.length ? `applied migrations ${applied.join(", ")}` : "schema up to date"})`,
+  );
+
+  const jwtSecret = localJwtSecret(dir, config.EVENTBUS_JWT_SECRET);
+  // The handlers build their runtime from the environment, exactly as on Lambda.
+  Object.assign(process.env, {
+    DATABASE_URL: databaseUrl,
+    EVENTBUS_JWT_SECRET: jwtSecret,
+    AWS_REGION: config.AWS_REGION,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "local",
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "local",
+  });
+
+  // --- AWS stand-ins (SQS, DynamoDB) and the WebSocket gateway are started here. ---
+
+  const { loadLocalHttpRoutes } = await import("../../functions/http/localRoutes.ts");
+  const http = createHttpAdapter(await loadLocalHttpRoutes());
+  const httpUrl = await listen(http, config.EVENTBUS_HTTP_PORT);
+  stops.push({ name: "http", stop: () => new Promise<void>((resolve) => http.close(() => resolve())) });
+
+  const adminToken = await issueToken(jwtSecret, { scope: "admin", expiresIn: "30d" });
+  log(`HTTP API      ${httpUrl}`);
+  log(`admin token   ${adminToken}`);
+  log(`try:  curl -s -X POST ${httpUrl}/streams/orders-1/events -H "authorization: Bearer $TOKEN" \\`);
+  log(`        -H 'content-type: application/json' -d '{"type":"OrderPlaced","data":{"total":42}}'`);
+  log("ready. Ctrl-C stops everything.");
+}
+
+let stopping = false;
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  for (const { name, stop } of stops.reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      process.stderr.write(`[eventbus] stopping ${name} failed: ${(error as Error).message}\n`);
+    }
+  }
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+main().catch((error) => {
+  process.stderr.write(`[eventbus] failed to start: ${(error as Error).message}\n`);
+  void shutdown(1);
+});

@@ -42,6 +42,7 @@ async function main() {
     AWS_REGION: config.AWS_REGION,
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "local",
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "local",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   });
 
   // --- AWS stand-ins (SQS, DynamoDB) and the WebSocket gateway are started here. ---

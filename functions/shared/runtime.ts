@@ -36,7 +36,8 @@ async function readSecret(config: Config, arn: string): Promise<string> {
   return result.SecretString;
 }
 
-async function databaseUrl(config: Config): Promise<string> {
+/** The Postgres URL from `DATABASE_URL`, or built from the Secrets Manager secret (host overridable). */
+export async function databaseUrl(config: Config): Promise<string> {
   if (config.DATABASE_URL) return config.DATABASE_URL;
   if (!config.DATABASE_SECRET_ARN) throw new Error("DATABASE_URL or DATABASE_SECRET_ARN must be set");
   const secret = JSON.parse(await readSecret(config, config.DATABASE_SECRET_ARN)) as Record<string, unknown>;

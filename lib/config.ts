@@ -32,6 +32,16 @@ const configSchema = z.object({
     .default("eventbus-"),
   /** The realtime fan-out queue the listener feeds and the broadcaster drains. */
   EVENTBUS_REALTIME_QUEUE_URL: z.string().optional(),
+  /** Listener: shown as the owner of the subscriptions it forwards (default `<hostname>:<pid>`). */
+  EVENTBUS_LISTENER_ID: z.string().min(1).max(40).optional(),
+  /** Listener: safety-net catch-up interval, for notifications lost while disconnected. */
+  EVENTBUS_LISTENER_POLL_MS: z.coerce.number().int().min(100).default(5000),
+  /** Listener: events read per page and subscription. */
+  EVENTBUS_LISTENER_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Back-pressure: a subscription pauses while its queue holds more messages than this (0: never). */
+  EVENTBUS_MAX_QUEUE_DEPTH: z.coerce.number().int().min(0).default(100000),
+  /** `npm run dev`: JSON file listing local consumers (default `.eventbus/consumers.json`). */
+  EVENTBUS_CONSUMERS_FILE: z.string().optional(),
   /** DynamoDB table of WebSocket connections and topic memberships (keys `pk`, `sk`; TTL `expiresAt`). */
   EVENTBUS_REALTIME_TABLE: z.string().default("eventbus-realtime"),
   /** The WebSocket API's @connections endpoint, e.g. https://{api}.execute-api.{region}.amazonaws.com/{stage}. */

@@ -1,0 +1,50 @@
+/**
+ * The listener's entry point: a long-running process (ECS Fargate on AWS, a child of `npm run dev`
+ * locally) that forwards events into subscription queues and the realtime fan-out queue. SIGTERM (ECS
+ * stop, Ctrl-C) stops it gracefully: in-flight sends finish or are abandoned, and its subscriptions are
+ * released for the other replicas at once instead of when the connection times out.
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { parseConfig } from "../../lib/config.ts";
+import { createSql } from "../../lib/db/client.ts";
+import { listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
+import { databaseUrl } from "../shared/runtime.ts";
+
+const logger = new Logger({ serviceName: "eventbus-listener" });
+
+async function main() {
+  const config = parseConfig(process.env);
+  const sql = createSql(await databaseUrl(config), { max: config.DATABASE_POOL_MAX, ...listenerSqlOptions });
+  const sqs = new SQSClient({ region: config.AWS_REGION });
+  const listener = await startListener({
+    sql,
+    sqs,
+    source: config.EVENTBUS_SOURCE,
+    ...(config.EVENTBUS_LISTENER_ID ? { listenerId: config.EVENTBUS_LISTENER_ID } : {}),
+    ...(config.EVENTBUS_REALTIME_QUEUE_URL ? { realtimeQueueUrl: config.EVENTBUS_REALTIME_QUEUE_URL } : {}),
+    pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
+    pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
+    maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
+    log: (level, message, fields) => logger[level](message, fields ?? {}),
+  });
+  logger.info("listener started", { listenerId: listener.listenerId });
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("stopping");
+    await listener.stop();
+    await sql.end({ timeout: 5 });
+    sqs.destroy();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown());
+  process.on("SIGINT", () => void shutdown());
+}
+
+main().catch((error) => {
+  logger.error("listener failed to start", { error: error as Error });
+  process.exit(1);
+});

@@ -1,0 +1,203 @@
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { LimitFunction } from "p-limit";
+import type { Sql } from "postgres";
+import { toCloudEvent } from "../events/cloudEvent.ts";
+import type { EventBusCloudEvent, RecordedEvent } from "../events/types.ts";
+import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
+import { patternToSql } from "../subscriptions/patternToSql.ts";
+import { readForwardPage } from "../subscriptions/readForwardPage.ts";
+import { storeCheckpoint } from "../subscriptions/storeCheckpoint.ts";
+import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
+import type { ListenerLog } from "./listenerLog.ts";
+import { type OutgoingMessage, sendMessages, sqsId } from "./sendMessages.ts";
+
+/** What one forwarder moves events into. */
+export interface ForwardTarget {
+  /** The checkpoint's name: the subscription name, or an internal name such as `$realtime`. */
+  name: string;
+  lockId: number;
+  queueUrl: string;
+  /** `subscription`: one message per matching event; `realtime`: packed `FanoutMessage`s, no filter. */
+  kind: "subscription" | "realtime";
+  fifo: boolean;
+  pattern: EventPattern | null;
+}
+
+export interface ForwarderDeps {
+  sql: Sql;
+  sqs: SQSClient;
+  source: string;
+  lockPid: number;
+  limit: LimitFunction;
+  pageSize: number;
+  /** Pause while the queue holds more visible messages than this; 0 disables back-pressure. */
+  maxQueueDepth: number;
+  log: ListenerLog;
+  /** The checkpoint is gone or the ownership lock was lost: the listener should drop this forwarder. */
+  onGone(reason: "deleted" | "lost"): void;
+}
+
+/** A realtime message stays well under SQS's 1 MiB and leaves room for the broadcaster's framing. */
+const MAX_FANOUT_MESSAGE_BYTES = 200 * 1024;
+const BACKPRESSURE_RECHECK_MS = 1_000;
+
+function subscriptionMessages(events: readonly EventBusCloudEvent[], fifo: boolean): OutgoingMessage[] {
+  return events.map((event) => ({
+    body: JSON.stringify(event),
+    attributes: {
+      type: { DataType: "String", StringValue: event.type },
+      streamid: { DataType: "String", StringValue: event.streamid },
+      position: { DataType: "Number", StringValue: String(event.position) },
+    },
+    ...(fifo ? { groupId: sqsId(event.streamid), deduplicationId: sqsId(event.id) } : {}),
+  }));
+}
+
+/** Packs consecutive events into `{kind: "events", events}` bodies of at most ~200 KB each. */
+function fanoutMessages(events: readonly EventBusCloudEvent[]): OutgoingMessage[] {
+  const messages: OutgoingMessage[] = [];
+  let parts: string[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (parts.length > 0) messages.push({ body: `{"kind":"events","events":[${parts.join(",")}]}` });
+    parts = [];
+    bytes = 0;
+  };
+  for (const event of events) {
+    const json = JSON.stringify(event);
+    const size = Buffer.byteLength(json) + 1;
+    if (parts.length > 0 && bytes + size > MAX_FANOUT_MESSAGE_BYTES) flush();
+    parts.push(json);
+    bytes += size;
+  }
+  flush();
+  return messages;
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Forwards one target while this listener owns it: on every kick, reads pages after the checkpoint, sends
+ * what matches, and only then advances the checkpoint (fenced by generation and lock), so a crash at any
+ * point repeats events rather than skipping them.
+ */
+export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
+  const abort = new AbortController();
+  const where = patternToSql(deps.sql, target.pattern);
+  let dirty = true;
+  let wake: (() => void) | undefined;
+  /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
+  let scanned = -1;
+  let depthCheckedAt = 0;
+  let overloaded = false;
+
+  async function queueOverloaded(): Promise<boolean> {
+    if (deps.maxQueueDepth <= 0) return false;
+    if (Date.now() - depthCheckedAt < BACKPRESSURE_RECHECK_MS) return overloaded;
+    depthCheckedAt = Date.now();
+    const depth = await readQueueDepth(deps.sqs, target.queueUrl);
+    const next = depth !== null && depth.visible > deps.maxQueueDepth;
+    if (next !== overloaded) {
+      deps.log(next ? "warn" : "info", next ? "queue over max depth, pausing" : "queue drained, resuming", {
+        target: target.name,
+        depth: depth?.visible,
+      });
+    }
+    overloaded = next;
+    return overloaded;
+  }
+
+  async function drain(): Promise<void> {
+    for (;;) {
+      if (abort.signal.aborted) return;
+      if (await queueOverloaded()) {
+        dirty = true;
+        await delay(BACKPRESSURE_RECHECK_MS);
+        return;
+      }
+      const page = await readForwardPage(deps.sql, {
+        name: target.name,
+        lockPid: deps.lockPid,
+        limit: deps.pageSize,
+        where,
+      });
+      if (!page) return deps.onGone("deleted");
+      if (!page.owned) return deps.onGone("lost");
+      if (page.events.length === 0 && page.scannedThrough === page.checkpoint) {
+        scanned = page.checkpoint;
+        return;
+      }
+      const cloudEvents = page.events.map((e: RecordedEvent) => toCloudEvent(e, deps.source));
+      const matching =
+        target.pattern === null
+          ? cloudEvents
+          : cloudEvents.filter((e) => matchesEventPattern(target.pattern!, e));
+      const messages =
+        target.kind === "realtime" ? fanoutMessages(matching) : subscriptionMessages(matching, target.fifo);
+      await sendMessages(
+        {
+          sqs: deps.sqs,
+          queueUrl: target.queueUrl,
+          limit: deps.limit,
+          fifo: target.fifo,
+          signal: abort.signal,
+          onRetry: (info) =>
+            deps.log("warn", "SQS did not accept every message, retrying", { target: target.name, ...info }),
+        },
+        messages,
+      );
+      const stored = await storeCheckpoint(deps.sql, {
+        name: target.name,
+        position: page.scannedThrough,
+        generation: page.generation,
+        lockPid: deps.lockPid,
+      });
+      // Refused: a replay moved the checkpoint or the lock is gone; the next read tells which.
+      if (!stored) continue;
+      scanned = page.scannedThrough;
+      if (page.events.length < deps.pageSize) return;
+    }
+  }
+
+  async function run() {
+    while (!abort.signal.aborted) {
+      if (!dirty) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      dirty = false;
+      try {
+        await drain();
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        deps.log("error", "forwarding failed, retrying", {
+          target: target.name,
+          error: (error as Error).message,
+        });
+        dirty = true;
+        await delay(1_000);
+      }
+    }
+  }
+
+  const running = run();
+  return {
+    target,
+    /** Asks for a catch-up; `position` (a NOTIFY payload) lets an idle forwarder skip what it has seen. */
+    kick(position?: number) {
+      if (position !== undefined && position > 0 && position <= scanned) return;
+      dirty = true;
+      wake?.();
+    },
+    async stop() {
+      abort.abort(new Error("forwarder stopped"));
+      wake?.();
+      await running;
+    },
+  };
+}
+
+export type Forwarder = ReturnType<typeof startForwarder>;

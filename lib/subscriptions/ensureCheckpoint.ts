@@ -1,0 +1,12 @@
+import type { Sql } from "postgres";
+
+/**
+ * Creates the checkpoint of an internal forwarder (e.g. the realtime fan-out) at the current head unless it
+ * exists: on its first run it forwards only what is appended from then on.
+ */
+export async function ensureCheckpoint(sql: Sql, name: string, lockId: number): Promise<void> {
+  await sql`
+    insert into eventbus.checkpoints (name, lock_id, position)
+    select ${name}, ${lockId}, coalesce(max(position), 0) from eventbus.events
+    on conflict (name) do nothing`;
+}

@@ -1,0 +1,61 @@
+import type { PendingQuery, Row, Sql } from "postgres";
+import { type EventRow, toRecordedEvent } from "../events/eventRow.ts";
+import type { RecordedEvent } from "../events/types.ts";
+import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+
+export interface ForwardPage {
+  /** The stored checkpoint and its generation (bumped by every replay). */
+  checkpoint: number;
+  generation: number;
+  /** Whether the session `lockPid` still holds this checkpoint's ownership lock. */
+  owned: boolean;
+  /** Candidate events after the checkpoint, in position order (SQL part of the filter applied). */
+  events: RecordedEvent[];
+  /**
+   * How far this page proves the log was scanned: the last event's position when the page is full, else
+   * the head seen by the same snapshot. Because positions follow commit order, every event at or below a
+   * visible position is visible, so no later read can find one below this.
+   */
+  scannedThrough: number;
+}
+
+type PageRow = Partial<EventRow> & { checkpoint: number; generation: number; owned: boolean; head: number };
+
+/**
+ * Reads the next page for a forwarder in one round trip: its checkpoint, ownership, the head and up to
+ * `limit` events after the checkpoint that pass `where`. `undefined` when the checkpoint is gone (the
+ * subscription was deleted).
+ */
+export async function readForwardPage(
+  sql: Sql,
+  options: { name: string; lockPid: number; limit: number; where: PendingQuery<Row[]> },
+): Promise<ForwardPage | undefined> {
+  const rows = await sql<PageRow[]>`
+    select c.position as checkpoint, c.generation, h.head,
+      exists (select 1 from pg_locks l
+        where l.locktype = 'advisory' and l.granted and l.pid = ${options.lockPid} and l.objsubid = 2
+          and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id) as owned,
+      e.*
+    from eventbus.checkpoints c
+    cross join (select coalesce(max(position), 0)::int8 as head from eventbus.events) h
+    left join lateral (
+      select * from eventbus.events
+      where position > c.position and position <= h.head and ${options.where}
+      order by position
+      limit ${options.limit}
+    ) e on true
+    where c.name = ${options.name}`;
+  const first = rows[0];
+  if (!first) return undefined;
+  const events = rows
+    .filter((r) => r.position !== null && r.position !== undefined)
+    .map((r) => toRecordedEvent(r as EventRow));
+  const full = events.length === options.limit;
+  return {
+    checkpoint: first.checkpoint,
+    generation: first.generation,
+    owned: first.owned,
+    events,
+    scannedThrough: full ? events.at(-1)!.position : Math.max(first.head, first.checkpoint),
+  };
+}

@@ -1,0 +1,92 @@
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import pLimit from "p-limit";
+import type { Sql } from "postgres";
+import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+import { readQueueDepth } from "./subscriptionQueues.ts";
+import type { Subscription } from "./subscriptionRow.ts";
+
+/** A subscription as the admin API shows it: definition, queues and live figures. */
+export interface SubscriptionStatus {
+  name: string;
+  filter: Subscription["filter"];
+  startFrom: Subscription["startFrom"];
+  ordering: Subscription["ordering"];
+  maxReceiveCount: number;
+  visibilityTimeout: number;
+  queueUrl: string;
+  dlqUrl: string;
+  createdAt: string;
+  /** Every event at or below this position has been handed to SQS (or did not match). */
+  checkpoint: number;
+  /** The newest position in the store. */
+  head: number;
+  /** `head - checkpoint`: positions not yet forwarded (an upper bound when a filter skips some). */
+  lag: number;
+  /** Messages waiting in the queue, and received but not yet deleted; `null` if the queue is missing. */
+  queueDepth: number | null;
+  queueInFlight: number | null;
+  dlqDepth: number | null;
+  /** The listener forwarding it (`<host>:<pid>` unless configured), or `null` when none holds it. */
+  owner: string | null;
+}
+
+interface StatusRow {
+  name: string;
+  checkpoint: number;
+  head: number;
+  owner: string | null;
+}
+
+/** Checkpoint, head, lag, queue depths and owner of each subscription, read live. */
+export async function readSubscriptionStatus(
+  sql: Sql,
+  sqs: SQSClient,
+  subscriptions: readonly Subscription[],
+): Promise<SubscriptionStatus[]> {
+  if (subscriptions.length === 0) return [];
+  const names = subscriptions.map((s) => s.name);
+  const rows = await sql<StatusRow[]>`
+    select c.name, c.position as checkpoint,
+      (select coalesce(max(position), 0)::int8 from eventbus.events) as head,
+      (select coalesce(nullif(a.application_name, ''), 'pid ' || l.pid)
+         from pg_locks l left join pg_stat_activity a on a.pid = l.pid
+         where l.locktype = 'advisory' and l.granted and l.objsubid = 2
+           and l.database = (select oid from pg_database where datname = current_database())
+           and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id
+         limit 1) as owner
+    from eventbus.checkpoints c
+    where c.name = any(${names}::text[])`;
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const limit = pLimit(8);
+  return Promise.all(
+    subscriptions.map((s) =>
+      limit(async () => {
+        const [queue, dlq] = await Promise.all([
+          readQueueDepth(sqs, s.queueUrl),
+          readQueueDepth(sqs, s.dlqUrl),
+        ]);
+        const row = byName.get(s.name);
+        const checkpoint = row?.checkpoint ?? 0;
+        const head = row?.head ?? 0;
+        return {
+          name: s.name,
+          filter: s.filter,
+          startFrom: s.startFrom,
+          ordering: s.ordering,
+          maxReceiveCount: s.maxReceiveCount,
+          visibilityTimeout: s.visibilityTimeout,
+          queueUrl: s.queueUrl,
+          dlqUrl: s.dlqUrl,
+          createdAt: s.createdAt.toISOString(),
+          checkpoint,
+          head,
+          lag: Math.max(0, head - checkpoint),
+          queueDepth: queue?.visible ?? null,
+          queueInFlight: queue?.inFlight ?? null,
+          dlqDepth: dlq?.visible ?? null,
+          owner: row?.owner?.replace(/^eventbus-listener:/, "") ?? null,
+        };
+      }),
+    ),
+  );
+}

@@ -1,0 +1,76 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Sql } from "postgres";
+import { getSubscription } from "./getSubscription.ts";
+
+export interface RedriveResult {
+  /** Messages moved from the DLQ back to the queue. */
+  moved: number;
+  /** `true` when the DLQ looked empty at the end; `false` when the time budget ran out first. */
+  drained: boolean;
+}
+
+/**
+ * Moves the messages of a subscription's DLQ back to its queue, body and attributes unchanged. Each message
+ * is deleted from the DLQ only after the queue accepted it, so a crash duplicates, never loses. Works on SQS
+ * and on stand-ins that lack `StartMessageMoveTask`. FIFO messages keep their group; they get a fresh
+ * deduplication id, or SQS would drop them as duplicates of their first delivery.
+ *
+ * @throws {EventBusError} `SUBSCRIPTION_NOT_FOUND`.
+ */
+export async function redriveSubscription(
+  sql: Sql,
+  sqs: SQSClient,
+  name: string,
+  options: { timeBudgetMs?: number } = {},
+): Promise<RedriveResult> {
+  const subscription = await getSubscription(sql, name);
+  const fifo = subscription.ordering === "stream";
+  const deadline = Date.now() + (options.timeBudgetMs ?? 20_000);
+  let moved = 0;
+  while (Date.now() < deadline) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: subscription.dlqUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ["All"],
+        MessageSystemAttributeNames: ["MessageGroupId"],
+      }),
+    );
+    if (Messages.length === 0) return { moved, drained: true };
+    const result = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: subscription.queueUrl,
+        Entries: Messages.map((m: Message, i) => ({
+          Id: String(i),
+          MessageBody: m.Body ?? "",
+          ...(m.MessageAttributes ? { MessageAttributes: m.MessageAttributes } : {}),
+          ...(fifo
+            ? {
+                MessageGroupId: m.Attributes?.MessageGroupId ?? "redrive",
+                MessageDeduplicationId: `redrive-${m.MessageId}`,
+              }
+            : {}),
+        })),
+      }),
+    );
+    const accepted = new Set((result.Successful ?? []).map((s) => s.Id));
+    const done = Messages.map((m, i) => ({ m, id: String(i) })).filter(({ id }) => accepted.has(id));
+    if (done.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: subscription.dlqUrl,
+          Entries: done.map(({ m, id }) => ({ Id: id, ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+    moved += done.length;
+  }
+  return { moved, drained: false };
+}

@@ -1,0 +1,23 @@
+import type { Sql } from "postgres";
+import { readHeadPosition } from "../events/readAll.ts";
+import type { StartFrom } from "./definition.ts";
+import { getSubscription } from "./getSubscription.ts";
+
+/**
+ * Moves a subscription's checkpoint (back to redeliver, or forward to skip): the listener then forwards
+ * every matching event after `from` again. The generation bump makes the owner drop the page it may be
+ * forwarding, so its late checkpoint write cannot undo the replay.
+ *
+ * @returns the new checkpoint.
+ * @throws {EventBusError} `SUBSCRIPTION_NOT_FOUND`.
+ */
+export async function replaySubscription(sql: Sql, name: string, from: StartFrom): Promise<number> {
+  await getSubscription(sql, name);
+  const position = from === "origin" ? 0 : from === "current" ? await readHeadPosition(sql) : from;
+  await sql`
+    update eventbus.checkpoints set position = ${position}, generation = generation + 1, updated_at = now()
+    where name = ${name}`;
+  // Wake the listeners so the replay starts now rather than at the next poll.
+  await sql`select pg_notify('eventbus_events', '0')`;
+  return position;
+}

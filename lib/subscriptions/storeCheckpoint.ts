@@ -1,0 +1,21 @@
+import type { Sql } from "postgres";
+import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+
+/**
+ * Advances a checkpoint, fenced twice: the generation must be the one the page was read at (no replay in
+ * between) and the session `lockPid` must still hold the ownership lock (no takeover in between).
+ *
+ * @returns `false` when either fence refused the write; the caller must re-read before going on.
+ */
+export async function storeCheckpoint(
+  sql: Sql,
+  options: { name: string; position: number; generation: number; lockPid: number },
+): Promise<boolean> {
+  const result = await sql`
+    update eventbus.checkpoints c set position = ${options.position}, updated_at = now()
+    where c.name = ${options.name} and c.generation = ${options.generation}
+      and exists (select 1 from pg_locks l
+        where l.locktype = 'advisory' and l.granted and l.pid = ${options.lockPid} and l.objsubid = 2
+          and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id)`;
+  return result.count === 1;
+}

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appendToStream } from "../../lib/events/appendToStream.ts";
+import { type Listener, startListener } from "../../lib/listener/startListener.ts";
+import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
+import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createSqsClient, receiveEvents, uniquePrefix } from "./support.ts";
+
+const sqs = createSqsClient();
+const prefix = uniquePrefix("delivery");
+let db: TestDatabase;
+let listener: Listener;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  listener = await startListener({ sql: db.sql, sqs, source: "urn:test", claimIntervalMs: 200 });
+});
+afterAll(async () => {
+  await listener.stop();
+  await db.close();
+  sqs.destroy();
+});
+
+const subscribe = async (name: string, body: unknown) =>
+  (
+    await createSubscription(db.sql, sqs, {
+      name,
+      definition: parseSubscriptionDefinition(body),
+      queuePrefix: prefix,
+    })
+  ).subscription;
+
+describe("persistent subscriptions", () => {
+  it("delivers every event, past and future, to every matching subscription", async () => {
+    await appendToStream(db.sql, "orders-1", [
+      { type: "OrderPlaced", data: { total: 10 } },
+      { type: "OrderPaid", data: { total: 10 } },
+    ]);
+    const all = await subscribe("all", {});
+    const placed = await subscribe("placed", { filter: { type: ["OrderPlaced"] } });
+    const big = await subscribe("big", { filter: { data: { total: [{ numeric: [">", 50] }] } } });
+    await appendToStream(db.sql, "orders-2", [{ type: "OrderPlaced", data: { total: 99 } }]);
+    await appendToStream(db.sql, "users-1", [{ type: "UserCreated", data: { name: "a" } }]);
+
+    const allEvents = await receiveEvents(sqs, all.queueUrl, 4, { settleMs: 300 });
+    expect(allEvents.map((r) => r.event.type).sort()).toEqual(
+      ["OrderPaid", "OrderPlaced", "OrderPlaced", "UserCreated"].sort(),
+    );
+    const placedEvents = await receiveEvents(sqs, placed.queueUrl, 2, { settleMs: 300 });
+    expect(placedEvents.map((r) => r.event.subject).sort()).toEqual(["orders-1", "orders-2"]);
+    const bigEvents = await receiveEvents(sqs, big.queueUrl, 1, { settleMs: 300 });
+    expect(bigEvents.map((r) => r.event.data)).toEqual([{ total: 99 }]);
+    expect(bigEvents[0]!.attributes).toMatchObject({ type: "OrderPlaced", streamid: "orders-2" });
+  });
+});

@@ -85,7 +85,7 @@ function validateNode(node: unknown, pointer: string, depth: number): void {
     const childPointer = `${pointer}/${key}`;
     if (Array.isArray(child)) {
       if (child.length === 0) fail(childPointer, "must list at least one value.");
-      child.forEach((m, i) => validateMatcher(m, `${childPointer}/${i}`));
+      for (const [i, m] of child.entries()) validateMatcher(m, `${childPointer}/${i}`);
     } else {
       validateNode(child, childPointer, depth + 1);
     }

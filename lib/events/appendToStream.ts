@@ -14,7 +14,8 @@ export interface AppendResult {
 }
 
 type AppendOutcome =
-  | { ok: true; version: number; events: AppendResult["events"]; created: boolean }
+  | { ok: true; version: number; firstPosition: number; created: true }
+  | { ok: true; version: number; events: AppendResult["events"]; created: false }
   | { ok: false; reason: "wrong_expected_version"; actual: number }
   | { ok: false; reason: "duplicate_event_id"; ids: string[] };
 
@@ -53,8 +54,17 @@ export async function appendToStream(
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
     select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)}, ${sql.json(valid as never)}) as outcome`;
   const outcome = row!.outcome;
+  if (outcome.ok && !outcome.created) {
+    return { streamId, version: outcome.version, events: outcome.events, created: false };
+  }
   if (outcome.ok) {
-    return { streamId, version: outcome.version, events: outcome.events, created: outcome.created };
+    const firstVersion = outcome.version - valid.length + 1;
+    const events = valid.map((event, i) => ({
+      id: event.id,
+      version: firstVersion + i,
+      position: outcome.firstPosition + i,
+    }));
+    return { streamId, version: outcome.version, events, created: true };
   }
   if (outcome.reason === "wrong_expected_version") {
     throw new WrongExpectedVersionError(streamId, expectedVersion, outcome.actual);

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import { EventBusError, validationFailed } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { ProposedEvent } from "./types.ts";
@@ -32,7 +32,8 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
   }
   const seen = new Set<string>();
   return events.map((event, index) => {
-    const id = event.id ?? randomUUID();
+    // Time-ordered ids keep the unique index on ids append-mostly, which keeps appends fast.
+    const id = event.id ?? uuidv7();
     if (typeof id !== "string" || !EVENT_ID.test(id)) {
       throw validationFailed(`events[${index}].id must be 1-128 printable ASCII characters without spaces.`, {
         pointer: `/${index}/id`,

@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/setup/postgres.ts", "test/setup/sqs.ts"],
+    globalSetup: ["test/setup/postgres.ts", "test/setup/sqs.ts", "test/setup/dynamo.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Concurrent template clones contend on Postgres; two workers match the machine.

@@ -24,5 +24,41 @@ export const httpRoutes: readonly HttpRoute[] = [
   },
   { routeKey: "GET /streams/{streamId}", entry: "functions/http/getStream.ts", name: "GetStream" },
   { routeKey: "GET /events", entry: "functions/http/readAllEvents.ts", name: "ReadAllEvents" },
+  {
+    routeKey: "POST /topics/{topic}/messages",
+    entry: "functions/http/publishToTopic.ts",
+    name: "PublishToTopic",
+  },
+  {
+    routeKey: "POST /connections/{connectionId}/messages",
+    entry: "functions/http/postToConnection.ts",
+    name: "PostToConnection",
+  },
+  { routeKey: "GET /subscriptions", entry: "functions/http/listSubscriptions.ts", name: "ListSubscriptions" },
+  {
+    routeKey: "PUT /subscriptions/{name}",
+    entry: "functions/http/putSubscription.ts",
+    name: "PutSubscription",
+  },
+  {
+    routeKey: "GET /subscriptions/{name}",
+    entry: "functions/http/getSubscription.ts",
+    name: "GetSubscription",
+  },
+  {
+    routeKey: "DELETE /subscriptions/{name}",
+    entry: "functions/http/deleteSubscription.ts",
+    name: "DeleteSubscription",
+  },
+  {
+    routeKey: "POST /subscriptions/{name}/replay",
+    entry: "functions/http/replaySubscription.ts",
+    name: "ReplaySubscription",
+  },
+  {
+    routeKey: "POST /subscriptions/{name}/redrive",
+    entry: "functions/http/redriveSubscription.ts",
+    name: "RedriveSubscription",
+  },
   { routeKey: "$default", entry: "functions/http/notFound.ts", name: "NotFound" },
 ];

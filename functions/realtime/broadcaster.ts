@@ -1,0 +1,33 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { broadcast } from "../../lib/realtime/broadcast.ts";
+import { parseFanoutMessage } from "../../lib/realtime/parseFanoutMessage.ts";
+import { managementApiFor, realtimeTable } from "../../lib/realtime/wsHandler.ts";
+import { getRuntime } from "../shared/runtime.ts";
+
+const logger = new Logger({ serviceName: "eventbus-broadcaster" });
+
+/**
+ * Drains the realtime fan-out queue (live event batches from the listener, ephemeral publishes) into the
+ * WebSocket connections. Records are handled in order; a record whose subscribers could not be read is
+ * reported as a partial batch failure and retried by SQS.
+ */
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const runtime = await getRuntime();
+  const deps = {
+    table: realtimeTable(runtime),
+    api: managementApiFor(runtime.config),
+    onPostError: (error: unknown, connectionId: string) =>
+      logger.warn("post to connection failed", { connectionId, error: error as Error }),
+  };
+  const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+  for (const record of event.Records) {
+    try {
+      await broadcast(deps, parseFanoutMessage(record.body));
+    } catch (error) {
+      logger.error("fan-out failed", { messageId: record.messageId, error: error as Error });
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+};

@@ -1,0 +1,328 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Context } from "aws-lambda";
+import { WebSocket, WebSocketServer } from "ws";
+import { limits } from "../limits.ts";
+import type { WebSocketEvent, WebSocketResult } from "../realtime/wsHandler.ts";
+import { listen } from "./httpAdapter.ts";
+
+export type WsLambda = (event: WebSocketEvent, context: Context) => Promise<WebSocketResult | undefined>;
+
+export interface LocalWsRoute {
+  routeKey: string;
+  handler: WsLambda;
+}
+
+export interface WsGatewayOptions {
+  routes: readonly LocalWsRoute[];
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  stage?: string;
+  /** API Gateway closes a connection after 10 minutes without a message from the client. */
+  idleTimeoutMs?: number;
+  /** ... and any connection after 2 hours. */
+  maxConnectionMs?: number;
+  /** Messages in either direction are limited to 128 KB. */
+  maxMessageBytes?: number;
+}
+
+export interface RunningWsGateway {
+  /** Where clients connect, e.g. `ws://127.0.0.1:4001`. */
+  url: string;
+  /** The `@connections` management endpoint for `ApiGatewayManagementApiClient`. */
+  managementEndpoint: string;
+  /** Ids of the open connections. */
+  connectionIds(): string[];
+  /**
+   * Drops a connection without invoking `$disconnect`, as when API Gateway's best-effort `$disconnect`
+   * is lost: the client's socket is destroyed and the id is unknown from then on (PostToConnection: 410).
+   */
+  dropWithoutDisconnect(connectionId: string): void;
+  stop(): Promise<void>;
+}
+
+interface LiveConnection {
+  socket: WebSocket;
+  connectedAt: number;
+  lastActiveAt: number;
+  sourceIp: string;
+  userAgent: string;
+  idleTimer?: NodeJS.Timeout;
+  maxTimer?: NodeJS.Timeout;
+  /** Set when the gateway forgot the connection on purpose: no `$disconnect` is sent. */
+  silent?: boolean;
+}
+
+/** Connection ids look like API Gateway's: 12 base64 characters ending in `=`. */
+const newConnectionId = () => `${randomBytes(8).toString("base64").slice(0, 11).replace(/[+/]/g, "A")}=`;
+
+function lambdaContext(): Context {
+  const requestId = randomUUID();
+  return {
+    awsRequestId: requestId,
+    functionName: "local-ws",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:local-ws",
+    memoryLimitInMB: "1024",
+    logGroupName: "local-ws",
+    logStreamName: "local",
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+const statusText: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden" };
+
+/**
+ * A local stand-in for an API Gateway WebSocket API: a `ws` server that invokes the unmodified route
+ * handlers with API Gateway-shaped events (route selection on `$request.body.action` with a `$default`
+ * fallback; `$connect` may refuse the handshake with its status code), enforces API Gateway's message size,
+ * idle and connection-age limits, and serves the `@connections` management API (`POST` to send, `GET`,
+ * `DELETE`) on the same port, answering `410 GoneException` for unknown connections so the real
+ * `@aws-sdk/client-apigatewaymanagementapi` works against it.
+ */
+export async function startWsGateway(options: WsGatewayOptions): Promise<RunningWsGateway> {
+  const host = options.host ?? "127.0.0.1";
+  const stage = options.stage ?? "local";
+  const idleTimeoutMs = options.idleTimeoutMs ?? limits.webSocketIdleMs;
+  const maxConnectionMs = options.maxConnectionMs ?? limits.webSocketMaxConnectionMs;
+  const maxMessageBytes = options.maxMessageBytes ?? limits.maxWebSocketMessageBytes;
+  const routes = new Map(options.routes.map((route) => [route.routeKey, route.handler]));
+  const connections = new Map<string, LiveConnection>();
+  const inFlight = new Set<Promise<unknown>>();
+  // ws closes a connection whose message exceeds maxPayload with 1009 (message too big), as API Gateway does.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
+  let domainName = host;
+
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    inFlight.add(promise);
+    void promise.finally(() => inFlight.delete(promise)).catch(() => {});
+    return promise;
+  };
+
+  function baseContext(
+    connectionId: string,
+    routeKey: string,
+    eventType: "CONNECT" | "MESSAGE" | "DISCONNECT",
+  ) {
+    const now = Date.now();
+    const connection = connections.get(connectionId);
+    return {
+      routeKey,
+      messageId: eventType === "MESSAGE" ? randomBytes(8).toString("base64") : undefined,
+      eventType,
+      extendedRequestId: randomUUID(),
+      requestTime: new Date(now).toUTCString(),
+      messageDirection: "IN" as const,
+      stage,
+      connectedAt: connection?.connectedAt ?? now,
+      requestTimeEpoch: now,
+      identity: { sourceIp: connection?.sourceIp ?? "127.0.0.1", userAgent: connection?.userAgent ?? "" },
+      requestId: randomUUID(),
+      domainName,
+      connectionId,
+      apiId: "local",
+    };
+  }
+
+  async function invoke(routeKey: string, event: WebSocketEvent): Promise<WebSocketResult | undefined> {
+    const handler = routes.get(routeKey);
+    if (!handler) return { statusCode: 200 };
+    return track(handler(event, lambdaContext()));
+  }
+
+  function close(connectionId: string, code: number, reason: string) {
+    connections.get(connectionId)?.socket.close(code, reason);
+  }
+
+  function touch(connectionId: string) {
+    const connection = connections.get(connectionId);
+    if (!connection) return;
+    connection.lastActiveAt = Date.now();
+    clearTimeout(connection.idleTimer);
+    connection.idleTimer = setTimeout(() => close(connectionId, 1001, "Going away"), idleTimeoutMs);
+  }
+
+  async function onMessage(connectionId: string, data: Buffer, isBinary: boolean) {
+    touch(connectionId);
+    const body = data.toString(isBinary ? "base64" : "utf8");
+    let routeKey = "$default";
+    try {
+      const action = (JSON.parse(body) as { action?: unknown } | null)?.action;
+      if (typeof action === "string" && routes.has(action) && !action.startsWith("$")) routeKey = action;
+    } catch {
+      // not JSON: $default
+    }
+    const event = {
+      requestContext: baseContext(connectionId, routeKey, "MESSAGE"),
+      body,
+      isBase64Encoded: isBinary,
+    } as unknown as WebSocketEvent;
+    try {
+      await invoke(routeKey, event);
+    } catch {
+      // What API Gateway sends when the integration fails.
+      const socket = connections.get(connectionId)?.socket;
+      socket?.send(
+        JSON.stringify({ message: "Internal server error", connectionId, requestId: randomUUID() }),
+      );
+    }
+  }
+
+  async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? host}`);
+    const connectionId = newConnectionId();
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
+    }
+    const query = url.search ? Object.fromEntries(url.searchParams) : undefined;
+    const event = {
+      headers,
+      ...(query ? { queryStringParameters: query } : {}),
+      requestContext: baseContext(connectionId, "$connect", "CONNECT"),
+      isBase64Encoded: false,
+    } as unknown as WebSocketEvent;
+    let status = 200;
+    try {
+      const result = await invoke("$connect", event);
+      status = (result && typeof result === "object" && result.statusCode) || 200;
+    } catch {
+      status = 500;
+    }
+    if (status >= 400) {
+      socket.end(
+        `HTTP/1.1 ${status} ${statusText[status] ?? "Error"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const now = Date.now();
+      connections.set(connectionId, {
+        socket: ws,
+        connectedAt: now,
+        lastActiveAt: now,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+        maxTimer: setTimeout(() => close(connectionId, 1001, "Going away"), maxConnectionMs),
+      });
+      touch(connectionId);
+      ws.on("message", (data, isBinary) => void onMessage(connectionId, data as Buffer, isBinary));
+      ws.on("ping", () => touch(connectionId));
+      ws.on("error", () => {});
+      ws.on("close", (code, reason) => {
+        const connection = connections.get(connectionId);
+        if (!connection || connection.socket !== ws) return;
+        clearTimeout(connection.idleTimer);
+        clearTimeout(connection.maxTimer);
+        connections.delete(connectionId);
+        if (connection.silent) return;
+        const event = {
+          requestContext: {
+            ...baseContext(connectionId, "$disconnect", "DISCONNECT"),
+            connectedAt: connection.connectedAt,
+            disconnectStatusCode: code,
+            disconnectReason: reason.toString(),
+          },
+          isBase64Encoded: false,
+        } as unknown as WebSocketEvent;
+        void invoke("$disconnect", event).catch(() => {});
+      });
+    });
+  }
+
+  function gone(res: ServerResponse) {
+    res.writeHead(410, { "content-type": "application/json", "x-amzn-errortype": "GoneException" });
+    res.end(JSON.stringify({ message: null }));
+  }
+
+  async function onManagementRequest(req: IncomingMessage, res: ServerResponse) {
+    const match = (req.url ?? "").split("?")[0]!.match(/\/@connections\/([^/]+)$/);
+    if (!match) {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "Not Found" }));
+      return;
+    }
+    const connectionId = decodeURIComponent(match[1]!);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const connection = connections.get(connectionId);
+    if (!connection || connection.socket.readyState !== WebSocket.OPEN) return gone(res);
+    if (req.method === "POST") {
+      if (body.length > maxMessageBytes) {
+        res.writeHead(413, {
+          "content-type": "application/json",
+          "x-amzn-errortype": "PayloadTooLargeException",
+        });
+        res.end(JSON.stringify({ message: "Message too long" }));
+        return;
+      }
+      connection.socket.send(body.toString("utf8"));
+      res.writeHead(200, { "content-length": 0 });
+      res.end();
+      return;
+    }
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          ConnectedAt: new Date(connection.connectedAt).toISOString(),
+          LastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent },
+        }),
+      );
+      return;
+    }
+    if (req.method === "DELETE") {
+      connection.socket.close(1000, "");
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    res.writeHead(405, { "content-type": "application/json" });
+    res.end(JSON.stringify({ message: "Method Not Allowed" }));
+  }
+
+  const server: Server = createServer((req, res) => {
+    onManagementRequest(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  server.on("upgrade", (req, socket, head) => {
+    socket.on("error", () => {});
+    onUpgrade(req, socket, head).catch(() => socket.destroy());
+  });
+  const httpUrl = await listen(server, options.port, host);
+  domainName = httpUrl.slice("http://".length);
+
+  return {
+    url: `ws://${domainName}`,
+    managementEndpoint: httpUrl,
+    connectionIds: () => [...connections.keys()],
+    dropWithoutDisconnect(connectionId) {
+      const connection = connections.get(connectionId);
+      if (!connection) return;
+      connection.silent = true;
+      connection.socket.terminate();
+      clearTimeout(connection.idleTimer);
+      clearTimeout(connection.maxTimer);
+      connections.delete(connectionId);
+    },
+    async stop() {
+      for (const connection of connections.values()) connection.socket.close(1001, "Going away");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await Promise.allSettled([...inFlight]);
+      for (const connection of connections.values()) connection.socket.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import pLimit from "p-limit";
+import { allowedByPatterns } from "../auth/streamPatterns.ts";
+import type { EventBusCloudEvent } from "../events/types.ts";
+import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
+import type { Membership } from "./connection.ts";
+import { deleteConnection } from "./deleteConnection.ts";
+import type { FanoutMessage } from "./fanoutMessage.ts";
+import type { ServerFrame } from "./frames.ts";
+import { eventFrames, postFrame } from "./postFrame.ts";
+import { queryTopicMembers } from "./queryTopicMembers.ts";
+import { skipOrDeliverAbove } from "./seam.ts";
+import type { RealtimeTable } from "./table.ts";
+import { topicsOfEvent } from "./topic.ts";
+
+export interface BroadcastDeps {
+  table: RealtimeTable;
+  api: ApiGatewayManagementApiClient;
+  /** Connections posted to at once. The SDK's HTTP agent allows 50 sockets per host by default. */
+  concurrency?: number;
+  /** A post that failed for a reason other than `410 Gone` (after the SDK's retries); it is not retried. */
+  onPostError?: (error: unknown, connectionId: string) => void;
+}
+
+export interface BroadcastResult {
+  /** Frames accepted by API Gateway. */
+  sent: number;
+  /** Connections found gone and removed. */
+  gone: string[];
+}
+
+const matchesFilter = (member: Membership, value: unknown): boolean =>
+  member.filter === undefined || matchesEventPattern(JSON.parse(member.filter) as EventPattern, value);
+
+/**
+ * Delivers one fan-out message to every subscribed connection, honouring each membership's filter, the
+ * subscriber's `streams` bound and the history/live seam. A connection that API Gateway reports gone is
+ * removed with all its memberships; it never affects the others. Failing reads of the table throw before
+ * anything is sent, so a retry of the whole message does not duplicate deliveries.
+ */
+export async function broadcast(deps: BroadcastDeps, message: FanoutMessage): Promise<BroadcastResult> {
+  const frames =
+    message.kind === "events"
+      ? await eventDeliveries(deps.table, message.events)
+      : await messageDeliveries(deps.table, message);
+  return deliver(deps, frames);
+}
+
+type Deliveries = Map<string, ServerFrame[]>;
+
+function add(deliveries: Deliveries, connectionId: string, frames: ServerFrame[]) {
+  const list = deliveries.get(connectionId);
+  if (list) list.push(...frames);
+  else deliveries.set(connectionId, frames);
+}
+
+async function eventDeliveries(
+  table: RealtimeTable,
+  events: readonly EventBusCloudEvent[],
+): Promise<Deliveries> {
+  const byTopic = new Map<string, EventBusCloudEvent[]>();
+  for (const event of [...events].sort((a, b) => a.position - b.position)) {
+    for (const topic of topicsOfEvent(event)) {
+      const list = byTopic.get(topic);
+      if (list) list.push(event);
+      else byTopic.set(topic, [event]);
+    }
+  }
+  const topics = await Promise.all(
+    [...byTopic].map(async ([topic, topicEvents]) => ({
+      topic,
+      topicEvents,
+      members: await queryTopicMembers(table, topic),
+    })),
+  );
+  const deliveries: Deliveries = new Map();
+  const pending: Array<Promise<void>> = [];
+  for (const { topic, topicEvents, members } of topics) {
+    for (const member of members) {
+      let selected = topicEvents.filter(
+        (event) => allowedByPatterns(member.streams, event.streamid) && matchesFilter(member, event),
+      );
+      if (selected.length === 0) continue;
+      if (member.catchingUp) {
+        // Rare and short-lived: only while a `from` subscription replays history (see seam.ts).
+        pending.push(
+          skipOrDeliverAbove(table, member, selected.at(-1)!.position).then((above) => {
+            if (above === null) return;
+            const live = selected.filter((event) => event.position > above);
+            if (live.length > 0) add(deliveries, member.connectionId, eventFrames(topic, live));
+          }),
+        );
+        continue;
+      }
+      if (member.seam !== undefined) {
+        const seam = member.seam;
+        selected = selected.filter((event) => event.position > seam);
+      }
+      if (selected.length > 0) add(deliveries, member.connectionId, eventFrames(topic, selected));
+    }
+  }
+  await Promise.all(pending);
+  return deliveries;
+}
+
+async function messageDeliveries(
+  table: RealtimeTable,
+  message: Extract<FanoutMessage, { kind: "message" }>,
+): Promise<Deliveries> {
+  const frame: ServerFrame = {
+    type: "message",
+    topic: message.topic,
+    data: message.data,
+    sender: message.sender,
+  };
+  const deliveries: Deliveries = new Map();
+  for (const member of await queryTopicMembers(table, message.topic)) {
+    if (message.excludeSelf && member.connectionId === message.sender) continue;
+    if (!matchesFilter(member, frame)) continue;
+    add(deliveries, member.connectionId, [frame]);
+  }
+  return deliveries;
+}
+
+async function deliver(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
+  const limit = pLimit(deps.concurrency ?? 50);
+  const result: BroadcastResult = { sent: 0, gone: [] };
+  await Promise.all(
+    [...deliveries].map(([connectionId, frames]) =>
+      limit(async () => {
+        // One connection's frames go out one after another, so that they arrive in position order.
+        for (const frame of frames) {
+          try {
+            if ((await postFrame(deps.api, connectionId, frame)) === "gone") {
+              result.gone.push(connectionId);
+              await deleteConnection(deps.table, connectionId);
+              return;
+            }
+            result.sent++;
+          } catch (error) {
+            deps.onPostError?.(error, connectionId);
+            return;
+          }
+        }
+      }),
+    ),
+  );
+  return result;
+}

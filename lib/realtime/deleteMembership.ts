@@ -1,0 +1,14 @@
+import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
+import { connectionTopicKey, type RealtimeTable, topicMemberKey } from "./table.ts";
+
+/** Removes one topic membership of a connection (both copies). Idempotent. */
+export async function deleteMembership(
+  { dynamo, tableName }: RealtimeTable,
+  connectionId: string,
+  topic: string,
+): Promise<void> {
+  await dynamo.send(new DeleteCommand({ TableName: tableName, Key: topicMemberKey(topic, connectionId) }));
+  await dynamo.send(
+    new DeleteCommand({ TableName: tableName, Key: connectionTopicKey(connectionId, topic) }),
+  );
+}

@@ -1,0 +1,57 @@
+import { z } from "zod";
+import type { ErrorCode } from "../errors.ts";
+import type { EventBusCloudEvent } from "../events/types.ts";
+
+/** A client's correlation id, echoed back on the ack, pong or error that answers the frame. */
+const frameId = z.union([z.string().max(128), z.number().int()]).optional();
+const topicName = z.string().min(1).max(220);
+/** An EventBridge-style event pattern; its content is validated by the pattern matcher. */
+const pattern = z.record(z.string(), z.unknown());
+
+export const subscribeFrame = z.strictObject({
+  action: z.literal("subscribe"),
+  id: frameId,
+  topic: topicName,
+  filter: pattern.optional(),
+  /** The first global position wanted (the last position seen + 1); history is replayed from there. */
+  from: z.number().int().min(0).optional(),
+});
+
+export const unsubscribeFrame = z.strictObject({
+  action: z.literal("unsubscribe"),
+  id: frameId,
+  topic: topicName,
+});
+
+export const publishFrame = z.strictObject({
+  action: z.literal("publish"),
+  id: frameId,
+  topic: topicName,
+  data: z.unknown().refine((value) => value !== undefined, "Required"),
+  /** Like Phoenix's `broadcast_from`: every subscriber but the publishing connection. */
+  excludeSelf: z.boolean().default(false),
+});
+
+export const pingFrame = z.strictObject({ action: z.literal("ping"), id: frameId });
+
+export type SubscribeFrame = z.output<typeof subscribeFrame>;
+export type UnsubscribeFrame = z.output<typeof unsubscribeFrame>;
+export type PublishFrame = z.output<typeof publishFrame>;
+export type PingFrame = z.output<typeof pingFrame>;
+export type FrameId = string | number | undefined;
+
+/** Frames the bus sends to clients. */
+export type ServerFrame =
+  | { type: "ack"; id?: string | number }
+  /** `connectionId` tells a client the id servers can message it by (`POST /connections/{id}/messages`). */
+  | { type: "pong"; id?: string | number; connectionId: string }
+  | { type: "events"; topic: string; events: EventBusCloudEvent[] }
+  | { type: "message"; topic?: string; data: unknown; sender: string | null }
+  | { type: "error"; id?: string | number; code: ErrorCode; message: string };
+
+/** The `id` of a frame that may not have passed validation, if it is usable as a correlation id. */
+export function frameIdOf(body: unknown): string | number | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const id = (body as { id?: unknown }).id;
+  return frameId.safeParse(id).success ? (id as string | number | undefined) : undefined;
+}

@@ -1,0 +1,21 @@
+import { z } from "zod";
+import type { FanoutMessage } from "./fanoutMessage.ts";
+
+const schema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("events"),
+    events: z.array(z.looseObject({ position: z.number(), streamid: z.string() })),
+  }),
+  z.object({
+    kind: z.literal("message"),
+    topic: z.string(),
+    data: z.unknown(),
+    sender: z.string().nullable(),
+    excludeSelf: z.boolean(),
+  }),
+]);
+
+/** Parses the body of a fan-out queue message. @throws when it is not a `FanoutMessage`. */
+export function parseFanoutMessage(body: string): FanoutMessage {
+  return schema.parse(JSON.parse(body)) as FanoutMessage;
+}

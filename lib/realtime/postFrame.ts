@@ -1,0 +1,76 @@
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  PostToConnectionCommand,
+} from "@aws-sdk/client-apigatewaymanagementapi";
+import { EventBusError } from "../errors.ts";
+import type { EventBusCloudEvent } from "../events/types.ts";
+import { limits } from "../limits.ts";
+import type { ServerFrame } from "./frames.ts";
+
+/**
+ * A client for the WebSocket API's `@connections` endpoint:
+ * `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` on AWS, the local gateway otherwise.
+ */
+export const createManagementApi = (endpoint: string, region: string): ApiGatewayManagementApiClient =>
+  new ApiGatewayManagementApiClient({ endpoint, region });
+
+/** SDK v3 reports HTTP statuses in `$metadata`, not in `statusCode`. */
+export const isGone = (error: unknown): boolean =>
+  error instanceof GoneException ||
+  (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode === 410;
+
+const encoder = new TextEncoder();
+
+/**
+ * Sends one frame to one connection. Resolves `gone` when API Gateway no longer knows the connection
+ * (the caller decides what to clean up); other failures are thrown after the SDK's own retries.
+ *
+ * @throws {EventBusError} `PAYLOAD_TOO_LARGE` for a frame above API Gateway's 128 KB message limit.
+ */
+export async function postFrame(
+  api: ApiGatewayManagementApiClient,
+  connectionId: string,
+  frame: ServerFrame,
+): Promise<"sent" | "gone"> {
+  const data = encoder.encode(JSON.stringify(frame));
+  if (data.byteLength > limits.maxWebSocketMessageBytes) {
+    throw new EventBusError(
+      "PAYLOAD_TOO_LARGE",
+      `WebSocket messages are limited to ${limits.maxWebSocketMessageBytes} bytes.`,
+    );
+  }
+  try {
+    await api.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+    return "sent";
+  } catch (error) {
+    if (isGone(error)) return "gone";
+    throw error;
+  }
+}
+
+/** JSON size of a frame in bytes. */
+export const frameBytes = (frame: ServerFrame): number => Buffer.byteLength(JSON.stringify(frame));
+
+/**
+ * Splits events of one topic into `events` frames that each fit API Gateway's 128 KB message limit, in
+ * order. Appends already refuse events above `limits.maxEventBytes`, so every event fits a frame alone.
+ */
+export function eventFrames(topic: string, events: readonly EventBusCloudEvent[]): ServerFrame[] {
+  const envelope = frameBytes({ type: "events", topic, events: [] });
+  const frames: ServerFrame[] = [];
+  let batch: EventBusCloudEvent[] = [];
+  let size = envelope;
+  for (const event of events) {
+    const bytes = Buffer.byteLength(JSON.stringify(event)) + 1; // + the separating comma
+    if (batch.length > 0 && size + bytes > limits.maxWebSocketMessageBytes) {
+      frames.push({ type: "events", topic, events: batch });
+      batch = [];
+      size = envelope;
+    }
+    batch.push(event);
+    size += bytes;
+  }
+  if (batch.length > 0) frames.push({ type: "events", topic, events: batch });
+  return frames;
+}

@@ -1,0 +1,129 @@
+import type { Sql } from "postgres";
+import { EventBusError, validationFailed } from "../errors.ts";
+import { toCloudEvent } from "../events/cloudEvent.ts";
+import { readAll } from "../events/readAll.ts";
+import { matchesEventPattern, validateEventPattern } from "../subscriptions/eventPattern.ts";
+import { authorizeSubscribe } from "./authorizeTopic.ts";
+import { type Connection, type Membership, principalOf } from "./connection.ts";
+import { deleteMembership } from "./deleteMembership.ts";
+import type { ServerFrame, SubscribeFrame } from "./frames.ts";
+import { listConnectionTopics } from "./listConnectionTopics.ts";
+import { eventFrames } from "./postFrame.ts";
+import { putMembership } from "./putMembership.ts";
+import { settleSeam } from "./seam.ts";
+import { MAX_TOPICS_PER_CONNECTION, type RealtimeTable } from "./table.ts";
+import { parseTopic, type Topic } from "./topic.ts";
+
+/**
+ * A `from` further back than this is refused: a WebSocket route has 29 seconds, and a client that far
+ * behind should catch up over `GET /events` and subscribe from where that ends.
+ */
+export const MAX_REPLAY_EVENTS = 10_000;
+/** Rounds of "read newer history, try to settle" before giving up under a sustained burst of appends. */
+const MAX_SETTLE_ROUNDS = 20;
+
+export interface SubscribeDeps {
+  table: RealtimeTable;
+  sql: Sql;
+  /** CloudEvents `source` of replayed events (the listener uses the same). */
+  source: string;
+  /** Sends a frame to the subscribing connection. */
+  send: (frame: ServerFrame) => Promise<unknown>;
+}
+
+/**
+ * Subscribes a connection to a topic and acknowledges it. With `from`, the history from that position is
+ * sent after the ack and before any live event, with no gap and no duplicate at the seam (see `seam.ts`).
+ * Subscribing again to the same topic replaces the earlier filter.
+ *
+ * @throws {EventBusError} `VALIDATION_FAILED` (bad topic, filter or `from`, too many topics, too far
+ * behind), `FORBIDDEN`, `UNAVAILABLE` (history could not be settled under a burst of appends).
+ */
+export async function subscribeToTopic(
+  deps: SubscribeDeps,
+  connection: Connection,
+  frame: SubscribeFrame,
+): Promise<void> {
+  const topic = parseTopic(frame.topic);
+  const principal = principalOf(connection);
+  authorizeSubscribe(principal, topic);
+  if (topic.kind === "ephemeral" && frame.from !== undefined) {
+    throw validationFailed("'from' applies to event topics only: ephemeral topics keep no history.", {
+      topic: topic.name,
+    });
+  }
+  const filter = frame.filter === undefined ? undefined : validateEventPattern(frame.filter);
+  const topics = await listConnectionTopics(deps.table, connection.connectionId);
+  if (!topics.includes(topic.name) && topics.length >= MAX_TOPICS_PER_CONNECTION) {
+    throw validationFailed(`A connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics.`);
+  }
+
+  const membership: Membership = {
+    connectionId: connection.connectionId,
+    topic: topic.name,
+    ...(filter === undefined ? {} : { filter: JSON.stringify(filter) }),
+    ...(connection.streams === undefined ? {} : { streams: connection.streams }),
+    ...(frame.from === undefined ? {} : { catchingUp: true }),
+    expiresAt: connection.expiresAt,
+  };
+  await putMembership(deps.table, membership);
+  const ack: ServerFrame = frame.id === undefined ? { type: "ack" } : { type: "ack", id: frame.id };
+  if (frame.from === undefined) {
+    await deps.send(ack);
+    return;
+  }
+
+  try {
+    await replayHistory(deps, connection, topic, filter, frame.from, ack);
+  } catch (error) {
+    await deleteMembership(deps.table, connection.connectionId, topic.name);
+    throw error;
+  }
+}
+
+async function replayHistory(
+  deps: SubscribeDeps,
+  connection: Connection,
+  topic: Topic,
+  filter: ReturnType<typeof validateEventPattern> | undefined,
+  from: number,
+  ack: ServerFrame,
+): Promise<void> {
+  const read = (after: number, limit: number) =>
+    readAll(deps.sql, {
+      after,
+      limit,
+      ...(topic.kind === "category" ? { category: topic.category } : {}),
+      ...(topic.kind === "stream"
+        ? { streamPatterns: [topic.streamId] }
+        : connection.streams === undefined
+          ? {}
+          : { streamPatterns: connection.streams }),
+    });
+
+  // Read first, acknowledge after: a `from` too far back is refused before anything was sent.
+  let cursor = Math.max(0, from - 1);
+  let page = await read(cursor, MAX_REPLAY_EVENTS);
+  if (page.next !== null) {
+    throw validationFailed(
+      `More than ${MAX_REPLAY_EVENTS} events follow 'from'; catch up over GET /events and subscribe from where it ends.`,
+      { maxReplayEvents: MAX_REPLAY_EVENTS },
+    );
+  }
+  await deps.send(ack);
+  for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+    const events = page.events
+      .map((event) => toCloudEvent(event, deps.source))
+      .filter((event) => filter === undefined || matchesEventPattern(filter, event));
+    for (const frame of eventFrames(topic.name, events)) await deps.send(frame);
+    cursor = page.events.at(-1)?.position ?? cursor;
+    const outcome = await settleSeam(
+      deps.table,
+      { connectionId: connection.connectionId, topic: topic.name },
+      cursor,
+    );
+    if (outcome !== "behind") return;
+    page = await read(cursor, MAX_REPLAY_EVENTS);
+  }
+  throw new EventBusError("UNAVAILABLE", "Live events kept overtaking the history replay; subscribe again.");
+}

@@ -55,7 +55,13 @@ function toRequest(event: HttpEvent, principal: Principal): HttpRequest {
     path(name) {
       const value = event.pathParameters?.[name];
       if (value === undefined) throw validationFailed(`Missing path parameter '${name}'.`);
-      return decodeURIComponent(value);
+      try {
+        return decodeURIComponent(value);
+      } catch {
+        throw validationFailed(`Path parameter '${name}' is not valid percent-encoding.`, {
+          parameter: name,
+        });
+      }
     },
     query: (name) => event.queryStringParameters?.[name],
     header: (name) => headers[name.toLowerCase()],

@@ -150,6 +150,8 @@ describe("POST /streams/{streamId}/events", () => {
     expect(id.body).toMatchObject({ code: "VALIDATION_FAILED", streamId: "-starts-with-dash" });
     const long = await api.request("POST", `/streams/${"a".repeat(201)}/events`, { body: { type: "A" } });
     expect(long.status).toBe(400);
+    const encoding = await api.request("POST", "/streams/%E0%A4%A/events", { body: { type: "A" } });
+    expect(encoding.body).toMatchObject({ status: 400, code: "VALIDATION_FAILED", parameter: "streamId" });
   });
 
   it("refuses a body above the request limit with 413 before parsing it", async () => {

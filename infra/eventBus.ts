@@ -1,0 +1,522 @@
+import { createHash } from "node:crypto";
+import { Aws, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { IgnoreMode } from "aws-cdk-lib/core";
+import * as cr from "aws-cdk-lib/custom-resources";
+import { Construct } from "constructs";
+import { migrations } from "../lib/db/migrations/index.ts";
+import { EventBusDatabase, type ExistingDatabase } from "./database.ts";
+import { createEventBusFunction } from "./eventBusFunction.ts";
+import { repoRoot } from "./paths.ts";
+import { type Capability, httpRouteCapabilities, wsRouteCapabilities } from "./routeGrants.ts";
+import { EventBusSubscription, type EventBusSubscriptionProps } from "./subscription.ts";
+
+/** One entry of a route manifest (`functions/http/routes.ts`, `functions/ws/routes.ts`). */
+export interface RouteDefinition {
+  routeKey: string;
+  /** Handler module relative to the repository root. */
+  entry: string;
+  /** Unique, used in construct ids. */
+  name: string;
+}
+
+export interface EventBusProps {
+  /** HTTP API routes, normally `httpRoutes` from `functions/http/routes.ts`. */
+  httpRoutes: readonly RouteDefinition[];
+  /** WebSocket API routes, normally `wsRoutes` from `functions/ws/routes.ts`. */
+  wsRoutes: readonly RouteDefinition[];
+  /** The broadcaster handler (drains the realtime fan-out queue). */
+  broadcasterEntry?: string;
+  /** The migrations custom resource handler. */
+  migrateEntry?: string;
+  /** The subscription registration custom resource handler. */
+  registerSubscriptionEntry?: string;
+  /** The listener's Dockerfile, relative to the repository root (the build context). */
+  listenerDockerfile?: string;
+  /** An existing VPC. Default: a new one over two AZs with `natGateways` NAT gateways. */
+  vpc?: ec2.IVpc;
+  /** NAT gateways of the new VPC (default 1; 2 removes the single-AZ egress dependency). */
+  natGateways?: number;
+  /** Use an existing PostgreSQL database instead of creating Aurora Serverless v2. */
+  existingDatabase?: ExistingDatabase;
+  /** Aurora Serverless v2 capacity (ACUs); defaults 0.5..4. */
+  databaseMinCapacity?: number;
+  databaseMaxCapacity?: number;
+  /** Verify tokens with an OIDC issuer instead of the generated HS256 secret. */
+  oidc?: { issuer: string; audience?: string };
+  /** Prefix of the subscription queues (IAM is scoped to it). Default `eventbus-`. */
+  queuePrefix?: string;
+  /** CloudEvents `source` of events leaving the bus. */
+  source?: string;
+  /** Listener replicas (default 2: one forwards, the other takes over subscriptions when it dies). */
+  listenerDesiredCount?: number;
+  /** Origins allowed to call the HTTP API from a browser. Default: none (no CORS). */
+  corsAllowOrigins?: string[];
+  /** What happens to the database and the realtime table on `cdk destroy`. Default: SNAPSHOT / RETAIN. */
+  removalPolicy?: RemovalPolicy;
+}
+
+/** Where each Lambda function of the bus stands, for alarms and dashboards. */
+export interface EventBusFunctions {
+  http: Map<string, NodejsFunction>;
+  ws: Map<string, NodejsFunction>;
+  broadcaster: NodejsFunction;
+}
+
+/**
+ * The whole event bus: Postgres (Aurora Serverless v2 + RDS Proxy, or an existing database), migrations on
+ * deploy, the HTTP and WebSocket APIs (one function per route), the realtime fan-out queue and broadcaster,
+ * the listener on ECS Fargate, and subscriptions declared with {@link EventBus.addSubscription}.
+ */
+export class EventBus extends Construct {
+  readonly vpc: ec2.IVpc;
+  readonly database: EventBusDatabase;
+  readonly httpApi: apigwv2.HttpApi;
+  readonly webSocketApi: apigwv2.WebSocketApi;
+  readonly webSocketStage: apigwv2.WebSocketStage;
+  readonly realtimeTable: dynamodb.Table;
+  readonly realtimeQueue: sqs.Queue;
+  readonly realtimeDeadLetterQueue: sqs.Queue;
+  readonly jwtSecret?: secretsmanager.Secret;
+  readonly listener: ecs.FargateService;
+  readonly listenerLogGroup: logs.LogGroup;
+  readonly functions: EventBusFunctions;
+  readonly queuePrefix: string;
+  readonly subscriptions: EventBusSubscription[] = [];
+  /** Resolves once every migration has been applied; subscription registrations depend on it. */
+  readonly migrations: CustomResource;
+  private readonly registrationProvider: cr.Provider;
+  private readonly props: EventBusProps;
+
+  constructor(scope: Construct, id: string, props: EventBusProps) {
+    super(scope, id);
+    this.props = props;
+    this.queuePrefix = props.queuePrefix ?? "eventbus-";
+    if (!/^[A-Za-z0-9_-]{1,40}$/.test(this.queuePrefix)) {
+      throw new Error(`queuePrefix must be 1-40 characters of A-Za-z0-9_-, got "${this.queuePrefix}"`);
+    }
+
+    this.vpc = props.vpc ?? this.createVpc(props.natGateways ?? 1);
+    this.database = new EventBusDatabase(this, "Database", {
+      vpc: this.vpc,
+      existing: props.existingDatabase,
+      minCapacity: props.databaseMinCapacity,
+      maxCapacity: props.databaseMaxCapacity,
+      removalPolicy: props.removalPolicy,
+    });
+
+    if (!props.oidc) {
+      // A random HS256 key; the handlers read it once per cold start. Operators mint tokens with it.
+      this.jwtSecret = new secretsmanager.Secret(this, "JwtSecret", {
+        description: "HS256 signing key of the event bus's bearer tokens",
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      });
+    }
+
+    this.realtimeTable = new dynamodb.Table(this, "RealtimeTable", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: "expiresAt",
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy:
+        props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+
+    this.realtimeDeadLetterQueue = new sqs.Queue(this, "RealtimeDeadLetterQueue", {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+    this.realtimeQueue = new sqs.Queue(this, "RealtimeQueue", {
+      // Six times the broadcaster's timeout, as AWS recommends for SQS event sources.
+      visibilityTimeout: Duration.seconds(180),
+      // Realtime is best-effort and live: a message an hour old is of no use to anybody.
+      retentionPeriod: Duration.hours(1),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.realtimeDeadLetterQueue, maxReceiveCount: 5 },
+    });
+
+    this.webSocketApi = new apigwv2.WebSocketApi(this, "WebSocketApi", {
+      description: "Event bus realtime API",
+      routeSelectionExpression: "$request.body.action",
+    });
+    this.webSocketStage = new apigwv2.WebSocketStage(this, "WebSocketStage", {
+      webSocketApi: this.webSocketApi,
+      stageName: "live",
+      autoDeploy: true,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup("WebSocket")),
+      },
+    });
+
+    this.httpApi = new apigwv2.HttpApi(this, "HttpApi", {
+      description: "Event bus HTTP API",
+      createDefaultStage: false,
+      ...(props.corsAllowOrigins
+        ? {
+            corsPreflight: {
+              allowOrigins: props.corsAllowOrigins,
+              allowMethods: [apigwv2.CorsHttpMethod.ANY],
+              allowHeaders: ["authorization", "content-type"],
+              maxAge: Duration.hours(1),
+            },
+          }
+        : {}),
+    });
+    new apigwv2.HttpStage(this, "HttpStage", {
+      httpApi: this.httpApi,
+      stageName: "$default",
+      autoDeploy: true,
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup("Http")) },
+    });
+
+    this.functions = {
+      http: new Map(props.httpRoutes.map((route) => [route.name, this.addHttpRoute(route)])),
+      ws: new Map(props.wsRoutes.map((route) => [route.name, this.addWebSocketRoute(route)])),
+      broadcaster: this.createBroadcaster(props.broadcasterEntry ?? "functions/realtime/broadcaster.ts"),
+    };
+
+    this.migrations = this.createMigrations(props.migrateEntry ?? "functions/migrate/handler.ts");
+    const listener = this.createListener(props);
+    this.listener = listener.service;
+    this.listenerLogGroup = listener.logGroup;
+    this.registrationProvider = this.createRegistrationProvider(
+      props.registerSubscriptionEntry ?? "functions/registerSubscription/handler.ts",
+    );
+
+    const stack = Stack.of(this);
+    new CfnOutput(stack, "HttpApiUrl", { value: this.httpApi.apiEndpoint, description: "HTTP API base URL" });
+    new CfnOutput(stack, "WebSocketUrl", {
+      value: this.webSocketStage.url,
+      description: "WebSocket API URL",
+    });
+    new CfnOutput(stack, "DatabaseSecretArn", { value: this.database.secret.secretArn });
+    if (this.jwtSecret) {
+      new CfnOutput(stack, "JwtSecretArn", {
+        value: this.jwtSecret.secretArn,
+        description: "HS256 key for minting tokens (see README: first token)",
+      });
+    }
+  }
+
+  /**
+   * Declares a persistent subscription: its queue and DLQ, an optional consumer function, and its
+   * registration in the event store (the same definition `PUT /subscriptions/{name}` takes).
+   */
+  addSubscription(name: string, props: EventBusSubscriptionProps = {}): EventBusSubscription {
+    const subscription = new EventBusSubscription(this, `Subscription-${name}`, {
+      ...props,
+      name,
+      queuePrefix: this.queuePrefix,
+      registrationProvider: this.registrationProvider,
+      vpc: this.vpc,
+    });
+    subscription.node.addDependency(this.migrations);
+    this.subscriptions.push(subscription);
+    return subscription;
+  }
+
+  /** ARN pattern of every subscription queue and DLQ the bus may create. */
+  subscriptionQueueArns(): string {
+    return Stack.of(this).formatArn({ service: "sqs", resource: `${this.queuePrefix}*` });
+  }
+
+  private createVpc(natGateways: number): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, "Vpc", {
+      maxAzs: 2,
+      natGateways,
+      subnetConfiguration: [
+        { name: "Public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: "Private", subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        { name: "Database", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      // Free gateway endpoints keep DynamoDB and ECR layer (S3) traffic off the NAT gateway.
+      gatewayEndpoints: {
+        DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+      },
+    });
+    vpc.addFlowLog("FlowLog", {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, "FlowLogs", {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ),
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+    });
+    return vpc;
+  }
+
+  private accessLogGroup(api: string): logs.LogGroup {
+    return new logs.LogGroup(this, `${api}AccessLogs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+
+  /** Environment shared by every function that builds the handler runtime (Postgres + token verifier). */
+  private runtimeEnvironment(): Record<string, string> {
+    const { oidc, source } = this.props;
+    return {
+      ...this.database.lambdaEnvironment(),
+      ...(oidc
+        ? {
+            EVENTBUS_OIDC_ISSUER: oidc.issuer,
+            ...(oidc.audience ? { EVENTBUS_OIDC_AUDIENCE: oidc.audience } : {}),
+          }
+        : { EVENTBUS_JWT_SECRET_ARN: this.jwtSecret!.secretArn }),
+      EVENTBUS_SOURCE: source ?? "urn:eventbus",
+      EVENTBUS_QUEUE_PREFIX: this.queuePrefix,
+      EVENTBUS_REALTIME_QUEUE_URL: this.realtimeQueue.queueUrl,
+      EVENTBUS_REALTIME_TABLE: this.realtimeTable.tableName,
+      EVENTBUS_WS_MANAGEMENT_ENDPOINT: this.webSocketStage.callbackUrl,
+    };
+  }
+
+  /** A handler function with Postgres and token access plus exactly the capabilities given. */
+  private createHandler(id: string, entry: string, capabilities: Capability[]): NodejsFunction {
+    const fn = createEventBusFunction(this, id, {
+      entry,
+      environment: this.runtimeEnvironment(),
+      vpc: this.vpc,
+      securityGroups: [this.database.clientSecurityGroup],
+    });
+    this.database.grantConnect(fn);
+    this.jwtSecret?.grantRead(fn);
+    this.grant(fn, capabilities);
+    return fn;
+  }
+
+  private grant(fn: IFunction, capabilities: Capability[]): void {
+    const queues = this.subscriptionQueueArns();
+    const allow = (actions: string[]) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [queues] }));
+    for (const capability of new Set(capabilities)) {
+      switch (capability) {
+        case "subscriptionQueues:read":
+          allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]);
+          break;
+        case "subscriptionQueues:manage":
+          allow(["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"]);
+          break;
+        case "subscriptionQueues:redrive":
+          // Receive from the DLQ, send to the queue, delete from the DLQ (batch calls share these actions).
+          allow(["sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage"]);
+          break;
+        case "realtimeQueue:send":
+          this.realtimeQueue.grantSendMessages(fn);
+          break;
+        case "realtimeTable":
+          this.realtimeTable.grantReadWriteData(fn);
+          break;
+        case "manageConnections":
+          this.webSocketStage.grantManagementApiAccess(fn);
+          break;
+      }
+    }
+  }
+
+  private addHttpRoute(route: RouteDefinition): NodejsFunction {
+    const fn = this.createHandler(`Http${route.name}`, route.entry, httpRouteCapabilities(route.routeKey));
+    new apigwv2.HttpRoute(this, `HttpRoute${route.name}`, {
+      httpApi: this.httpApi,
+      routeKey: httpRouteKey(route.routeKey),
+      integration: new HttpLambdaIntegration(`Http${route.name}Integration`, fn, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      }),
+    });
+    return fn;
+  }
+
+  private addWebSocketRoute(route: RouteDefinition): NodejsFunction {
+    const id = route.name.startsWith("Ws") ? route.name : `Ws${route.name}`;
+    const fn = this.createHandler(id, route.entry, wsRouteCapabilities(route.routeKey));
+    this.webSocketApi.addRoute(route.routeKey, {
+      integration: new WebSocketLambdaIntegration(`${id}Integration`, fn),
+    });
+    return fn;
+  }
+
+  private createBroadcaster(entry: string): NodejsFunction {
+    const fn = this.createHandler("Broadcaster", entry, ["realtimeTable", "manageConnections"]);
+    fn.addEventSource(
+      new SqsEventSource(this.realtimeQueue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.millis(0),
+        reportBatchItemFailures: true,
+      }),
+    );
+    return fn;
+  }
+
+  private createMigrations(entry: string): CustomResource {
+    const fn = createEventBusFunction(this, "Migrate", {
+      entry,
+      description: "Applies the event store's migrations on deploy",
+      environment: this.database.directEnvironment(),
+      timeout: Duration.minutes(5),
+      vpc: this.vpc,
+      securityGroups: [this.database.clientSecurityGroup],
+    });
+    this.database.grantConnect(fn);
+    const provider = new cr.Provider(this, "MigrationsProvider", {
+      onEventHandler: fn,
+      logGroup: new logs.LogGroup(this, "MigrationsProviderLogs", {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    const resource = new CustomResource(this, "Migrations", {
+      serviceToken: provider.serviceToken,
+      resourceType: "Custom::EventBusMigrations",
+      // A new migration changes this digest, so CloudFormation sends an Update and the handler applies it.
+      properties: {
+        Migrations: migrations.map((m) => m.id).join(","),
+        Digest: createHash("sha256")
+          .update(migrations.map((m) => m.sql).join("\n"))
+          .digest("hex"),
+      },
+    });
+    if (this.database.cluster) resource.node.addDependency(this.database.cluster);
+    return resource;
+  }
+
+  private createRegistrationProvider(entry: string): cr.Provider {
+    const fn = createEventBusFunction(this, "RegisterSubscription", {
+      entry,
+      description: "Registers subscriptions declared in CDK",
+      environment: this.runtimeEnvironment(),
+      timeout: Duration.minutes(1),
+      vpc: this.vpc,
+      securityGroups: [this.database.clientSecurityGroup],
+    });
+    this.database.grantConnect(fn);
+    this.jwtSecret?.grantRead(fn);
+    this.grant(fn, ["subscriptionQueues:read", "subscriptionQueues:manage"]);
+    return new cr.Provider(this, "RegistrationProvider", {
+      onEventHandler: fn,
+      logGroup: new logs.LogGroup(this, "RegistrationProviderLogs", {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+  }
+
+  private createListener(props: EventBusProps): { service: ecs.FargateService; logGroup: logs.LogGroup } {
+    const cluster = new ecs.Cluster(this, "ListenerCluster", {
+      vpc: this.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    const task = new ecs.FargateTaskDefinition(this, "ListenerTask", {
+      cpu: 256,
+      memoryLimitMiB: 512,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+    const logGroup = new logs.LogGroup(this, "ListenerLogs", {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    task.addContainer("listener", {
+      image: ecs.ContainerImage.fromAsset(repoRoot, {
+        file: props.listenerDockerfile ?? "infra/listener/Dockerfile",
+        platform: Platform.LINUX_ARM64,
+        // The build context is the repository root; only what the build reads is sent to Docker.
+        ignoreMode: IgnoreMode.DOCKER,
+        exclude: listenerBuildContextExcludes,
+      }),
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: "listener", logGroup }),
+      // An init process forwards SIGTERM to node, so a stopping task releases its subscriptions promptly.
+      linuxParameters: new ecs.LinuxParameters(this, "ListenerLinuxParameters", { initProcessEnabled: true }),
+      stopTimeout: Duration.seconds(30),
+      environment: {
+        ...this.database.directEnvironment(),
+        EVENTBUS_SOURCE: props.source ?? "urn:eventbus",
+        EVENTBUS_QUEUE_PREFIX: this.queuePrefix,
+        EVENTBUS_REALTIME_QUEUE_URL: this.realtimeQueue.queueUrl,
+        AWS_REGION: Aws.REGION,
+      },
+    });
+    this.database.grantConnect(task.taskRole);
+    task.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "sqs:CreateQueue",
+          "sqs:DeleteQueue",
+          "sqs:SendMessage",
+          "sqs:GetQueueAttributes",
+          "sqs:GetQueueUrl",
+          "sqs:SetQueueAttributes",
+          "sqs:TagQueue",
+        ],
+        resources: [this.subscriptionQueueArns()],
+      }),
+    );
+    this.realtimeQueue.grantSendMessages(task.taskRole);
+    // The listener reports subscription lag; the condition keeps it from writing any other namespace.
+    task.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["cloudwatch:PutMetricData"],
+        resources: ["*"],
+        conditions: { StringEquals: { "cloudwatch:namespace": LISTENER_METRIC_NAMESPACE } },
+      }),
+    );
+    const service = new ecs.FargateService(this, "Listener", {
+      cluster,
+      taskDefinition: task,
+      desiredCount: props.listenerDesiredCount ?? 2,
+      minHealthyPercent: 50,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [this.database.clientSecurityGroup],
+      assignPublicIp: false,
+    });
+    service.node.addDependency(this.migrations);
+    return { service, logGroup };
+  }
+}
+
+/** CloudWatch namespace of the listener's metrics (`SubscriptionLag`, dimension `Subscription`). */
+export const LISTENER_METRIC_NAMESPACE = "EventBus";
+
+/**
+ * Docker-style patterns: everything is excluded except what `infra/listener/Dockerfile` copies. Keeps
+ * node_modules, cdk.out and .eventbus out of the asset (and out of its hash).
+ */
+export const listenerBuildContextExcludes = [
+  "*",
+  "!package.json",
+  "!package-lock.json",
+  "!tsconfig.json",
+  "!lib",
+  "!functions",
+  "!infra/listener",
+];
+
+/** `GET /streams/{id}` -> an `HttpRouteKey`; `$default` stays the catch-all. */
+function httpRouteKey(routeKey: string): apigwv2.HttpRouteKey {
+  if (routeKey === "$default") return apigwv2.HttpRouteKey.DEFAULT;
+  const [method, path] = routeKey.split(" ");
+  const httpMethod = apigwv2.HttpMethod[method as keyof typeof apigwv2.HttpMethod];
+  if (!httpMethod || !path) throw new Error(`Unsupported HTTP route key "${routeKey}"`);
+  return apigwv2.HttpRouteKey.with(path, httpMethod);
+}

@@ -1,0 +1,260 @@
+import { Duration, Stack } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { type EventBus, LISTENER_METRIC_NAMESPACE } from "./eventBus.ts";
+
+export interface EventBusMonitoringProps {
+  bus: EventBus;
+  /** Alarm (and OK) notifications go here when given. */
+  alarmTopic?: ITopic;
+  /** Events a subscription may fall behind the head before alarming (default 1000). */
+  maxSubscriptionLag?: number;
+  /** Age of the oldest message in a subscription queue before alarming (default 15 minutes). */
+  maxSubscriptionMessageAge?: Duration;
+}
+
+const minute = Duration.minutes(1);
+
+/**
+ * Alarms and a dashboard for the bus. The listener publishes `SubscriptionLag` (events between a
+ * subscription's checkpoint and the head) in the `EventBus` namespace with dimension `Subscription`; one
+ * Metrics Insights alarm covers every subscription, including those created at run time.
+ */
+export class EventBusMonitoring extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: EventBusMonitoringProps) {
+    super(scope, id);
+    const { bus } = props;
+    const apiId = bus.httpApi.apiId;
+
+    const subscriptionLag = new cloudwatch.MathExpression({
+      expression: `SELECT MAX(SubscriptionLag) FROM SCHEMA("${LISTENER_METRIC_NAMESPACE}", Subscription)`,
+      label: "Largest subscription lag (events)",
+      period: minute,
+    });
+    this.alarm("SubscriptionLag", subscriptionLag, {
+      threshold: props.maxSubscriptionLag ?? 1000,
+      evaluationPeriods: 5,
+      description: "A subscription is falling behind the event store's head: is the listener running?",
+    });
+
+    const runningListeners = new cloudwatch.Metric({
+      namespace: "ECS/ContainerInsights",
+      metricName: "RunningTaskCount",
+      dimensionsMap: {
+        ClusterName: bus.listener.cluster.clusterName,
+        ServiceName: bus.listener.serviceName,
+      },
+      statistic: "Minimum",
+      period: minute,
+    });
+    this.alarm("ListenerDown", runningListeners, {
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      missing: cloudwatch.TreatMissingData.BREACHING,
+      description: "No listener task is running: no subscription or realtime client receives events.",
+    });
+
+    const http5xx = new cloudwatch.Metric({
+      namespace: "AWS/ApiGateway",
+      metricName: "5xx",
+      dimensionsMap: { ApiId: apiId },
+      statistic: "Sum",
+      period: minute,
+    });
+    this.alarm("Http5xx", http5xx, {
+      threshold: 5,
+      evaluationPeriods: 5,
+      datapoints: 2,
+      description: "The HTTP API answers with server errors.",
+    });
+    const wsErrors = new cloudwatch.MathExpression({
+      expression: "integration + execution",
+      usingMetrics: {
+        integration: this.webSocketMetric(bus, "IntegrationError"),
+        execution: this.webSocketMetric(bus, "ExecutionError"),
+      },
+      label: "WebSocket integration + execution errors",
+      period: minute,
+    });
+    this.alarm("WebSocketErrors", wsErrors, {
+      threshold: 5,
+      evaluationPeriods: 5,
+      datapoints: 2,
+      description: "WebSocket route handlers fail.",
+    });
+
+    this.queueAlarms("Realtime", bus.realtimeQueue, bus.realtimeDeadLetterQueue, Duration.minutes(1));
+    for (const subscription of bus.subscriptions) {
+      this.queueAlarms(
+        `Subscription-${subscription.name}`,
+        subscription.queue,
+        subscription.deadLetterQueue,
+        props.maxSubscriptionMessageAge ?? Duration.minutes(15),
+      );
+    }
+    this.alarm("BroadcasterErrors", bus.functions.broadcaster.metricErrors({ period: minute }), {
+      threshold: 1,
+      evaluationPeriods: 5,
+      datapoints: 2,
+      description: "The broadcaster fails; realtime clients miss events.",
+    });
+
+    if (props.alarmTopic) {
+      const action = new SnsAction(props.alarmTopic);
+      for (const alarm of this.alarms) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
+      dashboardName: `${Stack.of(this).stackName}-eventbus`,
+      defaultInterval: Duration.hours(3),
+    });
+    const httpMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: "AWS/ApiGateway",
+        metricName,
+        dimensionsMap: { ApiId: apiId },
+        statistic,
+        period: minute,
+      });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "HTTP API requests and errors",
+        left: [httpMetric("Count", "Sum"), httpMetric("4xx", "Sum"), http5xx],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "HTTP API latency (p50, p99)",
+        left: [httpMetric("Latency", "p50"), httpMetric("Latency", "p99")],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "WebSocket",
+        left: [
+          this.webSocketMetric(bus, "ConnectCount"),
+          this.webSocketMetric(bus, "MessageCount"),
+          this.webSocketMetric(bus, "IntegrationError"),
+          this.webSocketMetric(bus, "ExecutionError"),
+        ],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: "Subscription lag (events)", left: [subscriptionLag], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: "Listener",
+        left: [runningListeners],
+        right: [bus.listener.metricCpuUtilization({ period: minute })],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Realtime fan-out queue",
+        left: [
+          bus.realtimeQueue.metricApproximateNumberOfMessagesVisible({ period: minute }),
+          bus.realtimeDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute }),
+        ],
+        right: [bus.realtimeQueue.metricApproximateAgeOfOldestMessage({ period: minute })],
+        width: 8,
+      }),
+    );
+    const functions = [
+      ...bus.functions.http.values(),
+      ...bus.functions.ws.values(),
+      bus.functions.broadcaster,
+    ];
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Lambda errors",
+        left: functions.map((fn) => fn.metricErrors({ period: minute, label: fn.node.id })),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Lambda duration (p99)",
+        left: functions.map((fn) =>
+          fn.metricDuration({ period: minute, statistic: "p99", label: fn.node.id }),
+        ),
+        width: 12,
+      }),
+    );
+    if (bus.subscriptions.length > 0) {
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: "Declared subscriptions: queue depth and DLQ depth",
+          left: bus.subscriptions.map((s) =>
+            s.queue.metricApproximateNumberOfMessagesVisible({ period: minute, label: s.name }),
+          ),
+          right: bus.subscriptions.map((s) =>
+            s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+              period: minute,
+              label: `${s.name} DLQ`,
+            }),
+          ),
+          width: 24,
+        }),
+      );
+    }
+  }
+
+  private webSocketMetric(bus: EventBus, metricName: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: "AWS/ApiGateway",
+      metricName,
+      dimensionsMap: { ApiId: bus.webSocketApi.apiId, Stage: bus.webSocketStage.stageName },
+      statistic: "Sum",
+      period: minute,
+    });
+  }
+
+  private queueAlarms(id: string, queue: IQueue, deadLetterQueue: IQueue, maxAge: Duration): void {
+    this.alarm(
+      `${id}DeadLetters`,
+      deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute }),
+      {
+        threshold: 1,
+        evaluationPeriods: 1,
+        description: `Messages reached the dead-letter queue of ${id}; inspect them, then redrive.`,
+      },
+    );
+    this.alarm(`${id}OldestMessage`, queue.metricApproximateAgeOfOldestMessage({ period: minute }), {
+      threshold: maxAge.toSeconds(),
+      evaluationPeriods: 5,
+      datapoints: 3,
+      description: `Messages wait in ${id}'s queue: its consumer is slow, failing or absent.`,
+    });
+  }
+
+  private alarm(
+    id: string,
+    metric: cloudwatch.IMetric,
+    options: {
+      threshold: number;
+      evaluationPeriods: number;
+      datapoints?: number;
+      comparison?: cloudwatch.ComparisonOperator;
+      missing?: cloudwatch.TreatMissingData;
+      description: string;
+    },
+  ): void {
+    this.alarms.push(
+      new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: options.threshold,
+        evaluationPeriods: options.evaluationPeriods,
+        datapointsToAlarm: options.datapoints ?? options.evaluationPeriods,
+        comparisonOperator:
+          options.comparison ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: options.missing ?? cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: options.description,
+      }),
+    );
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * What each route's function may touch beyond Postgres and the token secret (every handler's runtime reads
+ * both). Kept beside the stack rather than in the route manifests so that the manifests stay pure and the
+ * least-privilege decisions are reviewable in one place. A route not matched here gets nothing extra: a
+ * new route fails closed (AccessDenied in its logs) rather than open.
+ */
+export type Capability =
+  /** GetQueueAttributes/GetQueueUrl on the subscription queues (depth, DLQ depth). */
+  | "subscriptionQueues:read"
+  /** Create, configure and delete subscription queues and their DLQs. */
+  | "subscriptionQueues:manage"
+  /** Move messages from a subscription's DLQ back to its queue. */
+  | "subscriptionQueues:redrive"
+  /** SendMessage on the realtime fan-out queue (ephemeral broadcasts). */
+  | "realtimeQueue:send"
+  /** Read and write the realtime table (connections, topic memberships). */
+  | "realtimeTable"
+  /** execute-api:ManageConnections on the WebSocket API (PostToConnection, GetConnection, DeleteConnection). */
+  | "manageConnections";
+
+const httpRules: Array<{ test: (method: string, path: string) => boolean; capabilities: Capability[] }> = [
+  {
+    test: (_method, path) => path.startsWith("/subscriptions") && path.endsWith("/redrive"),
+    capabilities: ["subscriptionQueues:read", "subscriptionQueues:redrive"],
+  },
+  {
+    test: (method, path) => path.startsWith("/subscriptions") && (method === "PUT" || method === "DELETE"),
+    capabilities: ["subscriptionQueues:read", "subscriptionQueues:manage"],
+  },
+  { test: (_, path) => path.startsWith("/subscriptions"), capabilities: ["subscriptionQueues:read"] },
+  { test: (_, path) => path.startsWith("/topics/"), capabilities: ["realtimeQueue:send"] },
+  {
+    test: (_, path) => path.startsWith("/connections/"),
+    capabilities: ["realtimeTable", "manageConnections"],
+  },
+];
+
+/** Capabilities of the function behind an HTTP API route key such as `PUT /subscriptions/{name}`. */
+export function httpRouteCapabilities(routeKey: string): Capability[] {
+  const [method = "", path = ""] = routeKey.split(" ");
+  return httpRules.find((rule) => rule.test(method, path))?.capabilities ?? [];
+}
+
+const wsRules: Record<string, Capability[]> = {
+  // Registers the connection; a rejected token never reaches the table.
+  $connect: ["realtimeTable"],
+  $disconnect: ["realtimeTable"],
+  // Replies and (for `from`) history are sent with PostToConnection.
+  subscribe: ["realtimeTable", "manageConnections"],
+  unsubscribe: ["realtimeTable", "manageConnections"],
+  publish: ["realtimeTable", "realtimeQueue:send", "manageConnections"],
+  ping: ["realtimeTable", "manageConnections"],
+  // Error frames for unknown actions.
+  $default: ["realtimeTable", "manageConnections"],
+};
+
+/** Capabilities of the function behind a WebSocket API route key (`$connect`, `subscribe`, ...). */
+export function wsRouteCapabilities(routeKey: string): Capability[] {
+  return wsRules[routeKey] ?? [];
+}

@@ -16,7 +16,7 @@ const logger = new Logger({ serviceName: "eventbus-listener" });
 async function main() {
   const config = parseConfig(process.env);
   const sql = createSql(await databaseUrl(config), { max: config.DATABASE_POOL_MAX, ...listenerSqlOptions });
-  const sqs = new SQSClient({ region: config.AWS_REGION });
+  const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false });
   const listener = await startListener({
     sql,
     sqs,

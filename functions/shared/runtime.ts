@@ -72,7 +72,9 @@ async function createRuntime(config: Config): Promise<Runtime> {
     sql: createSql(url, { max: config.DATABASE_POOL_MAX }),
     verifyToken,
     source: config.EVENTBUS_SOURCE,
-    sqs: new SQSClient({ region: config.AWS_REGION }),
+    // Queue URLs are used as given, never as the endpoint: local stand-ins hand out URLs whose host is not
+    // the endpoint's (and not even a valid URL host), while on AWS the two agree anyway.
+    sqs: new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false }),
     dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }), {
       marshallOptions: { removeUndefinedValues: true },
     }),

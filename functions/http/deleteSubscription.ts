@@ -1,0 +1,13 @@
+import { httpHandler } from "../../lib/http/httpHandler.ts";
+import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
+import { deleteSubscription } from "../../lib/subscriptions/deleteSubscription.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { getRuntime } from "../shared/runtime.ts";
+
+/** DELETE /subscriptions/{name}: the subscription, its checkpoint, its queue and its DLQ. */
+export const handler = httpHandler(getRuntime, async (request, { sql, sqs, config }) => {
+  requireSubscriptionAdmin(request.principal);
+  const name = assertSubscriptionName(request.path("name"), config.EVENTBUS_QUEUE_PREFIX);
+  await deleteSubscription(sql, sqs, name);
+  return { statusCode: 204 };
+});

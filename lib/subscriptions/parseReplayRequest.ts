@@ -1,0 +1,21 @@
+import { z } from "zod";
+import { parseWith } from "../validation.ts";
+import type { StartFrom } from "./definition.ts";
+
+const replaySchema = z
+  .object({
+    from: z.union([
+      z.literal("origin"),
+      z.literal("current"),
+      z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    ]),
+  })
+  .strict();
+
+/**
+ * `{from}` of `POST /subscriptions/{name}/replay`: `origin`, `current`, or a position after which
+ * delivery restarts.
+ * @throws {EventBusError} `VALIDATION_FAILED`.
+ */
+export const parseReplayRequest = (body: unknown): StartFrom =>
+  parseWith(replaySchema, body ?? {}, "Invalid replay request").from;

@@ -1,0 +1,37 @@
+import { requireScope } from "../auth/authorize.ts";
+import type { Principal } from "../auth/token.ts";
+import { EventBusError, validationFailed } from "../errors.ts";
+import type { HttpRequest } from "../http/httpHandler.ts";
+
+/**
+ * The JSON body of an admin request, or `undefined` when empty.
+ * @throws {EventBusError} `UNSUPPORTED_MEDIA_TYPE` for another content type, `VALIDATION_FAILED` for bad JSON.
+ */
+export function readJsonBody(request: HttpRequest): unknown {
+  const text = request.body();
+  if (text.trim() === "") return undefined;
+  const contentType = request.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (contentType !== undefined && contentType !== "application/json") {
+    throw new EventBusError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.", { contentType });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw validationFailed("The body is not valid JSON.");
+  }
+}
+
+/**
+ * Subscriptions span every stream, so managing them needs `subscriptions:manage` on a token that is not
+ * bounded to some streams.
+ * @throws {EventBusError} `FORBIDDEN`.
+ */
+export function requireSubscriptionAdmin(principal: Principal): void {
+  requireScope(principal, "subscriptions:manage");
+  if (principal.streams !== undefined && !principal.streams.includes("*")) {
+    throw new EventBusError(
+      "FORBIDDEN",
+      "Tokens bounded by a 'streams' claim cannot manage subscriptions, which span every stream.",
+    );
+  }
+}

@@ -24,6 +24,16 @@ export const httpRoutes: readonly HttpRoute[] = [
   },
   { routeKey: "GET /streams/{streamId}", entry: "functions/http/getStream.ts", name: "GetStream" },
   { routeKey: "GET /events", entry: "functions/http/readAllEvents.ts", name: "ReadAllEvents" },
+  {
+    routeKey: "POST /topics/{topic}/messages",
+    entry: "functions/http/publishToTopic.ts",
+    name: "PublishToTopic",
+  },
+  {
+    routeKey: "POST /connections/{connectionId}/messages",
+    entry: "functions/http/postToConnection.ts",
+    name: "PostToConnection",
+  },
   { routeKey: "GET /subscriptions", entry: "functions/http/listSubscriptions.ts", name: "ListSubscriptions" },
   {
     routeKey: "PUT /subscriptions/{name}",

@@ -41,7 +41,18 @@ export interface ForwarderDeps {
 const MAX_FANOUT_MESSAGE_BYTES = 200 * 1024;
 const BACKPRESSURE_RECHECK_MS = 1_000;
 
-function subscriptionMessages(events: readonly EventBusCloudEvent[], fifo: boolean): OutgoingMessage[] {
+/**
+ * FIFO deduplication id: the event id, so a resend after a crash is dropped by SQS within its 5-minute
+ * window. After a replay (generation > 0) the generation is appended, or SQS would drop the replay too.
+ */
+const deduplicationId = (eventId: string, generation: number) =>
+  sqsId(generation === 0 ? eventId : `${eventId}:r${generation}`);
+
+function subscriptionMessages(
+  events: readonly EventBusCloudEvent[],
+  fifo: boolean,
+  generation: number,
+): OutgoingMessage[] {
   return events.map((event) => ({
     body: JSON.stringify(event),
     attributes: {
@@ -49,7 +60,9 @@ function subscriptionMessages(events: readonly EventBusCloudEvent[], fifo: boole
       streamid: { DataType: "String", StringValue: event.streamid },
       position: { DataType: "Number", StringValue: String(event.position) },
     },
-    ...(fifo ? { groupId: sqsId(event.streamid), deduplicationId: sqsId(event.id) } : {}),
+    ...(fifo
+      ? { groupId: sqsId(event.streamid), deduplicationId: deduplicationId(event.id, generation) }
+      : {}),
   }));
 }
 
@@ -133,7 +146,9 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           ? cloudEvents
           : cloudEvents.filter((e) => matchesEventPattern(target.pattern!, e));
       const messages =
-        target.kind === "realtime" ? fanoutMessages(matching) : subscriptionMessages(matching, target.fifo);
+        target.kind === "realtime"
+          ? fanoutMessages(matching)
+          : subscriptionMessages(matching, target.fifo, page.generation);
       await sendMessages(
         {
           sqs: deps.sqs,

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
@@ -65,4 +66,51 @@ export async function receiveEvents(
     }
   }
   return received;
+}
+
+export interface ListenerProcess {
+  /** Resolves once the process has logged that it started. */
+  ready: Promise<void>;
+  /** SIGKILL: no cleanup at all, as when a task is lost. */
+  kill(): Promise<void>;
+  output(): string;
+}
+
+/**
+ * Runs the real listener entry point (`functions/listener/main.ts`) as a child process, so a test can kill
+ * it the hard way.
+ */
+export function spawnListener(env: Record<string, string>): ListenerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "functions/listener/main.ts"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      AWS_ENDPOINT_URL_SQS: inject("sqsEndpoint"),
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("listener started")) resolve();
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`listener exited with ${code}: ${out}`)));
+  });
+  ready.catch(() => {});
+  return {
+    ready,
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    output: () => out,
+  };
 }

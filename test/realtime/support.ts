@@ -1,15 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import WebSocket from "ws";
 import { issueToken } from "../../lib/auth/token.ts";
-import { toCloudEvent } from "../../lib/events/cloudEvent.ts";
-import { readAll } from "../../lib/events/readAll.ts";
+import { createSql } from "../../lib/db/client.ts";
+import { listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
 import { startSqsPoller } from "../../lib/local/sqsPoller.ts";
 import { type RunningWsGateway, startWsGateway } from "../../lib/local/wsGateway.ts";
-import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
 import { createRealtimeTable } from "../../lib/realtime/table.ts";
 import { startTestHttpApi, TEST_JWT_SECRET, type TestHttpApi } from "../support/httpApi.ts";
 
@@ -25,8 +24,6 @@ export interface RealtimeHarness {
   token(scope: string, streams?: string[]): Promise<string>;
   /** Connects a client with a token (admin unless given). */
   connect(token?: string): Promise<TestClient>;
-  /** Does the listener's job for the events appended since the last call: one `events` fan-out message. */
-  forwardNewEvents(): Promise<number>;
   /** Every item the table holds under `pk`. */
   itemsUnder(pk: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -34,8 +31,8 @@ export interface RealtimeHarness {
 
 /**
  * The realtime parts as they run locally: the WebSocket gateway stand-in with the real route handlers, the
- * HTTP API, a fresh database, a table and a fan-out queue of this file's own, and the broadcaster Lambda
- * behind the local SQS event source.
+ * HTTP API, a fresh database, a table and a fan-out queue of this file's own, the listener forwarding new
+ * events to that queue, and the broadcaster Lambda behind the local SQS event source.
  */
 export async function startRealtimeHarness(
   gatewayOptions: { idleTimeoutMs?: number; maxConnectionMs?: number } = {},
@@ -47,7 +44,12 @@ export async function startRealtimeHarness(
   const rawDynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region: "us-east-1", credentials });
   await createRealtimeTable(rawDynamo, tableName);
   const dynamo = DynamoDBDocumentClient.from(rawDynamo);
-  const sqs = new SQSClient({ endpoint: sqsEndpoint, region: "us-east-1", credentials });
+  const sqs = new SQSClient({
+    endpoint: sqsEndpoint,
+    region: "us-east-1",
+    credentials,
+    useQueueUrlAsEndpoint: false,
+  });
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `realtime-${suffix}` }));
   const queueUrl = QueueUrl!;
 
@@ -66,8 +68,15 @@ export async function startRealtimeHarness(
   });
   const { handler: broadcaster } = await import("../../functions/realtime/broadcaster.ts");
   const poller = startSqsPoller({ sqs, queueUrl, handler: broadcaster, waitTimeSeconds: 1 });
+  const listenerSql = createSql(api.db.url, { ...listenerSqlOptions, max: 4 });
+  const listener = await startListener({
+    sql: listenerSql,
+    sqs,
+    source: "urn:eventbus",
+    realtimeQueueUrl: queueUrl,
+    pollIntervalMs: 1000,
+  });
   const clients = new Set<TestClient>();
-  let forwarded = 0;
 
   return {
     api,
@@ -85,14 +94,6 @@ export async function startRealtimeHarness(
       clients.add(client);
       return client;
     },
-    async forwardNewEvents() {
-      const { events } = await readAll(api.db.sql, { after: forwarded, limit: 1000 });
-      if (events.length === 0) return 0;
-      forwarded = events.at(-1)!.position;
-      const body: FanoutMessage = { kind: "events", events: events.map((event) => toCloudEvent(event)) };
-      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
-      return events.length;
-    },
     async itemsUnder(pk) {
       const { Items } = await dynamo.send(
         new QueryCommand({
@@ -106,6 +107,8 @@ export async function startRealtimeHarness(
     },
     async close() {
       for (const client of clients) client.close();
+      await listener.stop();
+      await listenerSql.end({ timeout: 5 });
       await poller.stop();
       await gateway.stop();
       await api.close();

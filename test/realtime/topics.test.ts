@@ -1,0 +1,246 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RealtimeHarness, startRealtimeHarness, type TestClient } from "./support.ts";
+
+let h: RealtimeHarness;
+beforeAll(async () => {
+  h = await startRealtimeHarness();
+});
+afterAll(() => h?.close());
+
+const append = async (streamId: string, events: Array<{ type: string; data?: unknown }>) => {
+  const response = await h.api.request("POST", `/streams/${streamId}/events`, { body: events });
+  expect(response.status).toBe(201);
+  return response.body as { events: Array<{ id: string; position: number }> };
+};
+
+const eventsFrame = (client: TestClient, topic: string) =>
+  client.next((frame) => frame.type === "events" && frame.topic === topic);
+
+/** Frames of `topic` that arrive within `ms` (for asserting that nothing more arrives). */
+async function settle(client: TestClient, ms = 400) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return client.frames.splice(0);
+}
+
+describe("event topics", () => {
+  it("delivers appended events to stream, category and $all subscribers as CloudEvents", async () => {
+    const client = await h.connect();
+    for (const topic of ["stream:order-1", "category:order", "$all"]) {
+      expect(await client.request({ action: "subscribe", topic })).toMatchObject({ type: "ack" });
+    }
+    const appended = await append("order-1", [{ type: "OrderPlaced", data: { total: 42 } }]);
+    for (const topic of ["stream:order-1", "category:order", "$all"]) {
+      const frame = await eventsFrame(client, topic);
+      expect(frame.events).toEqual([
+        expect.objectContaining({
+          specversion: "1.0",
+          id: appended.events[0]!.id,
+          type: "OrderPlaced",
+          subject: "order-1",
+          streamid: "order-1",
+          streamversion: 1,
+          position: appended.events[0]!.position,
+          data: { total: 42 },
+        }),
+      ]);
+    }
+  });
+
+  it("delivers only the events of the subscribed stream or category", async () => {
+    const client = await h.connect();
+    await client.request({ action: "subscribe", topic: "stream:cart-1" });
+    await client.request({ action: "subscribe", topic: "category:invoice" });
+    await append("cart-2", [{ type: "Other" }]);
+    await append("payment-1", [{ type: "Other" }]);
+    await append("cart-1", [{ type: "Mine" }]);
+    await append("invoice-9", [{ type: "MineToo" }]);
+    expect((await eventsFrame(client, "stream:cart-1")).events.map((e: any) => e.type)).toEqual(["Mine"]);
+    expect((await eventsFrame(client, "category:invoice")).events.map((e: any) => e.type)).toEqual([
+      "MineToo",
+    ]);
+    expect(await settle(client)).toEqual([]);
+  });
+
+  it("applies a subscription's filter (EventBridge-style pattern over the CloudEvent)", async () => {
+    const client = await h.connect();
+    const ack = await client.request({
+      action: "subscribe",
+      topic: "category:shop",
+      filter: { type: ["ItemAdded"], data: { price: [{ numeric: [">", 100] }] } },
+    });
+    expect(ack.type).toBe("ack");
+    await append("shop-1", [
+      { type: "ItemAdded", data: { price: 5 } },
+      { type: "ItemRemoved", data: { price: 500 } },
+      { type: "ItemAdded", data: { price: 500 } },
+    ]);
+    const frame = await eventsFrame(client, "category:shop");
+    expect(frame.events.map((e: any) => [e.type, e.data.price])).toEqual([["ItemAdded", 500]]);
+    expect(await settle(client)).toEqual([]);
+  });
+
+  it("refuses a malformed filter with an error frame", async () => {
+    const client = await h.connect();
+    const error = await client.request({
+      action: "subscribe",
+      topic: "$all",
+      filter: { type: "not-an-array" },
+    });
+    expect(error).toMatchObject({ type: "error", code: "VALIDATION_FAILED" });
+    expect(error.message).toContain("/type");
+  });
+
+  it("stops delivering after unsubscribe", async () => {
+    const client = await h.connect();
+    await client.request({ action: "subscribe", topic: "stream:unsub-1" });
+    await append("unsub-1", [{ type: "Before" }]);
+    expect((await eventsFrame(client, "stream:unsub-1")).events[0].type).toBe("Before");
+    expect(await client.request({ action: "unsubscribe", topic: "stream:unsub-1" })).toMatchObject({
+      type: "ack",
+    });
+    await append("unsub-1", [{ type: "After" }]);
+    expect(await settle(client, 600)).toEqual([]);
+  });
+});
+
+describe("authorisation per topic", () => {
+  it("bounds stream and ephemeral topics by the token's streams claim and scopes", async () => {
+    const client = await h.connect(await h.token("realtime:subscribe events:read", ["acme-*"]));
+    expect(await client.request({ action: "subscribe", topic: "stream:acme-1" })).toMatchObject({
+      type: "ack",
+    });
+    expect(await client.request({ action: "subscribe", topic: "stream:other-1" })).toMatchObject({
+      type: "error",
+      code: "FORBIDDEN",
+    });
+    expect(await client.request({ action: "subscribe", topic: "room:lobby" })).toMatchObject({
+      type: "error",
+      code: "FORBIDDEN",
+    });
+    expect(await client.request({ action: "subscribe", topic: "acme-chat" })).toMatchObject({ type: "ack" });
+    expect(await client.request({ action: "publish", topic: "acme-chat", data: 1 })).toMatchObject({
+      type: "error",
+      code: "FORBIDDEN",
+    });
+  });
+
+  it("needs events:read for event topics", async () => {
+    const client = await h.connect(await h.token("realtime:subscribe"));
+    expect(await client.request({ action: "subscribe", topic: "$all" })).toMatchObject({
+      type: "error",
+      code: "FORBIDDEN",
+    });
+    expect(await client.request({ action: "subscribe", topic: "room:lobby" })).toMatchObject({ type: "ack" });
+  });
+
+  it("delivers on $all only the streams a bounded token covers", async () => {
+    const client = await h.connect(await h.token("realtime:subscribe events:read", ["bounded-*"]));
+    await client.request({ action: "subscribe", topic: "$all" });
+    await append("secret-1", [{ type: "Hidden" }]);
+    await append("bounded-1", [{ type: "Visible" }]);
+    expect((await eventsFrame(client, "$all")).events.map((e: any) => e.type)).toEqual(["Visible"]);
+    expect(await settle(client)).toEqual([]);
+  });
+});
+
+describe("ephemeral messages", () => {
+  it("publishes to every subscriber, including the sender unless excludeSelf", async () => {
+    const [alice, bob, carol] = await Promise.all([h.connect(), h.connect(), h.connect()]);
+    for (const client of [alice, bob]) await client.request({ action: "subscribe", topic: "room:lobby" });
+    await carol.request({ action: "subscribe", topic: "room:other" });
+    const { connectionId: aliceId } = await alice.request({ action: "ping" });
+
+    expect(
+      await alice.request({ action: "publish", topic: "room:lobby", data: { text: "hi" } }),
+    ).toMatchObject({
+      type: "ack",
+    });
+    for (const client of [alice, bob]) {
+      expect(await client.next((f) => f.type === "message")).toEqual({
+        type: "message",
+        topic: "room:lobby",
+        data: { text: "hi" },
+        sender: aliceId,
+      });
+    }
+
+    await alice.request({
+      action: "publish",
+      topic: "room:lobby",
+      data: { text: "quiet" },
+      excludeSelf: true,
+    });
+    expect((await bob.next((f) => f.type === "message")).data).toEqual({ text: "quiet" });
+    expect(await settle(alice)).toEqual([]);
+    expect(await settle(carol)).toEqual([]);
+  });
+
+  it("refuses publishing to event topics and without the publish scope", async () => {
+    const client = await h.connect();
+    expect(await client.request({ action: "publish", topic: "stream:order-1", data: {} })).toMatchObject({
+      type: "error",
+      code: "VALIDATION_FAILED",
+    });
+    const reader = await h.connect(await h.token("realtime:subscribe"));
+    expect(await reader.request({ action: "publish", topic: "room:lobby", data: {} })).toMatchObject({
+      type: "error",
+      code: "FORBIDDEN",
+    });
+  });
+
+  it("broadcasts from a server over HTTP", async () => {
+    const client = await h.connect();
+    await client.request({ action: "subscribe", topic: "news" });
+    const response = await h.api.request("POST", "/topics/news/messages", {
+      body: { data: { headline: "x" } },
+    });
+    expect(response).toMatchObject({ status: 202, body: { topic: "news" } });
+    expect(await client.next((f) => f.type === "message")).toEqual({
+      type: "message",
+      topic: "news",
+      data: { headline: "x" },
+      sender: null,
+    });
+
+    const forbidden = await h.api.request("POST", "/topics/news/messages", {
+      body: { data: 1 },
+      token: await h.token("events:read"),
+    });
+    expect(forbidden).toMatchObject({ status: 403, body: { code: "FORBIDDEN" } });
+    expect(await h.api.request("POST", "/topics/$all/messages", { body: { data: 1 } })).toMatchObject({
+      status: 400,
+      body: { code: "VALIDATION_FAILED" },
+    });
+    expect(await h.api.request("POST", "/topics/news/messages", { body: { nodata: 1 } })).toMatchObject({
+      status: 400,
+      body: { code: "VALIDATION_FAILED" },
+    });
+    expect(
+      await h.api.request("POST", "/topics/news/messages", { body: { data: "x".repeat(130 * 1024) } }),
+    ).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
+  });
+
+  it("sends a direct message to one connection, and answers 410 once it is gone", async () => {
+    const client = await h.connect();
+    const { connectionId } = await client.request({ action: "ping" });
+    const response = await h.api.request(
+      "POST",
+      `/connections/${encodeURIComponent(connectionId)}/messages`,
+      {
+        body: { data: { hello: "you" } },
+      },
+    );
+    expect(response).toMatchObject({ status: 202, body: { connectionId } });
+    expect(await client.next((f) => f.type === "message")).toEqual({
+      type: "message",
+      data: { hello: "you" },
+      sender: null,
+    });
+    client.close();
+    await client.waitClosed();
+    const gone = await h.api.request("POST", `/connections/${encodeURIComponent(connectionId)}/messages`, {
+      body: { data: 1 },
+    });
+    expect(gone).toMatchObject({ status: 410, body: { code: "CONNECTION_GONE" } });
+  });
+});

@@ -101,19 +101,26 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   let wake: (() => void) | undefined;
   /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
   let scanned = -1;
+  // Back-pressure bookkeeping: the last depth SQS reported plus what was sent since, so a burst cannot run
+  // far past the maximum between two depth checks.
   let depthCheckedAt = 0;
+  let knownDepth = 0;
+  let sentSinceCheck = 0;
   let overloaded = false;
 
   async function queueOverloaded(): Promise<boolean> {
     if (deps.maxQueueDepth <= 0) return false;
-    if (Date.now() - depthCheckedAt < BACKPRESSURE_RECHECK_MS) return overloaded;
-    depthCheckedAt = Date.now();
+    const fresh = Date.now() - depthCheckedAt < BACKPRESSURE_RECHECK_MS;
+    if (fresh && knownDepth + sentSinceCheck <= deps.maxQueueDepth) return false;
     const depth = await readQueueDepth(deps.sqs, target.queueUrl);
-    const next = depth !== null && depth.visible > deps.maxQueueDepth;
+    depthCheckedAt = Date.now();
+    knownDepth = depth?.visible ?? 0;
+    sentSinceCheck = 0;
+    const next = knownDepth > deps.maxQueueDepth;
     if (next !== overloaded) {
       deps.log(next ? "warn" : "info", next ? "queue over max depth, pausing" : "queue drained, resuming", {
         target: target.name,
-        depth: depth?.visible,
+        depth: knownDepth,
       });
     }
     overloaded = next;
@@ -161,6 +168,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         },
         messages,
       );
+      sentSinceCheck += messages.length;
       const stored = await storeCheckpoint(deps.sql, {
         name: target.name,
         position: page.scannedThrough,

@@ -1,0 +1,135 @@
+import { SetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSql, type Sql } from "../../lib/db/client.ts";
+import { appendToStream } from "../../lib/events/appendToStream.ts";
+import { type Listener, listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
+import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
+import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { readQueueDepth } from "../../lib/subscriptions/subscriptionQueues.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createSqsClient, receiveEvents, uniquePrefix } from "./support.ts";
+
+const sqs = createSqsClient();
+const prefix = uniquePrefix("resil");
+let db: TestDatabase;
+let listenerSql: Sql;
+let listener: Listener;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  listenerSql = createSql(db.url, listenerSqlOptions);
+  // The safety-net poll is out of reach of these tests: only NOTIFY and re-LISTEN catch-ups deliver.
+  listener = await startListener({
+    sql: listenerSql,
+    sqs,
+    source: "urn:test",
+    claimIntervalMs: 200,
+    pollIntervalMs: 60_000,
+    pageSize: 5,
+    maxQueueDepth: 5,
+  });
+});
+afterAll(async () => {
+  await listener.stop();
+  await listenerSql.end({ timeout: 5 });
+  await db.close();
+  sqs.destroy();
+});
+
+const subscribe = async (name: string, body: unknown) =>
+  (
+    await createSubscription(db.sql, sqs, {
+      name,
+      definition: parseSubscriptionDefinition(body),
+      queuePrefix: prefix,
+    })
+  ).subscription;
+
+const checkpointOf = async (name: string) =>
+  (await db.sql<[{ position: number }]>`select position from eventbus.checkpoints where name = ${name}`)[0]!
+    .position;
+
+const listenPids = async () =>
+  (
+    await db.sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = current_database() and query ilike 'listen %'`
+  ).map((r) => r.pid);
+
+describe("listener resilience", () => {
+  it("re-listens after its LISTEN connection is terminated and catches up on what it missed", async () => {
+    const subscription = await subscribe("reconnect", { filter: { type: ["Reconnect"] } });
+    await appendToStream(db.sql, "r-1", [{ type: "Reconnect", data: { i: 0 } }]);
+    expect(await receiveEvents(sqs, subscription.queueUrl, 1)).toHaveLength(1);
+
+    const [pid] = await listenPids();
+    expect(pid).toBeDefined();
+    await db.sql`select pg_terminate_backend(${pid!})`;
+    // Appended while the LISTEN connection is down: these notifications are lost.
+    await appendToStream(db.sql, "r-1", [
+      { type: "Reconnect", data: { i: 1 } },
+      { type: "Reconnect", data: { i: 2 } },
+    ]);
+    const caughtUp = await receiveEvents(sqs, subscription.queueUrl, 2, { timeoutMs: 10_000 });
+    expect(caughtUp.map((r) => r.event.data)).toEqual([{ i: 1 }, { i: 2 }]);
+    await expect.poll(listenPids).toEqual([expect.any(Number)]);
+    expect((await listenPids())[0]).not.toBe(pid);
+
+    // And it is listening again: a new append arrives promptly.
+    await appendToStream(db.sql, "r-1", [{ type: "Reconnect", data: { i: 3 } }]);
+    const live = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 5_000 });
+    expect(live.map((r) => r.event.data)).toEqual([{ i: 3 }]);
+  });
+
+  it("retries entries SQS rejects and holds the checkpoint until they are accepted", async () => {
+    const subscription = await subscribe("rejects", { filter: { type: ["Sized"] } });
+    await expect.poll(() => listener.owned()).toContain("rejects");
+    const start = await checkpointOf("rejects");
+    // A real SQS refusal: the queue's MaximumMessageSize is lowered so one entry of the batch is too big.
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: subscription.queueUrl,
+        Attributes: { MaximumMessageSize: "1024" },
+      }),
+    );
+    await appendToStream(db.sql, "sized-1", [
+      { type: "Sized", data: { n: 1 } },
+      { type: "Sized", data: { n: 2, blob: "x".repeat(2000) } },
+      { type: "Sized", data: { n: 3 } },
+    ]);
+    const accepted = await receiveEvents(sqs, subscription.queueUrl, 2, {
+      timeoutMs: 5_000,
+      settleMs: 1_000,
+    });
+    expect(accepted.map((r) => (r.event.data as { n: number }).n).sort()).toEqual([1, 3]);
+    expect(await checkpointOf("rejects")).toBe(start);
+
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: subscription.queueUrl,
+        Attributes: { MaximumMessageSize: "1048576" },
+      }),
+    );
+    const retried = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 15_000, settleMs: 500 });
+    expect(retried.map((r) => (r.event.data as { n: number }).n)).toEqual([2]);
+    await expect.poll(() => checkpointOf("rejects"), { timeout: 5_000 }).toBeGreaterThan(start);
+  });
+
+  it("pauses a subscription whose queue is over its max depth, and resumes as it drains", async () => {
+    const subscription = await subscribe("pressure", { filter: { type: ["Pressure"] } });
+    await expect.poll(() => listener.owned()).toContain("pressure");
+    await appendToStream(
+      db.sql,
+      "p-1",
+      Array.from({ length: 40 }, (_, i) => ({ type: "Pressure", data: { i } })),
+    );
+    // Max depth 5, pages of 5: the queue stops growing at about two pages.
+    await expect
+      .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible)
+      .toBeGreaterThan(4);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await readQueueDepth(sqs, subscription.queueUrl))!.visible).toBeLessThanOrEqual(10);
+
+    const all = await receiveEvents(sqs, subscription.queueUrl, 40, { timeoutMs: 30_000 });
+    expect(new Set(all.map((r) => (r.event.data as { i: number }).i)).size).toBe(40);
+  });
+});

@@ -39,6 +39,13 @@ describe("persistent subscriptions", () => {
     const all = await subscribe("all", {});
     const placed = await subscribe("placed", { filter: { type: ["OrderPlaced"] } });
     const big = await subscribe("big", { filter: { data: { total: [{ numeric: [">", 50] }] } } });
+    const narrowed = await subscribe("narrowed", {
+      filter: {
+        subject: [{ prefix: "orders" }],
+        type: [{ "anything-but": "OrderPaid" }],
+        position: [{ numeric: [">", 0] }],
+      },
+    });
     await appendToStream(db.sql, "orders-2", [{ type: "OrderPlaced", data: { total: 99 } }]);
     await appendToStream(db.sql, "users-1", [{ type: "UserCreated", data: { name: "a" } }]);
 
@@ -51,5 +58,10 @@ describe("persistent subscriptions", () => {
     const bigEvents = await receiveEvents(sqs, big.queueUrl, 1, { settleMs: 300 });
     expect(bigEvents.map((r) => r.event.data)).toEqual([{ total: 99 }]);
     expect(bigEvents[0]!.attributes).toMatchObject({ type: "OrderPlaced", streamid: "orders-2" });
+    const narrowedEvents = await receiveEvents(sqs, narrowed.queueUrl, 2, { settleMs: 300 });
+    expect(narrowedEvents.map((r) => `${r.event.subject}/${r.event.type}`).sort()).toEqual([
+      "orders-1/OrderPlaced",
+      "orders-2/OrderPlaced",
+    ]);
   });
 });

@@ -11,6 +11,7 @@ import { migrate } from "../db/migrate.ts";
 import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
 import { createHttpAdapter, listen } from "./httpAdapter.ts";
 import { localJwtSecret, stateDir } from "./localState.ts";
+import { startLocalRealtime } from "./startLocalRealtime.ts";
 
 type Stop = () => Promise<void> | void;
 const stops: Array<{ name: string; stop: Stop }> = [];
@@ -46,6 +47,9 @@ async function main() {
   });
 
   // --- AWS stand-ins (SQS, DynamoDB) and the WebSocket gateway are started here. ---
+
+  // Realtime: DynamoDB, the WebSocket gateway and the broadcaster; after SQS, whose fan-out queue it drains.
+  await startLocalRealtime({ config, env: process.env, stops, log });
 
   const { loadLocalHttpRoutes } = await import("../../functions/http/localRoutes.ts");
   const http = createHttpAdapter(await loadLocalHttpRoutes());

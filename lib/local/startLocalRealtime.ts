@@ -1,0 +1,60 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Config } from "../config.ts";
+import { createRealtimeTable } from "../realtime/table.ts";
+import { startDynamoServer } from "./dynamoServer.ts";
+import { startSqsPoller } from "./sqsPoller.ts";
+import { startWsGateway } from "./wsGateway.ts";
+
+type Stop = () => Promise<void> | void;
+
+export interface LocalRealtimeOptions {
+  config: Config;
+  /** The process environment the handlers read their runtime from; endpoints are added to it. */
+  env: Record<string, string | undefined>;
+  stops: Array<{ name: string; stop: Stop }>;
+  log: (message: string) => void;
+}
+
+/**
+ * The realtime half of `npm run dev`: DynamoDB (dynalite on `EVENTBUS_DYNAMODB_PORT`, unless
+ * `AWS_ENDPOINT_URL` names a LocalStack or other endpoint) with the realtime table, the WebSocket gateway
+ * stand-in on `EVENTBUS_WS_PORT` serving the unmodified route handlers and `@connections`, and the
+ * broadcaster Lambda polling the realtime fan-out queue (`EVENTBUS_REALTIME_QUEUE_URL`, created by the
+ * SQS part of `dev.ts`). Returns the WebSocket URL.
+ */
+export async function startLocalRealtime({ config, env, stops, log }: LocalRealtimeOptions): Promise<string> {
+  if (!config.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_DYNAMODB) {
+    const dynamo = await startDynamoServer({ port: config.EVENTBUS_DYNAMODB_PORT });
+    stops.push({ name: "dynamodb", stop: dynamo.stop });
+    env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    log(`DynamoDB      ${dynamo.endpoint} (dynalite, in memory)`);
+  }
+  const dynamoClient = new DynamoDBClient({ region: config.AWS_REGION });
+  await createRealtimeTable(dynamoClient, config.EVENTBUS_REALTIME_TABLE);
+  dynamoClient.destroy();
+
+  const { loadLocalWsRoutes } = await import("../../functions/ws/localRoutes.ts");
+  const gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: config.EVENTBUS_WS_PORT });
+  stops.push({ name: "websocket gateway", stop: gateway.stop });
+  env.EVENTBUS_WS_MANAGEMENT_ENDPOINT = gateway.managementEndpoint;
+
+  const queueUrl = env.EVENTBUS_REALTIME_QUEUE_URL;
+  if (queueUrl) {
+    const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false });
+    const { handler } = await import("../../functions/realtime/broadcaster.ts");
+    const poller = startSqsPoller({
+      sqs,
+      queueUrl,
+      handler,
+      region: config.AWS_REGION,
+      waitTimeSeconds: 5,
+      onError: (error) => log(`broadcaster: ${(error as Error).message}`),
+    });
+    stops.push({ name: "broadcaster", stop: () => poller.stop().finally(() => sqs.destroy()) });
+  } else {
+    log("realtime fan-out queue not configured (EVENTBUS_REALTIME_QUEUE_URL): no live events or publishes");
+  }
+  log(`WebSocket API ${gateway.url}  (management ${gateway.managementEndpoint}/@connections)`);
+  return gateway.url;
+}

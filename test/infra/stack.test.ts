@@ -4,7 +4,14 @@ import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { httpRoutes } from "../../functions/http/routes.ts";
 import { wsRoutes } from "../../functions/ws/routes.ts";
-import { functionLogicalId, grantsOf, resourcesOf, type Synthesised, synthesise } from "./synth.ts";
+import {
+  functionLogicalId,
+  functionResource,
+  grantsOf,
+  resourcesOf,
+  type Synthesised,
+  synthesise,
+} from "./synth.ts";
 
 // One real synth for the whole file: every function bundled by the local esbuild, cdk-nag applied.
 let synth: Synthesised;
@@ -53,7 +60,7 @@ describe("synthesised stack", () => {
       ([, r]) => r.Properties.ApiId.Ref === httpApiId,
     );
     expect(routes).toHaveLength(httpRoutes.length);
-    const integrations = synth.template.findResources("AWS::ApiGatewayV2::Integration");
+    const integrations: Record<string, any> = synth.template.findResources("AWS::ApiGatewayV2::Integration");
     for (const route of httpRoutes) {
       const [, resource] = routes.find(([, r]) => r.Properties.RouteKey === route.routeKey) ?? [];
       expect(resource, route.routeKey).toBeDefined();
@@ -90,10 +97,7 @@ describe("synthesised stack", () => {
       RequireTLS: true,
     });
     const [proxyId] = resourcesOf(synth.template, "AWS::RDS::DBProxy")[0]!;
-    const appendFn =
-      synth.template.findResources("AWS::Lambda::Function")[
-        functionLogicalId(synth.template, "HttpAppendEvents")
-      ];
+    const appendFn = functionResource(synth.template, "HttpAppendEvents");
     expect(appendFn.Properties.Environment.Variables.DATABASE_HOST).toEqual({
       "Fn::GetAtt": [proxyId, "Endpoint"],
     });
@@ -106,8 +110,7 @@ describe("synthesised stack", () => {
     expect(resource.Properties.Migrations).toMatch(/^1,2/);
     expect(resource.Properties.Digest).toMatch(/^[0-9a-f]{64}$/);
     // The migrations connect directly to the cluster (the secret's host), not through the proxy.
-    const migrate =
-      synth.template.findResources("AWS::Lambda::Function")[functionLogicalId(synth.template, "Migrate")];
+    const migrate = functionResource(synth.template, "Migrate");
     expect(migrate.Properties.Environment.Variables.DATABASE_HOST).toBeUndefined();
   });
 
@@ -214,10 +217,7 @@ describe("synthesised stack", () => {
     const secrets = resourcesOf(synth.template, "AWS::SecretsManager::Secret");
     const jwt = secrets.find(([id]) => id.includes("JwtSecret"));
     expect(jwt![1].Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64 });
-    const env =
-      synth.template.findResources("AWS::Lambda::Function")[
-        functionLogicalId(synth.template, "HttpAppendEvents")
-      ].Properties.Environment.Variables;
+    const env = functionResource(synth.template, "HttpAppendEvents").Properties.Environment.Variables;
     expect(env.EVENTBUS_JWT_SECRET_ARN).toEqual({ Ref: jwt![0] });
     expect(env.EVENTBUS_REALTIME_TABLE).toBeDefined();
     expect(env.EVENTBUS_WS_MANAGEMENT_ENDPOINT).toBeDefined();

@@ -61,12 +61,17 @@ export function functionLogicalId(template: Template, id: string): string {
   return match[0];
 }
 
+/** The Lambda function resource whose construct id is `id`. */
+export function functionResource(template: Template, id: string): any {
+  return template.findResources("AWS::Lambda::Function")[functionLogicalId(template, id)]!;
+}
+
 /** Every IAM action granted to a function's role by its default policy, with the resources. */
 export function grantsOf(
   template: Template,
   functionId: string,
 ): Array<{ actions: string[]; resource: string }> {
-  const fn = template.findResources("AWS::Lambda::Function")[functionLogicalId(template, functionId)];
+  const fn = functionResource(template, functionId);
   const roleId = fn.Properties.Role["Fn::GetAtt"][0];
   const policies = resourcesOf(template, "AWS::IAM::Policy").filter(([, p]) =>
     p.Properties.Roles.some((r: any) => r.Ref === roleId),

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createConsumer } from "../../lib/consumer/createConsumer.ts";
+import { appendToStream } from "../../lib/events/appendToStream.ts";
+import { type Listener, startListener } from "../../lib/listener/startListener.ts";
+import { startSqsPoller } from "../../lib/local/sqsPoller.ts";
+import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
+import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { readQueueDepth } from "../../lib/subscriptions/subscriptionQueues.ts";
+import { createSqsClient, uniquePrefix } from "../listener/support.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+const sqs = createSqsClient();
+const prefix = uniquePrefix("consumer");
+let db: TestDatabase;
+let listener: Listener;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  listener = await startListener({ sql: db.sql, sqs, source: "urn:test", claimIntervalMs: 200 });
+});
+afterAll(async () => {
+  await listener.stop();
+  await db.close();
+  sqs.destroy();
+});
+
+const subscribe = async (name: string, body: unknown) =>
+  (
+    await createSubscription(db.sql, sqs, {
+      name,
+      definition: parseSubscriptionDefinition(body),
+      queuePrefix: prefix,
+    })
+  ).subscription;
+
+describe("consumer helper", () => {
+  it("fails only the messages whose handler threw; they reach the DLQ after maxReceiveCount", async () => {
+    const subscription = await subscribe("standard", {
+      filter: { type: ["Job"] },
+      maxReceiveCount: 2,
+      visibilityTimeout: 1,
+    });
+    const handled: Array<{ n: number; receiveCount: number }> = [];
+    const handler = createConsumer(async (event, { receiveCount }) => {
+      const { n, poison } = event.data as { n: number; poison?: boolean };
+      handled.push({ n, receiveCount });
+      if (poison) throw new Error("cannot handle this one");
+    });
+    const poller = startSqsPoller({ sqs, queueUrl: subscription.queueUrl, handler, waitTimeSeconds: 1 });
+    try {
+      await appendToStream(db.sql, "jobs-1", [
+        { type: "Job", data: { n: 1 } },
+        { type: "Job", data: { n: 2, poison: true } },
+        { type: "Job", data: { n: 3 } },
+      ]);
+      await expect
+        .poll(async () => (await readQueueDepth(sqs, subscription.dlqUrl))!.visible, { timeout: 15_000 })
+        .toBe(1);
+      expect(handled.filter((h) => h.n === 1)).toHaveLength(1);
+      expect(handled.filter((h) => h.n === 3)).toHaveLength(1);
+      expect(handled.filter((h) => h.n === 2).map((h) => h.receiveCount)).toEqual([1, 2]);
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it("on a FIFO queue, holds back the rest of a failed stream while other streams go on", async () => {
+    const subscription = await subscribe("fifo", {
+      filter: { type: ["Step"] },
+      ordering: "stream",
+      visibilityTimeout: 1,
+    });
+    const handled: string[] = [];
+    let failedOnce = false;
+    const handler = createConsumer(async (event) => {
+      const tag = `${event.streamid}#${event.streamversion}`;
+      if (tag === "flow-a#2" && !failedOnce) {
+        failedOnce = true;
+        throw new Error("transient");
+      }
+      handled.push(tag);
+    });
+    await appendToStream(db.sql, "flow-a", [{ type: "Step" }, { type: "Step" }, { type: "Step" }]);
+    await appendToStream(db.sql, "flow-b", [{ type: "Step" }, { type: "Step" }]);
+    await expect
+      .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible, { timeout: 10_000 })
+      .toBe(5);
+    const poller = startSqsPoller({ sqs, queueUrl: subscription.queueUrl, handler, waitTimeSeconds: 1 });
+    try {
+      await expect.poll(() => handled.length, { timeout: 15_000 }).toBe(5);
+      expect(failedOnce).toBe(true);
+      expect(handled.filter((t) => t.startsWith("flow-a"))).toEqual(["flow-a#1", "flow-a#2", "flow-a#3"]);
+      expect(handled.filter((t) => t.startsWith("flow-b"))).toEqual(["flow-b#1", "flow-b#2"]);
+      // flow-b did not wait for flow-a's retry.
+      expect(handled.indexOf("flow-b#2")).toBeLessThan(handled.indexOf("flow-a#2"));
+    } finally {
+      await poller.stop();
+    }
+  });
+});

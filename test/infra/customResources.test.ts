@@ -56,7 +56,7 @@ function event(
       ...base,
       RequestType: "Update",
       PhysicalResourceId: physicalResourceId!,
-      OldResourceProperties: {},
+      OldResourceProperties: { ServiceToken: "token" },
     };
   }
   return { ...base, RequestType: "Delete", PhysicalResourceId: physicalResourceId! };

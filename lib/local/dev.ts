@@ -12,6 +12,7 @@ import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
 import { createHttpAdapter, listen } from "./httpAdapter.ts";
 import { localJwtSecret, stateDir } from "./localState.ts";
 import { startLocalRealtime } from "./startLocalRealtime.ts";
+import { startLocalSqs, startLocalSubscriptions } from "./startLocalSubscriptions.ts";
 
 type Stop = () => Promise<void> | void;
 const stops: Array<{ name: string; stop: Stop }> = [];
@@ -48,8 +49,14 @@ async function main() {
 
   // --- AWS stand-ins (SQS, DynamoDB) and the WebSocket gateway are started here. ---
 
+  // SQS (fauxqs unless AWS_ENDPOINT_URL) and the realtime fan-out queue.
+  await startLocalSqs({ config, env: process.env, stops, log });
+
   // Realtime: DynamoDB, the WebSocket gateway and the broadcaster; after SQS, whose fan-out queue it drains.
   await startLocalRealtime({ config, env: process.env, stops, log });
+
+  // The listener (subscriptions and realtime fan-out) and the configured local consumers.
+  await startLocalSubscriptions({ config, env: process.env, stops, log, databaseUrl, root: process.cwd() });
 
   const { loadLocalHttpRoutes } = await import("../../functions/http/localRoutes.ts");
   const http = createHttpAdapter(await loadLocalHttpRoutes());

@@ -7,7 +7,7 @@ import type { Membership } from "./connection.ts";
 import { deleteConnection } from "./deleteConnection.ts";
 import type { FanoutMessage } from "./fanoutMessage.ts";
 import type { ServerFrame } from "./frames.ts";
-import { eventFrames, postFrame } from "./postFrame.ts";
+import { eventFrames, POST_CONCURRENCY, postFrame } from "./postFrame.ts";
 import { queryTopicMembers } from "./queryTopicMembers.ts";
 import { skipOrDeliverAbove } from "./seam.ts";
 import type { RealtimeTable } from "./table.ts";
@@ -16,7 +16,7 @@ import { topicsOfEvent } from "./topic.ts";
 export interface BroadcastDeps {
   table: RealtimeTable;
   api: ApiGatewayManagementApiClient;
-  /** Connections posted to at once. The SDK's HTTP agent allows 50 sockets per host by default. */
+  /** Connections posted to at once (default `POST_CONCURRENCY`, the management client's socket pool). */
   concurrency?: number;
   /** A post that failed for a reason other than `410 Gone` (after the SDK's retries); it is not retried. */
   onPostError?: (error: unknown, connectionId: string) => void;
@@ -75,6 +75,17 @@ async function eventDeliveries(
   );
   const deliveries: Deliveries = new Map();
   const pending: Array<Promise<void>> = [];
+  // Members with the same selection of events share the same frame objects, serialised once.
+  const shared = new Map<string, ServerFrame[]>();
+  const framesFor = (topic: string, selected: EventBusCloudEvent[]) => {
+    const key = `${topic}|${selected.map((event) => event.position).join(",")}`;
+    let frames = shared.get(key);
+    if (!frames) {
+      frames = eventFrames(topic, selected);
+      shared.set(key, frames);
+    }
+    return frames;
+  };
   for (const { topic, topicEvents, members } of topics) {
     for (const member of members) {
       let selected = topicEvents.filter(
@@ -87,7 +98,7 @@ async function eventDeliveries(
           skipOrDeliverAbove(table, member, selected.at(-1)!.position).then((above) => {
             if (above === null) return;
             const live = selected.filter((event) => event.position > above);
-            if (live.length > 0) add(deliveries, member.connectionId, eventFrames(topic, live));
+            if (live.length > 0) add(deliveries, member.connectionId, framesFor(topic, live));
           }),
         );
         continue;
@@ -96,7 +107,7 @@ async function eventDeliveries(
         const seam = member.seam;
         selected = selected.filter((event) => event.position > seam);
       }
-      if (selected.length > 0) add(deliveries, member.connectionId, eventFrames(topic, selected));
+      if (selected.length > 0) add(deliveries, member.connectionId, framesFor(topic, selected));
     }
   }
   await Promise.all(pending);
@@ -123,7 +134,7 @@ async function messageDeliveries(
 }
 
 async function deliver(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
-  const limit = pLimit(deps.concurrency ?? 50);
+  const limit = pLimit(deps.concurrency ?? POST_CONCURRENCY);
   const result: BroadcastResult = { sent: 0, gone: [] };
   await Promise.all(
     [...deliveries].map(([connectionId, frames]) =>

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import {
   ApiGatewayManagementApiClient,
   GoneException,
@@ -8,12 +10,23 @@ import type { EventBusCloudEvent } from "../events/types.ts";
 import { limits } from "../limits.ts";
 import type { ServerFrame } from "./frames.ts";
 
+/** Posts in flight at once per client; the broadcaster's parallelism is bounded by the same number. */
+export const POST_CONCURRENCY = 100;
+
 /**
  * A client for the WebSocket API's `@connections` endpoint:
  * `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` on AWS, the local gateway otherwise.
+ * Its keep-alive sockets match `POST_CONCURRENCY` (the SDK's default pool has 50).
  */
 export const createManagementApi = (endpoint: string, region: string): ApiGatewayManagementApiClient =>
-  new ApiGatewayManagementApiClient({ endpoint, region });
+  new ApiGatewayManagementApiClient({
+    endpoint,
+    region,
+    requestHandler: {
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: POST_CONCURRENCY }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: POST_CONCURRENCY }),
+    },
+  });
 
 /** SDK v3 reports HTTP statuses in `$metadata`, not in `statusCode`. */
 export const isGone = (error: unknown): boolean =>
@@ -21,6 +34,8 @@ export const isGone = (error: unknown): boolean =>
   (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode === 410;
 
 const encoder = new TextEncoder();
+/** A frame broadcast to many connections is serialised once. */
+const encoded = new WeakMap<ServerFrame, Uint8Array>();
 
 /**
  * Sends one frame to one connection. Resolves `gone` when API Gateway no longer knows the connection
@@ -33,7 +48,11 @@ export async function postFrame(
   connectionId: string,
   frame: ServerFrame,
 ): Promise<"sent" | "gone"> {
-  const data = encoder.encode(JSON.stringify(frame));
+  let data = encoded.get(frame);
+  if (!data) {
+    data = encoder.encode(JSON.stringify(frame));
+    encoded.set(frame, data);
+  }
   if (data.byteLength > limits.maxWebSocketMessageBytes) {
     throw new EventBusError(
       "PAYLOAD_TOO_LARGE",

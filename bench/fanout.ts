@@ -1,0 +1,209 @@
+/**
+ * `npm run bench:fanout`: 1,000 WebSocket clients subscribed to one topic. Measures, per client, the time
+ * from an append over HTTP (and from an HTTP publish) until the client has the event (the message), through
+ * the whole local path: Postgres NOTIFY, listener, SQS, broadcaster Lambda, DynamoDB, PostToConnection,
+ * gateway. Beside it, in the same run, a raw `ws` server broadcasting to 1,000 clients of its own.
+ * Prints p50/p99/max; the target is every client within 1 s. Bounded: exits after BENCH_TIMEOUT_S.
+ */
+import { randomBytes } from "node:crypto";
+import { Worker } from "node:worker_threads";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { WebSocketServer } from "ws";
+import { issueToken } from "../lib/auth/token.ts";
+import { createSql } from "../lib/db/client.ts";
+import { migrate } from "../lib/db/migrate.ts";
+import { listenerSqlOptions, startListener } from "../lib/listener/startListener.ts";
+import { startDynamoServer } from "../lib/local/dynamoServer.ts";
+import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
+import { startSqsPoller } from "../lib/local/sqsPoller.ts";
+import { startSqsServer } from "../lib/local/sqsServer.ts";
+import { startWsGateway } from "../lib/local/wsGateway.ts";
+import { createRealtimeTable } from "../lib/realtime/table.ts";
+import type { ClientCommand } from "./fanoutClients.ts";
+import { benchPostgres } from "./support.ts";
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 180);
+const TARGET_MS = 1000;
+const ROUND_TIMEOUT_MS = 10_000;
+
+setTimeout(() => {
+  console.error(`bench:fanout did not finish within ${TIMEOUT_S}s`);
+  process.exit(1);
+}, TIMEOUT_S * 1000).unref();
+
+const region = "us-east-1";
+const credentials = { accessKeyId: "bench", secretAccessKey: "bench" };
+const suffix = randomBytes(4).toString("hex");
+
+// --- the local bus -------------------------------------------------------------------------------------
+const pg = await benchPostgres();
+const sql = createSql(pg.url, { max: 4 });
+await migrate(sql);
+const sqsServer = await startSqsServer({ port: 0 });
+const dynamoServer = await startDynamoServer({ port: 0 });
+const tableName = `bench-realtime-${suffix}`;
+const dynamo = new DynamoDBClient({ endpoint: dynamoServer.endpoint, region, credentials });
+await createRealtimeTable(dynamo, tableName);
+const sqs = new SQSClient({
+  endpoint: sqsServer.endpoint,
+  region,
+  credentials,
+  useQueueUrlAsEndpoint: false,
+});
+const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-realtime-${suffix}` })))
+  .QueueUrl!;
+
+const { loadLocalWsRoutes } = await import("../functions/ws/localRoutes.ts");
+const gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: 0 });
+const secret = "bench-secret-bench-secret-bench-secret";
+Object.assign(process.env, {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  DATABASE_URL: pg.url,
+  EVENTBUS_JWT_SECRET: secret,
+  AWS_REGION: region,
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+  AWS_ENDPOINT_URL_DYNAMODB: dynamoServer.endpoint,
+  EVENTBUS_REALTIME_TABLE: tableName,
+  EVENTBUS_REALTIME_QUEUE_URL: queueUrl,
+  EVENTBUS_WS_MANAGEMENT_ENDPOINT: gateway.managementEndpoint,
+});
+const { loadLocalHttpRoutes } = await import("../functions/http/localRoutes.ts");
+const http = createHttpAdapter(await loadLocalHttpRoutes());
+const baseUrl = await listen(http, 0);
+const listenerSql = createSql(pg.url, { ...listenerSqlOptions, max: 4 });
+const listener = await startListener({
+  sql: listenerSql,
+  sqs,
+  source: "urn:eventbus",
+  realtimeQueueUrl: queueUrl,
+});
+const { handler: broadcaster } = await import("../functions/realtime/broadcaster.ts");
+const poller = startSqsPoller({ sqs, queueUrl, handler: broadcaster, concurrency: 2 });
+const token = await issueToken(secret, { scope: "admin" });
+
+// --- clients (in a worker thread) --------------------------------------------------------------------
+// The worker is TypeScript too: it registers tsx's loader before importing it.
+const workerUrl = new URL("./fanoutClients.ts", import.meta.url).href;
+const worker = new Worker(
+  `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(workerUrl)}); });`,
+  { eval: true },
+);
+const call = (command: ClientCommand) =>
+  new Promise<{ times?: number[] }>((resolve, reject) => {
+    worker.once("message", (reply: { ok: boolean; error?: string; times?: number[] }) =>
+      reply.ok ? resolve(reply) : reject(new Error(reply.error)),
+    );
+    worker.postMessage(command);
+  });
+const now = () => performance.timeOrigin + performance.now();
+
+const started = performance.now();
+await call({
+  cmd: "connect",
+  group: "bus",
+  url: `${gateway.url}/?token=${token}`,
+  count: CLIENTS,
+  topics: ["category:bench", "room:bench"],
+});
+const setupSeconds = (performance.now() - started) / 1000;
+const raw = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+await new Promise((resolve) => raw.once("listening", resolve));
+await call({
+  cmd: "connect",
+  group: "raw",
+  url: `ws://127.0.0.1:${(raw.address() as { port: number }).port}`,
+  count: CLIENTS,
+  topics: [],
+});
+
+// --- rounds --------------------------------------------------------------------------------------------
+async function measure(key: string, trigger: () => Promise<void>): Promise<number[]> {
+  const t0 = now();
+  await trigger();
+  const { times = [] } = await call({ cmd: "expect", key, count: CLIENTS, deadline: t0 + ROUND_TIMEOUT_MS });
+  if (times.length < CLIENTS) console.error(`  ${key}: only ${times.length}/${CLIENTS} clients received it`);
+  return times.map((t) => t - t0);
+}
+
+async function post(path: string, body: unknown, status: number) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== status) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  await response.arrayBuffer();
+}
+
+const results = { append: [] as number[], publish: [] as number[], raw: [] as number[] };
+// One warm-up round of each, not counted: first invocations load modules and open connections.
+for (let round = -1; round < ROUNDS; round++) {
+  const append = await measure(`append-${round}`, () =>
+    post("/streams/bench-1/events", { type: "Tick", data: { key: `append-${round}` } }, 201),
+  );
+  const publish = await measure(`publish-${round}`, () =>
+    post("/topics/room:bench/messages", { data: { key: `publish-${round}` } }, 202),
+  );
+  const rawTimes = await measure(`raw-${round}`, async () => {
+    const frame = JSON.stringify({
+      type: "message",
+      topic: "room:bench",
+      data: { key: `raw-${round}` },
+      sender: null,
+    });
+    for (const client of raw.clients) client.send(frame);
+  });
+  if (round < 0) continue;
+  results.append.push(...append);
+  results.publish.push(...publish);
+  results.raw.push(...rawTimes);
+}
+
+// --- report --------------------------------------------------------------------------------------------
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+const ms = (n: number) => `${n.toFixed(1).padStart(7)} ms`;
+console.log(
+  `bench:fanout  ${CLIENTS} clients on one topic, ${ROUNDS} rounds each (+1 warm-up); connect+subscribe took ${setupSeconds.toFixed(1)}s\n`,
+);
+console.log(
+  `${"".padEnd(34)}${"min".padStart(10)}${"p50".padStart(10)}${"p99".padStart(10)}${"max".padStart(10)}  within ${TARGET_MS} ms`,
+);
+let ok = true;
+for (const [name, label] of [
+  ["append", "append (HTTP) -> client has event"],
+  ["publish", "publish (HTTP) -> client has msg"],
+  ["raw", "raw ws broadcast (baseline)"],
+] as const) {
+  const sorted = [...results[name]].sort((a, b) => a - b);
+  const complete = sorted.length === CLIENTS * ROUNDS;
+  const max = sorted.at(-1) ?? Number.NaN;
+  const within = complete && max <= TARGET_MS;
+  if (name !== "raw") ok &&= within;
+  console.log(
+    `${label.padEnd(34)}${ms(sorted[0] ?? Number.NaN)}${ms(percentile(sorted, 50))}${ms(percentile(sorted, 99))}${ms(max)}  ${within ? "yes" : "NO"}${complete ? "" : ` (${sorted.length}/${CLIENTS * ROUNDS} deliveries)`}`,
+  );
+}
+
+await call({ cmd: "close" });
+await worker.terminate();
+raw.close();
+await listener.stop();
+await poller.stop();
+await gateway.stop();
+await new Promise((resolve) => http.close(resolve));
+await listenerSql.end({ timeout: 5 });
+await sql.end({ timeout: 5 });
+const { getRuntime } = await import("../functions/shared/runtime.ts");
+await (await getRuntime()).sql.end({ timeout: 5 });
+sqs.destroy();
+dynamo.destroy();
+await dynamoServer.stop();
+await sqsServer.stop();
+await pg.stop();
+process.exit(ok ? 0 : 1);

@@ -11,6 +11,7 @@
  * - `alarmEmail`: where CloudWatch alarms are sent
  * - `subscriptions`: `{ "<name>": { "definition": {...}, "consumer": { "entry": "..." } } }`
  * - `destroyData`: `true` deletes the database and table with the stack (default: snapshot / retain)
+ * - `deletionProtection`: `false` lets `cdk destroy` remove the Aurora cluster (default: on)
  */
 import { App, Aspects, RemovalPolicy } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
@@ -39,6 +40,9 @@ new EventBusStack(app, context("stackName") ?? "EventBus", {
     listenerDesiredCount: numberContext("listenerDesiredCount"),
     natGateways: numberContext("natGateways"),
     removalPolicy: context("destroyData") === "true" ? RemovalPolicy.DESTROY : undefined,
+    ...(context("deletionProtection") === undefined
+      ? {}
+      : { deletionProtection: context("deletionProtection") === "true" }),
     ...(context("oidcIssuer")
       ? { oidc: { issuer: context("oidcIssuer")!, audience: context("oidcAudience") } }
       : {}),

@@ -28,6 +28,8 @@ export interface EventBusDatabaseProps {
   minCapacity?: number;
   maxCapacity?: number;
   removalPolicy?: RemovalPolicy;
+  /** Default: on, unless `removalPolicy` is DESTROY. Turn off (and deploy) before `cdk destroy`. */
+  deletionProtection?: boolean;
 }
 
 /**
@@ -74,7 +76,7 @@ export class EventBusDatabase extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       storageEncrypted: true,
       iamAuthentication: true,
-      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
       removalPolicy,
       backup: { retention: Duration.days(7) },
       cloudwatchLogsExports: ["postgresql"],

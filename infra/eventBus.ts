@@ -66,6 +66,8 @@ export interface EventBusProps {
   corsAllowOrigins?: string[];
   /** What happens to the database and the realtime table on `cdk destroy`. Default: SNAPSHOT / RETAIN. */
   removalPolicy?: RemovalPolicy;
+  /** Aurora deletion protection. Default: on, unless `removalPolicy` is DESTROY. */
+  deletionProtection?: boolean;
 }
 
 /** Where each Lambda function of the bus stands, for alarms and dashboards. */
@@ -115,6 +117,7 @@ export class EventBus extends Construct {
       minCapacity: props.databaseMinCapacity,
       maxCapacity: props.databaseMaxCapacity,
       removalPolicy: props.removalPolicy,
+      deletionProtection: props.deletionProtection,
     });
 
     if (!props.oidc) {

@@ -35,6 +35,11 @@ export function suppressExplainedFindings(stack: Stack): void {
           "The JWT signing key is rotated by the operator (rotation invalidates every issued token). The database secret is read at cold start by Lambda functions and the listener; automatic rotation would break their reconnections until they restart - rotate it with a redeploy instead.",
       },
       {
+        id: "AwsSolutions-RDS10",
+        reason:
+          "Deletion protection is on by default; it is off only when the operator deploys with deletionProtection=false in order to run cdk destroy (the cluster still leaves a final snapshot).",
+      },
+      {
         id: "AwsSolutions-ECS2",
         reason:
           "The listener's environment holds only non-secret identifiers (secret ARN, queue URL, queue prefix, source); the credentials themselves are read from Secrets Manager at run time.",

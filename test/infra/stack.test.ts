@@ -89,6 +89,7 @@ describe("synthesised stack", () => {
     synth.template.hasResourceProperties("AWS::RDS::DBCluster", {
       Engine: "aurora-postgresql",
       StorageEncrypted: true,
+      DeletionProtection: true,
       ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
     });
     synth.template.hasResourceProperties("AWS::RDS::DBInstance", { DBInstanceClass: "db.serverless" });

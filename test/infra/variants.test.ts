@@ -42,6 +42,16 @@ describe("an existing database and an OIDC issuer", () => {
   });
 });
 
+describe("teardown", () => {
+  it("can turn Aurora's deletion protection off for cdk destroy, keeping a final snapshot", () => {
+    const synth = synthesise({ bundle: false, bus: { httpRoutes, wsRoutes, deletionProtection: false } });
+    const [[, cluster]] = resourcesOf(synth.template, "AWS::RDS::DBCluster") as [[string, any]];
+    expect(cluster.Properties.DeletionProtection).toBe(false);
+    expect(cluster.DeletionPolicy).toBe("Snapshot");
+    expect(synth.nagFindings).toEqual([]);
+  });
+});
+
 describe("configuration errors fail at synth, not half-way through a deployment", () => {
   it("rejects a subscription definition the API would reject", () => {
     expect(() =>

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
@@ -96,6 +97,8 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   const abort = new AbortController();
+  // Every in-flight SDK call listens on this signal; hundreds may be in flight.
+  setMaxListeners(0, abort.signal);
   const where = patternToSql(deps.sql, target.pattern);
   let dirty = true;
   let wake: (() => void) | undefined;
@@ -127,58 +130,79 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     return overloaded;
   }
 
+  const readPage = (after?: number) =>
+    readForwardPage(deps.sql, {
+      name: target.name,
+      lockPid: deps.lockPid,
+      limit: deps.pageSize,
+      where,
+      ...(after === undefined ? {} : { after }),
+    });
+
   async function drain(): Promise<void> {
-    for (;;) {
-      if (abort.signal.aborted) return;
-      if (await queueOverloaded()) {
-        dirty = true;
-        await delay(BACKPRESSURE_RECHECK_MS);
-        return;
+    let next: ReturnType<typeof readPage> | undefined;
+    try {
+      for (;;) {
+        if (abort.signal.aborted) return;
+        if (await queueOverloaded()) {
+          dirty = true;
+          await delay(BACKPRESSURE_RECHECK_MS);
+          return;
+        }
+        const page = await (next ?? readPage());
+        next = undefined;
+        if (!page) return deps.onGone("deleted");
+        if (!page.owned) return deps.onGone("lost");
+        if (page.events.length === 0 && page.scannedThrough === page.after) {
+          scanned = page.after;
+          return;
+        }
+        const full = page.events.length === deps.pageSize;
+        // Read the next page while this one is being sent; it is used only if this one's checkpoint sticks.
+        if (full) next = readPage(page.scannedThrough);
+        const cloudEvents = page.events.map((e: RecordedEvent) => toCloudEvent(e, deps.source));
+        const matching =
+          target.pattern === null
+            ? cloudEvents
+            : cloudEvents.filter((e) => matchesEventPattern(target.pattern!, e));
+        const messages =
+          target.kind === "realtime"
+            ? fanoutMessages(matching)
+            : subscriptionMessages(matching, target.fifo, page.generation);
+        await sendMessages(
+          {
+            sqs: deps.sqs,
+            queueUrl: target.queueUrl,
+            limit: deps.limit,
+            fifo: target.fifo,
+            signal: abort.signal,
+            onRetry: (info) =>
+              deps.log("warn", "SQS did not accept every message, retrying", {
+                target: target.name,
+                ...info,
+              }),
+          },
+          messages,
+        );
+        sentSinceCheck += messages.length;
+        const stored = await storeCheckpoint(deps.sql, {
+          name: target.name,
+          position: page.scannedThrough,
+          generation: page.generation,
+          lockPid: deps.lockPid,
+        });
+        if (!stored) {
+          // A replay moved the checkpoint or the lock is gone: drop the prefetch, re-read from the store.
+          await next?.catch(() => undefined);
+          next = undefined;
+          continue;
+        }
+        scanned = page.scannedThrough;
+        if (!full) return;
       }
-      const page = await readForwardPage(deps.sql, {
-        name: target.name,
-        lockPid: deps.lockPid,
-        limit: deps.pageSize,
-        where,
-      });
-      if (!page) return deps.onGone("deleted");
-      if (!page.owned) return deps.onGone("lost");
-      if (page.events.length === 0 && page.scannedThrough === page.checkpoint) {
-        scanned = page.checkpoint;
-        return;
-      }
-      const cloudEvents = page.events.map((e: RecordedEvent) => toCloudEvent(e, deps.source));
-      const matching =
-        target.pattern === null
-          ? cloudEvents
-          : cloudEvents.filter((e) => matchesEventPattern(target.pattern!, e));
-      const messages =
-        target.kind === "realtime"
-          ? fanoutMessages(matching)
-          : subscriptionMessages(matching, target.fifo, page.generation);
-      await sendMessages(
-        {
-          sqs: deps.sqs,
-          queueUrl: target.queueUrl,
-          limit: deps.limit,
-          fifo: target.fifo,
-          signal: abort.signal,
-          onRetry: (info) =>
-            deps.log("warn", "SQS did not accept every message, retrying", { target: target.name, ...info }),
-        },
-        messages,
-      );
-      sentSinceCheck += messages.length;
-      const stored = await storeCheckpoint(deps.sql, {
-        name: target.name,
-        position: page.scannedThrough,
-        generation: page.generation,
-        lockPid: deps.lockPid,
-      });
-      // Refused: a replay moved the checkpoint or the lock is gone; the next read tells which.
-      if (!stored) continue;
-      scanned = page.scannedThrough;
-      if (page.events.length < deps.pageSize) return;
+    } finally {
+      // Never leave a prefetch to reject unobserved.
+      await next?.catch(() => undefined);
     }
   }
 

@@ -4,6 +4,8 @@ import type { RecordedEvent } from "../events/types.ts";
 import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
 
 export interface ForwardPage {
+  /** The position this page starts after: the stored checkpoint, or the `after` asked for. */
+  after: number;
   /** The stored checkpoint and its generation (bumped by every replay). */
   checkpoint: number;
   generation: number;
@@ -28,8 +30,16 @@ type PageRow = Partial<EventRow> & { checkpoint: number; generation: number; own
  */
 export async function readForwardPage(
   sql: Sql,
-  options: { name: string; lockPid: number; limit: number; where: PendingQuery<Row[]> },
+  options: {
+    name: string;
+    lockPid: number;
+    limit: number;
+    where: PendingQuery<Row[]>;
+    /** Read after this position instead of the stored checkpoint (to prefetch the next page). */
+    after?: number;
+  },
 ): Promise<ForwardPage | undefined> {
+  const after = options.after === undefined ? sql`c.position` : sql`${options.after}::int8`;
   const rows = await sql<PageRow[]>`
     select c.position as checkpoint, c.generation, h.head,
       exists (select 1 from pg_locks l
@@ -40,7 +50,7 @@ export async function readForwardPage(
     cross join (select coalesce(max(position), 0)::int8 as head from eventbus.events) h
     left join lateral (
       select * from eventbus.events
-      where position > c.position and position <= h.head and ${options.where}
+      where position > ${after} and position <= h.head and ${options.where}
       order by position
       limit ${options.limit}
     ) e on true
@@ -51,11 +61,13 @@ export async function readForwardPage(
     .filter((r) => r.position !== null && r.position !== undefined)
     .map((r) => toRecordedEvent(r as EventRow));
   const full = events.length === options.limit;
+  const start = options.after ?? first.checkpoint;
   return {
+    after: start,
     checkpoint: first.checkpoint,
     generation: first.generation,
     owned: first.owned,
     events,
-    scannedThrough: full ? events.at(-1)!.position : Math.max(first.head, first.checkpoint),
+    scannedThrough: full ? events.at(-1)!.position : Math.max(first.head, start),
   };
 }

@@ -15,10 +15,9 @@ import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { listenerSqlOptions, startListener } from "../lib/listener/startListener.ts";
 import { startDynamoServer } from "../lib/local/dynamoServer.ts";
+import { freePort } from "../lib/local/embeddedPostgres.ts";
 import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
-import { startSqsPoller } from "../lib/local/sqsPoller.ts";
 import { startSqsServer } from "../lib/local/sqsServer.ts";
-import { startWsGateway } from "../lib/local/wsGateway.ts";
 import { createRealtimeTable } from "../lib/realtime/table.ts";
 import type { ClientCommand } from "./fanoutClients.ts";
 import { benchPostgres } from "./support.ts";
@@ -26,6 +25,8 @@ import { benchPostgres } from "./support.ts";
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 180);
+/** Concurrent broadcaster invocations (Lambda scales these out; a large topic is split among them). */
+const BROADCASTERS = Number(process.env.BENCH_BROADCASTERS ?? 4);
 const TARGET_MS = 1000;
 const ROUND_TIMEOUT_MS = 10_000;
 
@@ -56,8 +57,7 @@ const sqs = new SQSClient({
 const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-realtime-${suffix}` })))
   .QueueUrl!;
 
-const { loadLocalWsRoutes } = await import("../functions/ws/localRoutes.ts");
-const gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: 0 });
+const gatewayPort = await freePort();
 const secret = "bench-secret-bench-secret-bench-secret";
 Object.assign(process.env, {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
@@ -70,8 +70,29 @@ Object.assign(process.env, {
   AWS_ENDPOINT_URL_DYNAMODB: dynamoServer.endpoint,
   EVENTBUS_REALTIME_TABLE: tableName,
   EVENTBUS_REALTIME_QUEUE_URL: queueUrl,
-  EVENTBUS_WS_MANAGEMENT_ENDPOINT: gateway.managementEndpoint,
+  EVENTBUS_WS_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${gatewayPort}`,
 });
+
+/** A worker thread running a TypeScript module (it registers tsx's loader first), and a way to ask it. */
+function tsWorker(file: string) {
+  const url = new URL(file, import.meta.url).href;
+  const worker = new Worker(
+    `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`,
+    { eval: true }, // inherits the environment set above
+  );
+  const ask = <T>(message: unknown) =>
+    new Promise<T>((resolve, reject) => {
+      worker.once("message", (reply: T & { ok: boolean; error?: string }) =>
+        reply.ok ? resolve(reply) : reject(new Error(reply.error)),
+      );
+      worker.postMessage(message);
+    });
+  return { worker, ask };
+}
+const broadcasters = Array.from({ length: BROADCASTERS }, () => tsWorker("./fanoutBroadcaster.ts"));
+await Promise.all(broadcasters.map((b) => new Promise((resolve) => b.worker.once("message", resolve))));
+const gateway = tsWorker("./fanoutGateway.ts");
+const { url: gatewayUrl } = await gateway.ask<{ url: string }>({ port: gatewayPort });
 const { loadLocalHttpRoutes } = await import("../functions/http/localRoutes.ts");
 const http = createHttpAdapter(await loadLocalHttpRoutes());
 const baseUrl = await listen(http, 0);
@@ -82,31 +103,18 @@ const listener = await startListener({
   source: "urn:eventbus",
   realtimeQueueUrl: queueUrl,
 });
-const { handler: broadcaster } = await import("../functions/realtime/broadcaster.ts");
-const poller = startSqsPoller({ sqs, queueUrl, handler: broadcaster, concurrency: 2 });
 const token = await issueToken(secret, { scope: "admin" });
 
 // --- clients (in a worker thread) --------------------------------------------------------------------
-// The worker is TypeScript too: it registers tsx's loader before importing it.
-const workerUrl = new URL("./fanoutClients.ts", import.meta.url).href;
-const worker = new Worker(
-  `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(workerUrl)}); });`,
-  { eval: true },
-);
-const call = (command: ClientCommand) =>
-  new Promise<{ times?: number[] }>((resolve, reject) => {
-    worker.once("message", (reply: { ok: boolean; error?: string; times?: number[] }) =>
-      reply.ok ? resolve(reply) : reject(new Error(reply.error)),
-    );
-    worker.postMessage(command);
-  });
+const clients = tsWorker("./fanoutClients.ts");
+const call = (command: ClientCommand) => clients.ask<{ times?: number[] }>(command);
 const now = () => performance.timeOrigin + performance.now();
 
 const started = performance.now();
 await call({
   cmd: "connect",
   group: "bus",
-  url: `${gateway.url}/?token=${token}`,
+  url: `${gatewayUrl}/?token=${token}`,
   count: CLIENTS,
   topics: ["category:bench", "room:bench"],
 });
@@ -191,11 +199,13 @@ for (const [name, label] of [
 }
 
 await call({ cmd: "close" });
-await worker.terminate();
+await clients.worker.terminate();
 raw.close();
 await listener.stop();
-await poller.stop();
-await gateway.stop();
+await Promise.all(broadcasters.map((b) => b.ask({ stop: true })));
+await Promise.all(broadcasters.map((b) => b.worker.terminate()));
+await gateway.ask({ stop: true }).catch(() => {});
+await gateway.worker.terminate();
 await new Promise((resolve) => http.close(resolve));
 await listenerSql.end({ timeout: 5 });
 await sql.end({ timeout: 5 });

@@ -1,6 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { broadcast } from "../../lib/realtime/broadcast.ts";
+import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
 import { parseFanoutMessage } from "../../lib/realtime/parseFanoutMessage.ts";
 import { managementApiFor, realtimeTable } from "../../lib/realtime/wsHandler.ts";
 import { getRuntime } from "../shared/runtime.ts";
@@ -14,9 +16,24 @@ const logger = new Logger({ serviceName: "eventbus-broadcaster" });
  */
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const runtime = await getRuntime();
+  const queueUrl = runtime.config.EVENTBUS_REALTIME_QUEUE_URL;
   const deps = {
     table: realtimeTable(runtime),
     api: managementApiFor(runtime.config),
+    // Large topics are posted to by several invocations at once, through the queue this one drains.
+    ...(queueUrl
+      ? {
+          handOff: async (messages: FanoutMessage[]) => {
+            await Promise.all(
+              messages.map((message) =>
+                runtime.sqs.send(
+                  new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }),
+                ),
+              ),
+            );
+          },
+        }
+      : {}),
     onPostError: (error: unknown, connectionId: string) =>
       logger.warn("post to connection failed", { connectionId, error: error as Error }),
   };

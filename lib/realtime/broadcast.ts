@@ -16,6 +16,13 @@ import { topicsOfEvent } from "./topic.ts";
 export interface BroadcastDeps {
   table: RealtimeTable;
   api: ApiGatewayManagementApiClient;
+  /**
+   * Hands `deliver` messages to other broadcaster invocations (the fan-out queue). Without it, every post
+   * is made by this invocation.
+   */
+  handOff?: (messages: FanoutMessage[]) => Promise<void>;
+  /** Default `CONNECTIONS_PER_INVOCATION`. */
+  connectionsPerInvocation?: number;
   /** Connections posted to at once (default `POST_CONCURRENCY`, the management client's socket pool). */
   concurrency?: number;
   /** A post that failed for a reason other than `410 Gone` (after the SDK's retries); it is not retried. */
@@ -39,12 +46,65 @@ const matchesFilter = (member: Membership, value: unknown): boolean =>
  * anything is sent, so a retry of the whole message does not duplicate deliveries.
  */
 export async function broadcast(deps: BroadcastDeps, message: FanoutMessage): Promise<BroadcastResult> {
-  const frames =
+  if (message.kind === "deliver") {
+    const deliveries: Deliveries = new Map();
+    for (const { frames, connectionIds } of message.deliveries) {
+      for (const connectionId of connectionIds) add(deliveries, connectionId, frames);
+    }
+    return deliver(deps, deliveries);
+  }
+  const deliveries =
     message.kind === "events"
       ? await eventDeliveries(deps.table, message.events)
       : await messageDeliveries(deps.table, message);
-  return deliver(deps, frames);
+  const share = deps.connectionsPerInvocation ?? CONNECTIONS_PER_INVOCATION;
+  if (!deps.handOff || deliveries.size <= share) return deliver(deps, deliveries);
+  // A large topic: this invocation posts to the first connections, other invocations to the rest, in
+  // parallel (Discord's Manifold does the same across nodes). Handed off first, so they start at once.
+  const entries = [...deliveries];
+  const own = new Map(entries.slice(0, share));
+  const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
+  const messages: FanoutMessage[] = [];
+  for (let i = 0; i < rest.length; i += share) messages.push(...deliverMessages(rest.slice(i, i + share)));
+  await deps.handOff(messages);
+  return deliver(deps, own);
 }
+
+/**
+ * Connections one invocation posts to before it hands the rest to others. A post costs about a
+ * millisecond of CPU in the SDK, so this keeps each invocation to a few hundred milliseconds.
+ */
+export const CONNECTIONS_PER_INVOCATION = 250;
+/** `deliver` messages stay well below SQS's 1 MiB. */
+const MAX_DELIVER_MESSAGE_BYTES = 800 * 1024;
+
+/** Groups connections that get the same frames (filters rarely differ), within the SQS size limit. */
+function deliverMessages(entries: Array<[string, ServerFrame[]]>): FanoutMessage[] {
+  const groups = new Map<string, { frames: ServerFrame[]; connectionIds: string[] }>();
+  for (const [connectionId, frames] of entries) {
+    const key = frames.map(frameKey).join(",");
+    const group = groups.get(key);
+    if (group) group.connectionIds.push(connectionId);
+    else groups.set(key, { frames, connectionIds: [connectionId] });
+  }
+  const message: FanoutMessage = { kind: "deliver", deliveries: [...groups.values()] };
+  if (entries.length === 1 || Buffer.byteLength(JSON.stringify(message)) <= MAX_DELIVER_MESSAGE_BYTES) {
+    return [message];
+  }
+  const half = Math.ceil(entries.length / 2);
+  return [...deliverMessages(entries.slice(0, half)), ...deliverMessages(entries.slice(half))];
+}
+
+const frameKeys = new WeakMap<ServerFrame, number>();
+let nextFrameKey = 0;
+const frameKey = (frame: ServerFrame): number => {
+  let key = frameKeys.get(frame);
+  if (key === undefined) {
+    key = nextFrameKey++;
+    frameKeys.set(frame, key);
+  }
+  return key;
+};
 
 type Deliveries = Map<string, ServerFrame[]>;
 

@@ -13,6 +13,12 @@ const schema = z.discriminatedUnion("kind", [
     sender: z.string().nullable(),
     excludeSelf: z.boolean(),
   }),
+  z.object({
+    kind: z.literal("deliver"),
+    deliveries: z.array(
+      z.object({ frames: z.array(z.looseObject({ type: z.string() })), connectionIds: z.array(z.string()) }),
+    ),
+  }),
 ]);
 
 /** Parses the body of a fan-out queue message. @throws when it is not a `FanoutMessage`. */

@@ -244,3 +244,41 @@ describe("ephemeral messages", () => {
     expect(gone).toMatchObject({ status: 410, body: { code: "CONNECTION_GONE" } });
   });
 });
+
+describe("large topics", () => {
+  it("splits the posting among broadcaster invocations, each connection served once", async () => {
+    const clients = await Promise.all(Array.from({ length: 7 }, () => h.connect()));
+    for (const client of clients) await client.request({ action: "subscribe", topic: "room:crowd" });
+    const { SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    const { broadcast } = await import("../../lib/realtime/broadcast.ts");
+    const { createManagementApi } = await import("../../lib/realtime/postFrame.ts");
+    const handedOff: number[] = [];
+    const result = await broadcast(
+      {
+        table: { dynamo: h.dynamo, tableName: h.tableName },
+        api: createManagementApi(h.gateway.managementEndpoint, "us-east-1"),
+        connectionsPerInvocation: 3,
+        // The other invocations: the broadcaster Lambda behind the harness's queue.
+        handOff: async (messages) => {
+          for (const message of messages) {
+            if (message.kind === "deliver") handedOff.push(message.deliveries[0]!.connectionIds.length);
+            await h.sqs.send(
+              new SendMessageCommand({ QueueUrl: h.queueUrl, MessageBody: JSON.stringify(message) }),
+            );
+          }
+        },
+      },
+      { kind: "message", topic: "room:crowd", data: { n: 1 }, sender: null, excludeSelf: false },
+    );
+    expect(result.sent).toBe(3);
+    expect(handedOff).toEqual([3, 1]);
+    for (const client of clients) {
+      expect(await client.next((f) => f.type === "message")).toMatchObject({
+        topic: "room:crowd",
+        data: { n: 1 },
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const client of clients) expect(client.frames).toEqual([]);
+  });
+});

@@ -357,7 +357,12 @@ export class EventBus extends Construct {
   }
 
   private createBroadcaster(entry: string): NodejsFunction {
-    const fn = this.createHandler("Broadcaster", entry, ["realtimeTable", "manageConnections"]);
+    // It also sends to its own queue: a large topic is split into deliveries that run in parallel.
+    const fn = this.createHandler("Broadcaster", entry, [
+      "realtimeTable",
+      "manageConnections",
+      "realtimeQueue:send",
+    ]);
     fn.addEventSource(
       new SqsEventSource(this.realtimeQueue, {
         batchSize: 10,

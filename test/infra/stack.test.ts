@@ -210,7 +210,12 @@ describe("synthesised stack", () => {
     );
     expect(allActions("WsPublish")).toContain("sqs:SendMessage");
     expect(allActions("Broadcaster")).toEqual(
-      expect.arrayContaining(["sqs:ReceiveMessage", "dynamodb:Query", "execute-api:ManageConnections"]),
+      expect.arrayContaining([
+        "sqs:ReceiveMessage",
+        "sqs:SendMessage",
+        "dynamodb:Query",
+        "execute-api:ManageConnections",
+      ]),
     );
   });
 

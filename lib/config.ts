@@ -19,6 +19,8 @@ const configSchema = z.object({
   EVENTBUS_OIDC_ISSUER: z.string().url().optional(),
   EVENTBUS_OIDC_AUDIENCE: z.string().optional(),
   EVENTBUS_SOURCE: z.string().min(1).default("urn:eventbus"),
+  /** Names this bus in its CloudWatch metrics (dimension `Bus`); the CDK stack sets its stack name. */
+  EVENTBUS_NAME: z.string().min(1).max(255).default("eventbus"),
   EVENTBUS_HTTP_PORT: port(4000),
   EVENTBUS_WS_PORT: port(4001),
   EVENTBUS_SQS_PORT: port(4002),

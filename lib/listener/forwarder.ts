@@ -2,13 +2,12 @@ import { setMaxListeners } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
-import { toCloudEvent } from "../events/cloudEvent.ts";
-import type { EventBusCloudEvent, RecordedEvent } from "../events/types.ts";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
 import { patternToSql } from "../subscriptions/patternToSql.ts";
-import { readForwardPage } from "../subscriptions/readForwardPage.ts";
+import { type ForwardEvent, readForwardPage } from "../subscriptions/readForwardPage.ts";
 import { storeCheckpoint } from "../subscriptions/storeCheckpoint.ts";
 import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
+import { cloudEventJson } from "./cloudEventJson.ts";
 import type { ListenerLog } from "./listenerLog.ts";
 import { type OutgoingMessage, sendMessages, sqsId } from "./sendMessages.ts";
 
@@ -49,26 +48,32 @@ const BACKPRESSURE_RECHECK_MS = 1_000;
 const deduplicationId = (eventId: string, generation: number) =>
   sqsId(generation === 0 ? eventId : `${eventId}:r${generation}`);
 
+/** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */
+interface Outgoing {
+  event: ForwardEvent;
+  json: string;
+}
+
 function subscriptionMessages(
-  events: readonly EventBusCloudEvent[],
+  events: readonly Outgoing[],
   fifo: boolean,
   generation: number,
 ): OutgoingMessage[] {
-  return events.map((event) => ({
-    body: JSON.stringify(event),
+  return events.map(({ event, json }) => ({
+    body: json,
     attributes: {
       type: { DataType: "String", StringValue: event.type },
-      streamid: { DataType: "String", StringValue: event.streamid },
+      streamid: { DataType: "String", StringValue: event.streamId },
       position: { DataType: "Number", StringValue: String(event.position) },
     },
     ...(fifo
-      ? { groupId: sqsId(event.streamid), deduplicationId: deduplicationId(event.id, generation) }
+      ? { groupId: sqsId(event.streamId), deduplicationId: deduplicationId(event.id, generation) }
       : {}),
   }));
 }
 
 /** Packs consecutive events into `{kind: "events", events}` bodies of at most ~200 KB each. */
-function fanoutMessages(events: readonly EventBusCloudEvent[]): OutgoingMessage[] {
+function fanoutMessages(events: readonly Outgoing[]): OutgoingMessage[] {
   const messages: OutgoingMessage[] = [];
   let parts: string[] = [];
   let bytes = 0;
@@ -77,8 +82,7 @@ function fanoutMessages(events: readonly EventBusCloudEvent[]): OutgoingMessage[
     parts = [];
     bytes = 0;
   };
-  for (const event of events) {
-    const json = JSON.stringify(event);
+  for (const { json } of events) {
     const size = Buffer.byteLength(json) + 1;
     if (parts.length > 0 && bytes + size > MAX_FANOUT_MESSAGE_BYTES) flush();
     parts.push(json);
@@ -87,6 +91,9 @@ function fanoutMessages(events: readonly EventBusCloudEvent[]): OutgoingMessage[
   flush();
   return messages;
 }
+
+/** The conditional checkpoint write matched nothing: replayed, deleted or no longer owned. */
+class CheckpointRefused extends Error {}
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -139,8 +146,15 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
       ...(after === undefined ? {} : { after }),
     });
 
+  /**
+   * One catch-up pass. Pages are read ahead, and on standard queues the next page is sent while the last
+   * one's sends finish (two pages in flight keep every SendMessageBatch slot busy). Checkpoints are still
+   * stored strictly in page order, each only after its own sends and the previous store succeeded. FIFO
+   * queues send page by page, or two pages' batches of one group could race.
+   */
   async function drain(): Promise<void> {
     let next: ReturnType<typeof readPage> | undefined;
+    let previous: Promise<void> | undefined;
     try {
       for (;;) {
         if (abort.signal.aborted) return;
@@ -151,25 +165,28 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         }
         const page = await (next ?? readPage());
         next = undefined;
-        if (!page) return deps.onGone("deleted");
-        if (!page.owned) return deps.onGone("lost");
-        if (page.events.length === 0 && page.scannedThrough === page.after) {
+        const terminal = !page?.owned || (page.events.length === 0 && page.scannedThrough === page.after);
+        if (terminal) {
+          await previous;
+          if (!page) return deps.onGone("deleted");
+          if (!page.owned) return deps.onGone("lost");
           scanned = page.after;
           return;
         }
         const full = page.events.length === deps.pageSize;
         // Read the next page while this one is being sent; it is used only if this one's checkpoint sticks.
         if (full) next = readPage(page.scannedThrough);
-        const cloudEvents = page.events.map((e: RecordedEvent) => toCloudEvent(e, deps.source));
+        const outgoing = page.events.map((event) => ({ event, json: cloudEventJson(event, deps.source) }));
+        const pattern = target.pattern;
         const matching =
-          target.pattern === null
-            ? cloudEvents
-            : cloudEvents.filter((e) => matchesEventPattern(target.pattern!, e));
+          pattern === null
+            ? outgoing
+            : outgoing.filter((o) => matchesEventPattern(pattern, JSON.parse(o.json)));
         const messages =
           target.kind === "realtime"
             ? fanoutMessages(matching)
             : subscriptionMessages(matching, target.fifo, page.generation);
-        await sendMessages(
+        const sending = sendMessages(
           {
             sqs: deps.sqs,
             queueUrl: target.queueUrl,
@@ -184,25 +201,38 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           },
           messages,
         );
-        sentSinceCheck += messages.length;
-        const stored = await storeCheckpoint(deps.sql, {
-          name: target.name,
-          position: page.scannedThrough,
-          generation: page.generation,
-          lockPid: deps.lockPid,
-        });
-        if (!stored) {
-          // A replay moved the checkpoint or the lock is gone: drop the prefetch, re-read from the store.
-          await next?.catch(() => undefined);
-          next = undefined;
-          continue;
+        const before = previous;
+        const done = (async () => {
+          await sending;
+          sentSinceCheck += messages.length;
+          await before;
+          const stored = await storeCheckpoint(deps.sql, {
+            name: target.name,
+            position: page.scannedThrough,
+            generation: page.generation,
+            lockPid: deps.lockPid,
+          });
+          // A replay moved the checkpoint or the lock is gone: start again from what is stored.
+          if (!stored) throw new CheckpointRefused();
+          scanned = page.scannedThrough;
+        })();
+        done.catch(() => {}); // awaited below or in `finally`
+        previous = done;
+        if (target.fifo || !full) {
+          await done;
+          previous = undefined;
+          if (!full) return;
+        } else if (before) {
+          await before;
         }
-        scanned = page.scannedThrough;
-        if (!full) return;
       }
+    } catch (error) {
+      if (!(error instanceof CheckpointRefused)) throw error;
+      dirty = true;
     } finally {
-      // Never leave a prefetch to reject unobserved.
+      // Never leave a prefetch or a pipelined page to reject unobserved.
       await next?.catch(() => undefined);
+      await previous?.catch(() => undefined);
     }
   }
 

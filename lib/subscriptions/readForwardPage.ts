@@ -1,7 +1,20 @@
 import type { PendingQuery, Row, Sql } from "postgres";
-import { type EventRow, toRecordedEvent } from "../events/eventRow.ts";
-import type { RecordedEvent } from "../events/types.ts";
 import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+
+/**
+ * An event as the forwarder needs it: `data` and `metadata` stay JSON text as Postgres renders them, so
+ * the listener never parses and re-serialises payloads it only passes on.
+ */
+export interface ForwardEvent {
+  position: number;
+  streamId: string;
+  version: number;
+  id: string;
+  type: string;
+  createdAt: Date;
+  dataJson: string | null;
+  metadataJson: string | null;
+}
 
 export interface ForwardPage {
   /** The position this page starts after: the stored checkpoint, or the `after` asked for. */
@@ -12,7 +25,7 @@ export interface ForwardPage {
   /** Whether the session `lockPid` still holds this checkpoint's ownership lock. */
   owned: boolean;
   /** Candidate events after the checkpoint, in position order (SQL part of the filter applied). */
-  events: RecordedEvent[];
+  events: ForwardEvent[];
   /**
    * How far this page proves the log was scanned: the last event's position when the page is full, else
    * the head seen by the same snapshot. Because positions follow commit order, every event at or below a
@@ -21,7 +34,20 @@ export interface ForwardPage {
   scannedThrough: number;
 }
 
-type PageRow = Partial<EventRow> & { checkpoint: number; generation: number; owned: boolean; head: number };
+interface PageRow {
+  checkpoint: number;
+  generation: number;
+  owned: boolean;
+  head: number;
+  position: number | null;
+  stream_id: string;
+  version: number;
+  id: string;
+  type: string;
+  created_at: Date;
+  data_json: string | null;
+  metadata_json: string | null;
+}
 
 /**
  * Reads the next page for a forwarder in one round trip: its checkpoint, ownership, the head and up to
@@ -45,11 +71,13 @@ export async function readForwardPage(
       exists (select 1 from pg_locks l
         where l.locktype = 'advisory' and l.granted and l.pid = ${options.lockPid} and l.objsubid = 2
           and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id) as owned,
-      e.*
+      e.position, e.stream_id, e.version, e.id, e.type, e.created_at, e.data_json, e.metadata_json
     from eventbus.checkpoints c
     cross join (select coalesce(max(position), 0)::int8 as head from eventbus.events) h
     left join lateral (
-      select * from eventbus.events
+      select position, stream_id, version, id, type, created_at, data::text as data_json,
+        metadata::text as metadata_json
+      from eventbus.events
       where position > ${after} and position <= h.head and ${options.where}
       order by position
       limit ${options.limit}
@@ -57,9 +85,18 @@ export async function readForwardPage(
     where c.name = ${options.name}`;
   const first = rows[0];
   if (!first) return undefined;
-  const events = rows
-    .filter((r) => r.position !== null && r.position !== undefined)
-    .map((r) => toRecordedEvent(r as EventRow));
+  const events: ForwardEvent[] = rows
+    .filter((r) => r.position !== null)
+    .map((r) => ({
+      position: r.position!,
+      streamId: r.stream_id,
+      version: r.version,
+      id: r.id,
+      type: r.type,
+      createdAt: r.created_at,
+      dataJson: r.data_json,
+      metadataJson: r.metadata_json,
+    }));
   const full = events.length === options.limit;
   const start = options.after ?? first.checkpoint;
   return {

@@ -57,10 +57,11 @@ describe("listener killed with SIGKILL mid-forward", () => {
       for (const r of received) counts.set(r.event.position, (counts.get(r.event.position) ?? 0) + 1);
       // Nothing lost.
       expect(counts.size).toBe(total);
-      // Duplicates only above the checkpoint at the kill, at most the page that was in flight.
+      // Duplicates only above the checkpoint at the kill, at most the two pages that were in flight.
       const duplicated = [...counts].filter(([, n]) => n > 1).map(([position]) => position);
-      expect(duplicated.every((p) => p > checkpointAtKill)).toBe(true);
-      expect(duplicated.length).toBeLessThanOrEqual(pageSize);
+      expect(duplicated.every((p) => p > checkpointAtKill && p <= checkpointAtKill + 2 * pageSize)).toBe(
+        true,
+      );
       expect(await checkpointOf("survivor")).toBe(total);
     } finally {
       await second.kill();

@@ -6,6 +6,8 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -41,6 +43,10 @@ export interface EventBusProps {
   broadcasterEntry?: string;
   /** The migrations custom resource handler. */
   migrateEntry?: string;
+  /** The scheduled subscription metrics handler. */
+  metricsEntry?: string;
+  /** The bus's name in its metrics (dimension `Bus`). Default: the stack name. */
+  name?: string;
   /** The subscription registration custom resource handler. */
   registerSubscriptionEntry?: string;
   /** The listener's Dockerfile, relative to the repository root (the build context). */
@@ -75,6 +81,8 @@ export interface EventBusFunctions {
   http: Map<string, NodejsFunction>;
   ws: Map<string, NodejsFunction>;
   broadcaster: NodejsFunction;
+  /** Publishes every subscription's lag, queue depths and ownership each minute. */
+  metrics: NodejsFunction;
 }
 
 /**
@@ -96,6 +104,8 @@ export class EventBus extends Construct {
   readonly listenerLogGroup: logs.LogGroup;
   readonly functions: EventBusFunctions;
   readonly queuePrefix: string;
+  /** The bus's name in its metrics (dimension `Bus`). */
+  readonly name: string;
   readonly subscriptions: EventBusSubscription[] = [];
   /** Resolves once every migration has been applied; subscription registrations depend on it. */
   readonly migrations: CustomResource;
@@ -106,6 +116,10 @@ export class EventBus extends Construct {
     super(scope, id);
     this.props = props;
     this.queuePrefix = props.queuePrefix ?? "eventbus-";
+    this.name = props.name ?? Stack.of(this).stackName;
+    if (!/^[A-Za-z0-9_.:-]{1,255}$/.test(this.name)) {
+      throw new Error(`name must be 1-255 characters of A-Za-z0-9_.:-, got "${this.name}"`);
+    }
     if (!/^[A-Za-z0-9_-]{1,40}$/.test(this.queuePrefix)) {
       throw new Error(`queuePrefix must be 1-40 characters of A-Za-z0-9_-, got "${this.queuePrefix}"`);
     }
@@ -192,6 +206,9 @@ export class EventBus extends Construct {
       http: new Map(props.httpRoutes.map((route) => [route.name, this.addHttpRoute(route)])),
       ws: new Map(props.wsRoutes.map((route) => [route.name, this.addWebSocketRoute(route)])),
       broadcaster: this.createBroadcaster(props.broadcasterEntry ?? "functions/realtime/broadcaster.ts"),
+      metrics: this.createMetricsPublisher(
+        props.metricsEntry ?? "functions/metrics/publishSubscriptionMetrics.ts",
+      ),
     };
 
     this.migrations = this.createMigrations(props.migrateEntry ?? "functions/migrate/handler.ts");
@@ -289,6 +306,7 @@ export class EventBus extends Construct {
       EVENTBUS_REALTIME_QUEUE_URL: this.realtimeQueue.queueUrl,
       EVENTBUS_REALTIME_TABLE: this.realtimeTable.tableName,
       EVENTBUS_WS_MANAGEMENT_ENDPOINT: this.webSocketStage.callbackUrl,
+      EVENTBUS_NAME: this.name,
     };
   }
 
@@ -370,6 +388,16 @@ export class EventBus extends Construct {
         reportBatchItemFailures: true,
       }),
     );
+    return fn;
+  }
+
+  private createMetricsPublisher(entry: string): NodejsFunction {
+    const fn = this.createHandler("SubscriptionMetrics", entry, ["subscriptionQueues:read"]);
+    new events.Rule(this, "SubscriptionMetricsSchedule", {
+      description: "Publishes subscription lag, queue depths and ownership",
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 0 })],
+    });
     return fn;
   }
 
@@ -479,14 +507,6 @@ export class EventBus extends Construct {
       }),
     );
     this.realtimeQueue.grantSendMessages(task.taskRole);
-    // The listener reports subscription lag; the condition keeps it from writing any other namespace.
-    task.taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ["cloudwatch:PutMetricData"],
-        resources: ["*"],
-        conditions: { StringEquals: { "cloudwatch:namespace": LISTENER_METRIC_NAMESPACE } },
-      }),
-    );
     const service = new ecs.FargateService(this, "Listener", {
       cluster,
       taskDefinition: task,
@@ -502,9 +522,6 @@ export class EventBus extends Construct {
     return { service, logGroup };
   }
 }
-
-/** CloudWatch namespace of the listener's metrics (`SubscriptionLag`, dimension `Subscription`). */
-export const LISTENER_METRIC_NAMESPACE = "EventBus";
 
 /**
  * Docker-style patterns: everything is excluded except what `infra/listener/Dockerfile` copies. Keeps

@@ -4,7 +4,8 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { type EventBus, LISTENER_METRIC_NAMESPACE } from "./eventBus.ts";
+import { METRICS_NAMESPACE } from "../functions/metrics/publishSubscriptionMetrics.ts";
+import type { EventBus } from "./eventBus.ts";
 
 export interface EventBusMonitoringProps {
   bus: EventBus;
@@ -19,9 +20,9 @@ export interface EventBusMonitoringProps {
 const minute = Duration.minutes(1);
 
 /**
- * Alarms and a dashboard for the bus. The listener publishes `SubscriptionLag` (events between a
- * subscription's checkpoint and the head) in the `EventBus` namespace with dimension `Subscription`; one
- * Metrics Insights alarm covers every subscription, including those created at run time.
+ * Alarms and a dashboard for the bus. Subscription figures (lag, queue depths, ownership) come from the
+ * bus's SubscriptionMetrics function in the `EventBus` namespace, dimensions `Bus` and `Subscription`;
+ * Metrics Insights alarms cover every subscription, including those created at run time.
  */
 export class EventBusMonitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -32,15 +33,40 @@ export class EventBusMonitoring extends Construct {
     const { bus } = props;
     const apiId = bus.httpApi.apiId;
 
-    const subscriptionLag = new cloudwatch.MathExpression({
-      expression: `SELECT MAX(SubscriptionLag) FROM SCHEMA("${LISTENER_METRIC_NAMESPACE}", Subscription)`,
-      label: "Largest subscription lag (events)",
-      period: minute,
-    });
+    // Published every minute for every subscription, declared or created at run time, by the
+    // SubscriptionMetrics function; Metrics Insights lets one alarm watch all of them.
+    const insights = (statistic: string, metric: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SELECT ${statistic}(${metric}) FROM SCHEMA("${METRICS_NAMESPACE}", Bus, Subscription) WHERE Bus = '${bus.name}'`,
+        label,
+        period: minute,
+      });
+    const subscriptionLag = insights("MAX", "SubscriptionLag", "Largest subscription lag (events)");
     this.alarm("SubscriptionLag", subscriptionLag, {
       threshold: props.maxSubscriptionLag ?? 1000,
       evaluationPeriods: 5,
-      description: "A subscription is falling behind the event store's head: is the listener running?",
+      description:
+        "A subscription is falling behind the event store's head: is the listener running and healthy?",
+    });
+    const deadLetters = insights("MAX", "SubscriptionDeadLetters", "Most dead letters of a subscription");
+    this.alarm("SubscriptionDeadLetters", deadLetters, {
+      threshold: 1,
+      evaluationPeriods: 1,
+      description:
+        "Messages reached a subscription's DLQ: inspect them, then POST /subscriptions/{name}/redrive.",
+    });
+    const owned = insights("MIN", "SubscriptionOwned", "Subscriptions held by a listener (min)");
+    this.alarm("SubscriptionUnowned", owned, {
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      description: "A subscription has had no listener forwarding it for 3 minutes.",
+    });
+    this.alarm("SubscriptionMetricsErrors", bus.functions.metrics.metricErrors({ period: minute }), {
+      threshold: 1,
+      evaluationPeriods: 5,
+      datapoints: 3,
+      description: "Subscription metrics are not being published; the subscription alarms are blind.",
     });
 
     const runningListeners = new cloudwatch.Metric({
@@ -90,12 +116,17 @@ export class EventBusMonitoring extends Construct {
       description: "WebSocket route handlers fail.",
     });
 
-    this.queueAlarms("Realtime", bus.realtimeQueue, bus.realtimeDeadLetterQueue, Duration.minutes(1));
+    this.alarm(
+      "RealtimeDeadLetters",
+      bus.realtimeDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute }),
+      { threshold: 1, evaluationPeriods: 1, description: "Realtime fan-out messages failed repeatedly." },
+    );
+    this.oldestMessageAlarm("Realtime", bus.realtimeQueue, Duration.minutes(1));
+    // Message age comes from SQS's own metrics, by queue name: known here only for declared subscriptions.
     for (const subscription of bus.subscriptions) {
-      this.queueAlarms(
+      this.oldestMessageAlarm(
         `Subscription-${subscription.name}`,
         subscription.queue,
-        subscription.deadLetterQueue,
         props.maxSubscriptionMessageAge ?? Duration.minutes(15),
       );
     }
@@ -185,23 +216,23 @@ export class EventBusMonitoring extends Construct {
         width: 12,
       }),
     );
-    if (bus.subscriptions.length > 0) {
-      this.dashboard.addWidgets(
-        new cloudwatch.GraphWidget({
-          title: "Declared subscriptions: queue depth and DLQ depth",
-          left: bus.subscriptions.map((s) =>
-            s.queue.metricApproximateNumberOfMessagesVisible({ period: minute, label: s.name }),
-          ),
-          right: bus.subscriptions.map((s) =>
-            s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-              period: minute,
-              label: `${s.name} DLQ`,
-            }),
-          ),
-          width: 24,
-        }),
-      );
-    }
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Subscriptions: queue depth (all)",
+        left: [insights("MAX", "SubscriptionQueueDepth", "Deepest subscription queue")],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Subscriptions: dead letters (all)",
+        left: [deadLetters],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Subscriptions held by a listener (min, 1 = all)",
+        left: [owned],
+        width: 8,
+      }),
+    );
   }
 
   private webSocketMetric(bus: EventBus, metricName: string): cloudwatch.Metric {
@@ -214,16 +245,7 @@ export class EventBusMonitoring extends Construct {
     });
   }
 
-  private queueAlarms(id: string, queue: IQueue, deadLetterQueue: IQueue, maxAge: Duration): void {
-    this.alarm(
-      `${id}DeadLetters`,
-      deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute }),
-      {
-        threshold: 1,
-        evaluationPeriods: 1,
-        description: `Messages reached the dead-letter queue of ${id}; inspect them, then redrive.`,
-      },
-    );
+  private oldestMessageAlarm(id: string, queue: IQueue, maxAge: Duration): void {
     this.alarm(`${id}OldestMessage`, queue.metricApproximateAgeOfOldestMessage({ period: minute }), {
       threshold: maxAge.toSeconds(),
       evaluationPeriods: 5,

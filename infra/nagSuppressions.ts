@@ -74,19 +74,16 @@ export function suppressExplainedFindings(stack: Stack): void {
     ],
     true,
   );
-  // Actions that AWS does not scope to resources: ecr:GetAuthorizationToken (pulling the listener's image)
-  // and cloudwatch:PutMetricData (held to the EventBus namespace by an IAM condition).
-  for (const path of [
-    "Bus/ListenerTask/ExecutionRole/DefaultPolicy/Resource",
-    "Bus/ListenerTask/TaskRole/DefaultPolicy/Resource",
-  ]) {
-    NagSuppressions.addResourceSuppressionsByPath(stack, `/${stack.stackName}/${path}`, [
+  // ecr:GetAuthorizationToken (pulling the listener's image) cannot be scoped to a resource.
+  NagSuppressions.addResourceSuppressionsByPath(
+    stack,
+    `/${stack.stackName}/Bus/ListenerTask/ExecutionRole/DefaultPolicy/Resource`,
+    [
       {
         id: "AwsSolutions-IAM5",
-        reason:
-          "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level permissions; PutMetricData is restricted to the EventBus namespace by a condition.",
+        reason: "ecr:GetAuthorizationToken supports no resource-level permissions (CDK's image pull grant).",
         appliesTo: ["Resource::*"],
       },
-    ]);
-  }
+    ],
+  );
 }

@@ -40,8 +40,8 @@ describe("synthesised stack", () => {
     const functions = resourcesOf(synth.template, "AWS::Lambda::Function").filter(
       ([, r]) => r.Properties.Runtime === "nodejs22.x",
     );
-    // Each route, the broadcaster, both custom resource handlers and the declared consumer.
-    expect(functions).toHaveLength(httpRoutes.length + wsRoutes.length + 4);
+    // Each route, the broadcaster, the metrics publisher, both custom resource handlers, the consumer.
+    expect(functions).toHaveLength(httpRoutes.length + wsRoutes.length + 5);
     for (const [, fn] of functions) {
       expect(fn.Properties.Architectures).toEqual(["arm64"]);
       const assetDir = join(synth.outdir, fn.Metadata["aws:asset:path"]);
@@ -248,16 +248,35 @@ describe("synthesised stack", () => {
     expect(JSON.stringify(mapping![1].Properties.EventSourceArn)).toContain(":eventbus-audit.fifo");
   });
 
-  it("alarms on subscription lag, dead letters, message age and 5xx, and notifies the alarm e-mail", () => {
+  it("measures every subscription each minute, with only read access to the queues", () => {
+    const metricsId = functionLogicalId(synth.template, "SubscriptionMetrics");
+    synth.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [metricsId, "Arn"] } })],
+    });
+    const actions = allActions("SubscriptionMetrics");
+    expect(actions).toContain("sqs:GetQueueAttributes");
+    expect(actions).not.toContain("sqs:CreateQueue");
+    expect(
+      functionResource(synth.template, "SubscriptionMetrics").Properties.Environment.Variables.EVENTBUS_NAME,
+    ).toBe("EventBusTest");
+  });
+
+  it("alarms on subscription lag, dead letters, ownership, message age and 5xx, and notifies the alarm e-mail", () => {
     const alarms = resourcesOf(synth.template, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
-    const lag = alarms.find((a) => JSON.stringify(a.Metrics ?? "").includes("SubscriptionLag"));
-    expect(JSON.stringify(lag.Metrics)).toContain(
-      'SELECT MAX(SubscriptionLag) FROM SCHEMA(\\"EventBus\\", Subscription)',
+    const queries = alarms.flatMap((a) => (a.Metrics ?? []).map((m: any) => m.Expression).filter(Boolean));
+    const schema = `FROM SCHEMA("EventBus", Bus, Subscription) WHERE Bus = 'EventBusTest'`;
+    expect(queries).toEqual(
+      expect.arrayContaining([
+        `SELECT MAX(SubscriptionLag) ${schema}`,
+        `SELECT MAX(SubscriptionDeadLetters) ${schema}`,
+        `SELECT MIN(SubscriptionOwned) ${schema}`,
+      ]),
     );
     expect(alarms.some((a) => a.MetricName === "5xx" && a.Namespace === "AWS/ApiGateway")).toBe(true);
-    const dlqAlarms = alarms.filter((a) => a.MetricName === "ApproximateNumberOfMessagesVisible");
-    expect(dlqAlarms.length).toBe(2); // realtime DLQ + the declared subscription's DLQ
-    expect(alarms.filter((a) => a.MetricName === "ApproximateAgeOfOldestMessage").length).toBe(2);
+    expect(alarms.filter((a) => a.MetricName === "ApproximateNumberOfMessagesVisible")).toHaveLength(1); // realtime DLQ
+    // The realtime queue and the declared subscription's queue.
+    expect(alarms.filter((a) => a.MetricName === "ApproximateAgeOfOldestMessage")).toHaveLength(2);
     for (const alarm of alarms) expect(alarm.AlarmActions).toHaveLength(1);
     synth.template.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "email",

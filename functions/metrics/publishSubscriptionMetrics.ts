@@ -1,0 +1,56 @@
+import { listSubscriptions } from "../../lib/subscriptions/listSubscriptions.ts";
+import {
+  readSubscriptionStatus,
+  type SubscriptionStatus,
+} from "../../lib/subscriptions/readSubscriptionStatus.ts";
+import { getRuntime } from "../shared/runtime.ts";
+
+/** CloudWatch namespace of the bus's own metrics; the alarms in `infra/monitoring.ts` query it. */
+export const METRICS_NAMESPACE = "EventBus";
+
+/**
+ * One CloudWatch Embedded Metric Format record per subscription (dimensions `Bus`, `Subscription`):
+ * `SubscriptionLag` (events between its checkpoint and the head), `SubscriptionQueueDepth`,
+ * `SubscriptionDeadLetters` and `SubscriptionOwned` (1 while a listener holds it, else 0).
+ */
+export function subscriptionMetricRecords(bus: string, statuses: readonly SubscriptionStatus[], now: number) {
+  return statuses.map((status) => ({
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [["Bus", "Subscription"]],
+          Metrics: [
+            { Name: "SubscriptionLag", Unit: "Count" },
+            { Name: "SubscriptionQueueDepth", Unit: "Count" },
+            { Name: "SubscriptionDeadLetters", Unit: "Count" },
+            { Name: "SubscriptionOwned", Unit: "Count" },
+          ],
+        },
+      ],
+    },
+    Bus: bus,
+    Subscription: status.name,
+    SubscriptionLag: status.lag,
+    // A queue that is missing reports no depth rather than a misleading zero.
+    ...(status.queueDepth === null ? {} : { SubscriptionQueueDepth: status.queueDepth }),
+    ...(status.dlqDepth === null ? {} : { SubscriptionDeadLetters: status.dlqDepth }),
+    SubscriptionOwned: status.owner === null ? 0 : 1,
+  }));
+}
+
+/**
+ * Scheduled every minute: measures every subscription - including those created at run time, which the
+ * stack cannot know - and publishes the figures as EMF log lines, which CloudWatch turns into metrics
+ * without an API call or an IAM grant. Written with `process.stdout.write` because Lambda's JSON log
+ * format wraps `console` output, and a wrapped record is no longer EMF.
+ */
+export async function handler(): Promise<{ subscriptions: number }> {
+  const { sql, sqs, config } = await getRuntime();
+  const statuses = await readSubscriptionStatus(sql, sqs, await listSubscriptions(sql));
+  for (const record of subscriptionMetricRecords(config.EVENTBUS_NAME, statuses, Date.now())) {
+    process.stdout.write(`${JSON.stringify(record)}\n`);
+  }
+  return { subscriptions: statuses.length };
+}

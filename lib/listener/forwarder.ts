@@ -118,21 +118,45 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   let sentSinceCheck = 0;
   let overloaded = false;
 
+  let refreshing: Promise<void> | undefined;
+
+  function refreshDepth(): Promise<void> {
+    refreshing ??= readQueueDepth(deps.sqs, target.queueUrl)
+      .then((depth) => {
+        depthCheckedAt = Date.now();
+        knownDepth = depth?.visible ?? 0;
+        sentSinceCheck = 0;
+      })
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
+  }
+
+  /**
+   * Whether to pause. The depth is refreshed in the background about once a second, off the delivery
+   * path; only when the last known depth plus what was sent since exceeds the maximum does it wait for a
+   * fresh figure.
+   */
   async function queueOverloaded(): Promise<boolean> {
     if (deps.maxQueueDepth <= 0) return false;
-    const fresh = Date.now() - depthCheckedAt < BACKPRESSURE_RECHECK_MS;
-    if (fresh && knownDepth + sentSinceCheck <= deps.maxQueueDepth) return false;
-    const depth = await readQueueDepth(deps.sqs, target.queueUrl);
-    depthCheckedAt = Date.now();
-    knownDepth = depth?.visible ?? 0;
-    sentSinceCheck = 0;
-    const next = knownDepth > deps.maxQueueDepth;
-    if (next !== overloaded) {
-      deps.log(next ? "warn" : "info", next ? "queue over max depth, pausing" : "queue drained, resuming", {
-        target: target.name,
-        depth: knownDepth,
-      });
+    if (Date.now() - depthCheckedAt >= BACKPRESSURE_RECHECK_MS) {
+      refreshDepth().catch((error) =>
+        deps.log("warn", "reading the queue depth failed", {
+          target: target.name,
+          error: (error as Error).message,
+        }),
+      );
     }
+    if (knownDepth + sentSinceCheck <= deps.maxQueueDepth) {
+      if (overloaded) deps.log("info", "queue drained, resuming", { target: target.name, depth: knownDepth });
+      overloaded = false;
+      return false;
+    }
+    await refreshDepth();
+    const next = knownDepth > deps.maxQueueDepth;
+    if (next && !overloaded)
+      deps.log("warn", "queue over max depth, pausing", { target: target.name, depth: knownDepth });
     overloaded = next;
     return overloaded;
   }

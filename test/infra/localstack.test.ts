@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { listenerBuildContextExcludes } from "../../infra/eventBus.ts";
@@ -134,5 +135,31 @@ describe("infra/listener/Dockerfile", () => {
     const entries = [...dockerfile.matchAll(/functions\/[\w/]+\.ts/g)].map((m) => m[0]);
     expect(entries).toEqual(["functions/listener/main.ts", "functions/migrate/main.ts"]);
     for (const entry of entries) expect(existsSync(join(repoRoot, entry)), entry).toBe(true);
+  });
+
+  it("needs only production dependencies, the only ones the image installs (npm ci --omit=dev)", async () => {
+    expect(dockerfile).toContain("npm ci --omit=dev");
+    const { metafile } = await build({
+      entryPoints: ["functions/listener/main.ts", "functions/migrate/main.ts"].map((e) => join(repoRoot, e)),
+      absWorkingDir: repoRoot,
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: "node",
+      format: "esm",
+      mainFields: ["module", "main"],
+      outdir: join(tmpdir(), "eventbus-listener-bundle"),
+      logLevel: "silent",
+    });
+    const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")).packages;
+    const packages = new Set(
+      Object.keys(metafile.inputs).flatMap((input) => {
+        const match = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//);
+        return match ? [match[1]!] : [];
+      }),
+    );
+    expect(packages.size).toBeGreaterThan(5);
+    const devOnly = [...packages].filter((p) => !lock[p] || lock[p].dev === true);
+    expect(devOnly).toEqual([]);
   });
 });

@@ -4,6 +4,8 @@
  *
  * - `stackName` (default `EventBus`), `queuePrefix` (default `eventbus-`), `source`
  * - `listenerDesiredCount` (default 2), `natGateways` (default 1)
+ * - `databaseMinCapacity`, `databaseMaxCapacity`: Aurora Serverless v2 ACUs (default 0.5..4)
+ * - `corsAllowOrigins`: comma-separated origins allowed to call the HTTP API from browsers
  * - `databaseSecretArn`: use an existing PostgreSQL (secret `{username, password, host, port, dbname}`)
  *   instead of creating Aurora; with `databasePooledHost` (a pooler in front of it) and
  *   `databaseClientSecurityGroupId` (a group the database admits)
@@ -39,6 +41,15 @@ new EventBusStack(app, context("stackName") ?? "EventBus", {
     source: context("source"),
     listenerDesiredCount: numberContext("listenerDesiredCount"),
     natGateways: numberContext("natGateways"),
+    databaseMinCapacity: numberContext("databaseMinCapacity"),
+    databaseMaxCapacity: numberContext("databaseMaxCapacity"),
+    ...(context("corsAllowOrigins")
+      ? {
+          corsAllowOrigins: context("corsAllowOrigins")!
+            .split(",")
+            .map((origin) => origin.trim()),
+        }
+      : {}),
     removalPolicy: context("destroyData") === "true" ? RemovalPolicy.DESTROY : undefined,
     ...(context("deletionProtection") === undefined
       ? {}

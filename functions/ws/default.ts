@@ -31,6 +31,7 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
   } catch (parseError) {
     error = parseError as EventBusError;
   }
+  // For a connection that left meanwhile this resolves `gone`: there is no one to answer.
   await postFrame(
     managementApiFor(runtime.config, event),
     event.requestContext.connectionId,

@@ -272,9 +272,10 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
-          ConnectedAt: new Date(connection.connectedAt).toISOString(),
-          LastActiveAt: new Date(connection.lastActiveAt).toISOString(),
-          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent },
+          // The wire names (the SDK maps them to ConnectedAt, Identity.SourceIp, ...).
+          connectedAt: new Date(connection.connectedAt).toISOString(),
+          lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+          identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
         }),
       );
       return;

@@ -120,3 +120,46 @@ describe("connection tracking", () => {
     expect(await alive.next((f) => f.type === "message")).toMatchObject({ data: "again" });
   });
 });
+
+describe("@connections management API", () => {
+  it("works with the real SDK client: get, post, delete, and GoneException for unknown connections", async () => {
+    const {
+      ApiGatewayManagementApiClient,
+      DeleteConnectionCommand,
+      GetConnectionCommand,
+      GoneException,
+      PostToConnectionCommand,
+    } = await import("@aws-sdk/client-apigatewaymanagementapi");
+    const api = new ApiGatewayManagementApiClient({
+      endpoint: h.gateway.managementEndpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    const client = await h.connect();
+    const { connectionId } = await client.request({ action: "ping" });
+
+    const info = await api.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+    expect(info.ConnectedAt).toBeInstanceOf(Date);
+    expect(info.Identity?.SourceIp).toBeTruthy();
+
+    await api.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"hello":1}' }));
+    expect(await client.next((f) => f.hello === 1)).toEqual({ hello: 1 });
+
+    await api.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    await client.waitClosed();
+    // Deleting a connection runs $disconnect, as on AWS.
+    expect(
+      await eventually(
+        () => h.itemsUnder(`conn#${connectionId}`),
+        (items) => items.length === 0,
+      ),
+    ).toEqual([]);
+
+    const error = await api
+      .send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: "{}" }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GoneException);
+    expect((error as InstanceType<typeof GoneException>).$metadata.httpStatusCode).toBe(410);
+    api.destroy();
+  });
+});

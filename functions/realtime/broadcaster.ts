@@ -34,6 +34,8 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
           },
         }
       : {}),
+    onHandOffError: (error: unknown) =>
+      logger.warn("hand-off failed; posting to all", { error: error as Error }),
     onPostError: (error: unknown, connectionId: string) =>
       logger.warn("post to connection failed", { connectionId, error: error as Error }),
   };

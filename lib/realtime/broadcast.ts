@@ -21,6 +21,8 @@ export interface BroadcastDeps {
    * is made by this invocation.
    */
   handOff?: (messages: FanoutMessage[]) => Promise<void>;
+  /** A hand-off that failed; this invocation then posts to every connection itself. */
+  onHandOffError?: (error: unknown) => void;
   /** Default `CONNECTIONS_PER_INVOCATION`. */
   connectionsPerInvocation?: number;
   /** Connections posted to at once (default `POST_CONCURRENCY`, the management client's socket pool). */
@@ -66,7 +68,13 @@ export async function broadcast(deps: BroadcastDeps, message: FanoutMessage): Pr
   const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
   const messages: FanoutMessage[] = [];
   for (let i = 0; i < rest.length; i += share) messages.push(...deliverMessages(rest.slice(i, i + share)));
-  await deps.handOff(messages);
+  try {
+    await deps.handOff(messages);
+  } catch (error) {
+    // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them twice).
+    deps.onHandOffError?.(error);
+    return deliver(deps, deliveries);
+  }
   return deliver(deps, own);
 }
 

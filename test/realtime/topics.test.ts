@@ -281,4 +281,28 @@ describe("large topics", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const client of clients) expect(client.frames).toEqual([]);
   });
+
+  it("posts to every connection itself when the hand-off fails", async () => {
+    const clients = await Promise.all(Array.from({ length: 5 }, () => h.connect()));
+    for (const client of clients) await client.request({ action: "subscribe", topic: "room:crowd-2" });
+    const { broadcast } = await import("../../lib/realtime/broadcast.ts");
+    const { createManagementApi } = await import("../../lib/realtime/postFrame.ts");
+    const failures: unknown[] = [];
+    const result = await broadcast(
+      {
+        table: { dynamo: h.dynamo, tableName: h.tableName },
+        api: createManagementApi(h.gateway.managementEndpoint, "us-east-1"),
+        connectionsPerInvocation: 2,
+        handOff: async () => {
+          throw new Error("AccessDenied");
+        },
+        onHandOffError: (error) => failures.push(error),
+      },
+      { kind: "message", topic: "room:crowd-2", data: 2, sender: null, excludeSelf: false },
+    );
+    expect(result.sent).toBe(5);
+    expect(failures).toHaveLength(1);
+    for (const client of clients)
+      expect(await client.next((f) => f.type === "message")).toMatchObject({ data: 2 });
+  });
 });

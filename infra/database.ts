@@ -110,6 +110,8 @@ export class EventBusDatabase extends Construct {
       ...(this.pooledHost ? { DATABASE_HOST: this.pooledHost } : {}),
       // One connection per execution environment: concurrency is Lambda's job, not the pool's.
       DATABASE_POOL_MAX: "1",
+      // Through a pooler, named prepared statements would pin each client to one server connection.
+      ...(this.pooledHost ? { DATABASE_PREPARE: "false" } : {}),
     };
   }
 

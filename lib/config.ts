@@ -14,6 +14,14 @@ const configSchema = z.object({
   /** Overrides the secret's host, e.g. with the RDS Proxy endpoint. */
   DATABASE_HOST: z.string().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  /**
+   * Named prepared statements (postgres.js's default). `false` behind RDS Proxy: a named prepared statement
+   * pins the client to one database connection, which defeats the proxy's multiplexing.
+   */
+  DATABASE_PREPARE: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((value) => value === "true"),
   EVENTBUS_JWT_SECRET: z.string().min(16).optional(),
   EVENTBUS_JWT_SECRET_ARN: z.string().optional(),
   EVENTBUS_OIDC_ISSUER: z.string().url().optional(),

@@ -69,7 +69,7 @@ async function createRuntime(config: Config): Promise<Runtime> {
   const [url, verifyToken] = await Promise.all([databaseUrl(config), tokenVerifier(config)]);
   return {
     config,
-    sql: createSql(url, { max: config.DATABASE_POOL_MAX }),
+    sql: createSql(url, { max: config.DATABASE_POOL_MAX, prepare: config.DATABASE_PREPARE }),
     verifyToken,
     source: config.EVENTBUS_SOURCE,
     // Queue URLs are used as given, never as the endpoint: local stand-ins hand out URLs whose host is not

@@ -103,6 +103,7 @@ describe("synthesised stack", () => {
       "Fn::GetAtt": [proxyId, "Endpoint"],
     });
     expect(appendFn.Properties.Environment.Variables.DATABASE_POOL_MAX).toBe("1");
+    expect(appendFn.Properties.Environment.Variables.DATABASE_PREPARE).toBe("false");
     expect(appendFn.Properties.VpcConfig).toBeDefined();
   });
 

@@ -110,6 +110,7 @@ export class EventBus extends Construct {
   /** Resolves once every migration has been applied; subscription registrations depend on it. */
   readonly migrations: CustomResource;
   private readonly registrationProvider: cr.Provider;
+  private metricsSchedule?: events.Rule;
   private readonly props: EventBusProps;
 
   constructor(scope: Construct, id: string, props: EventBusProps) {
@@ -212,6 +213,8 @@ export class EventBus extends Construct {
     };
 
     this.migrations = this.createMigrations(props.migrateEntry ?? "functions/migrate/handler.ts");
+    // Until the schema exists the measurements would only fail.
+    this.metricsSchedule!.node.addDependency(this.migrations);
     const listener = this.createListener(props);
     this.listener = listener.service;
     this.listenerLogGroup = listener.logGroup;
@@ -393,7 +396,7 @@ export class EventBus extends Construct {
 
   private createMetricsPublisher(entry: string): NodejsFunction {
     const fn = this.createHandler("SubscriptionMetrics", entry, ["subscriptionQueues:read"]);
-    new events.Rule(this, "SubscriptionMetricsSchedule", {
+    this.metricsSchedule = new events.Rule(this, "SubscriptionMetricsSchedule", {
       description: "Publishes subscription lag, queue depths and ownership",
       schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new targets.LambdaFunction(fn, { retryAttempts: 0 })],

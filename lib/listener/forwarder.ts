@@ -121,11 +121,13 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   let refreshing: Promise<void> | undefined;
 
   function refreshDepth(): Promise<void> {
+    // Sends counted before the read are in the figure it returns; later ones may not be, so keep them.
+    const countedBefore = sentSinceCheck;
     refreshing ??= readQueueDepth(deps.sqs, target.queueUrl)
       .then((depth) => {
         depthCheckedAt = Date.now();
         knownDepth = depth?.visible ?? 0;
-        sentSinceCheck = 0;
+        sentSinceCheck -= countedBefore;
       })
       .finally(() => {
         refreshing = undefined;
@@ -210,6 +212,8 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           target.kind === "realtime"
             ? fanoutMessages(matching)
             : subscriptionMessages(matching, target.fifo, page.generation);
+        // Counted when dispatched, so the page still in flight weighs on the back-pressure check too.
+        sentSinceCheck += messages.length;
         const sending = sendMessages(
           {
             sqs: deps.sqs,
@@ -228,7 +232,6 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const before = previous;
         const done = (async () => {
           await sending;
-          sentSinceCheck += messages.length;
           await before;
           const stored = await storeCheckpoint(deps.sql, {
             name: target.name,

@@ -11,16 +11,41 @@
  *   `databaseClientSecurityGroupId` (a group the database admits)
  * - `oidcIssuer`, `oidcAudience`: verify tokens with an OIDC issuer instead of the generated secret
  * - `alarmEmail`: where CloudWatch alarms are sent
- * - `subscriptions`: `{ "<name>": { "definition": {...}, "consumer": { "entry": "..." } } }`
+ * - `subscriptions`: `{ "<name>": { "definition": {...}, "consumer": { "entry": "...", "timeout": 30 } } }`
+ *   (the consumer's timeout in seconds)
  * - `destroyData`: `true` deletes the database and table with the stack (default: snapshot / retain)
  * - `deletionProtection`: `false` lets `cdk destroy` remove the Aurora cluster (default: on)
  */
-import { App, Aspects, RemovalPolicy } from "aws-cdk-lib";
+import { App, Aspects, Duration, RemovalPolicy } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { httpRoutes } from "../functions/http/routes.ts";
 import { wsRoutes } from "../functions/ws/routes.ts";
 import { EventBusStack } from "./eventBusStack.ts";
 import type { EventBusSubscriptionProps } from "./subscription.ts";
+
+/** JSON context cannot hold a `Duration`: a consumer's `timeout` is given there in seconds. */
+type ContextSubscription = Omit<EventBusSubscriptionProps, "consumer"> & {
+  consumer?: Omit<NonNullable<EventBusSubscriptionProps["consumer"]>, "timeout"> & { timeout?: number };
+};
+
+function subscriptionsFromContext(
+  value: Record<string, ContextSubscription>,
+): Record<string, EventBusSubscriptionProps> {
+  const entries = Object.entries(value).map(
+    ([name, { consumer, ...rest }]): [string, EventBusSubscriptionProps] => {
+      if (!consumer) return [name, rest];
+      const { timeout, ...options } = consumer;
+      return [
+        name,
+        {
+          ...rest,
+          consumer: { ...options, ...(timeout === undefined ? {} : { timeout: Duration.seconds(timeout) }) },
+        },
+      ];
+    },
+  );
+  return Object.fromEntries(entries);
+}
 
 const app = new App();
 const context = (key: string): string | undefined => {
@@ -58,7 +83,7 @@ new EventBusStack(app, context("stackName") ?? "EventBus", {
       ? { oidc: { issuer: context("oidcIssuer")!, audience: context("oidcAudience") } }
       : {}),
   },
-  subscriptions: (app.node.tryGetContext("subscriptions") ?? {}) as Record<string, EventBusSubscriptionProps>,
+  subscriptions: subscriptionsFromContext(app.node.tryGetContext("subscriptions") ?? {}),
   alarmEmail: context("alarmEmail"),
   ...(context("databaseSecretArn")
     ? {

@@ -31,7 +31,12 @@ describe("the CDK app (cdk.json)", () => {
       alarmEmail: "ops@example.com",
       listenerDesiredCount: 3,
       corsAllowOrigins: "https://app.example.com, https://admin.example.com",
-      subscriptions: { billing: { definition: { ordering: "stream" } } },
+      subscriptions: {
+        billing: {
+          definition: { ordering: "stream", visibilityTimeout: 120 },
+          consumer: { entry: "test/infra/fixtures/consumer.ts", timeout: 90 },
+        },
+      },
     });
     const metadata = Object.values(manifest.artifacts.BusFromContext.metadata ?? {}).flat() as Array<{
       type: string;
@@ -43,6 +48,11 @@ describe("the CDK app (cdk.json)", () => {
     const resources = Object.values(template.Resources) as Array<{ Type: string; Properties: any }>;
     expect(resources.find((r) => r.Type === "AWS::ECS::Service")?.Properties.DesiredCount).toBe(3);
     expect(resources.find((r) => r.Type === "Custom::EventBusSubscription")?.Properties.Name).toBe("billing");
+    const consumer = resources.find(
+      (r) =>
+        r.Type === "AWS::Lambda::Function" && r.Properties.Description === "Consumer of subscription billing",
+    );
+    expect(consumer?.Properties.Timeout).toBe(90);
     const httpApi = resources.find(
       (r) => r.Type === "AWS::ApiGatewayV2::Api" && r.Properties.ProtocolType === "HTTP",
     );

@@ -24,6 +24,7 @@ import { benchPostgres } from "./support.ts";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 3);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 180);
 /** Concurrent broadcaster invocations (Lambda scales these out; a large topic is split among them). */
 const BROADCASTERS = Number(process.env.BENCH_BROADCASTERS ?? 2);
@@ -149,8 +150,9 @@ async function post(path: string, body: unknown, status: number) {
 }
 
 const results = { append: [] as number[], publish: [] as number[], raw: [] as number[] };
-// One warm-up round of each, not counted: first invocations load modules and open connections.
-for (let round = -1; round < ROUNDS; round++) {
+// Warm-up rounds, not counted: the first invocations load modules, open connections and run cold code
+// (a warm Lambda execution environment is the steady state being measured).
+for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
   const append = await measure(`append-${round}`, () =>
     post("/streams/bench-1/events", { type: "Tick", data: { key: `append-${round}` } }, 201),
   );
@@ -177,7 +179,7 @@ const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 const ms = (n: number) => `${n.toFixed(1).padStart(7)} ms`;
 console.log(
-  `bench:fanout  ${CLIENTS} clients on one topic, ${ROUNDS} rounds each (+1 warm-up), ${BROADCASTERS} broadcaster invocations in parallel; connect+subscribe took ${setupSeconds.toFixed(1)}s\n`,
+  `bench:fanout  ${CLIENTS} clients on one topic, ${ROUNDS} rounds each (+${WARMUP_ROUNDS} warm-up), ${BROADCASTERS} broadcaster invocations in parallel; connect+subscribe took ${setupSeconds.toFixed(1)}s\n`,
 );
 console.log(
   `${"".padEnd(34)}${"min".padStart(10)}${"p50".padStart(10)}${"p99".padStart(10)}${"max".padStart(10)}  within ${TARGET_MS} ms`,

@@ -1,9 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { broadcast } from "../../lib/realtime/broadcast.ts";
+import { broadcastBatch } from "../../lib/realtime/broadcastBatch.ts";
 import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
-import { parseFanoutMessage } from "../../lib/realtime/parseFanoutMessage.ts";
 import { managementApiFor, realtimeTable } from "../../lib/realtime/wsHandler.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
@@ -11,7 +10,7 @@ const logger = new Logger({ serviceName: "eventbus-broadcaster" });
 
 /**
  * Drains the realtime fan-out queue (live event batches from the listener, ephemeral publishes) into the
- * WebSocket connections. Records are handled in order; a record whose subscribers could not be read is
+ * WebSocket connections (see `broadcastBatch` for the order of records). A record whose subscribers could not be read is
  * reported as a partial batch failure and retried by SQS.
  */
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
@@ -39,14 +38,8 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     onPostError: (error: unknown, connectionId: string) =>
       logger.warn("post to connection failed", { connectionId, error: error as Error }),
   };
-  const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
-  for (const record of event.Records) {
-    try {
-      await broadcast(deps, parseFanoutMessage(record.body));
-    } catch (error) {
-      logger.error("fan-out failed", { messageId: record.messageId, error: error as Error });
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-    }
-  }
-  return { batchItemFailures };
+  const failed = await broadcastBatch(deps, event.Records, (messageId, error) =>
+    logger.error("fan-out failed", { messageId, error: error as Error }),
+  );
+  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };

@@ -1,0 +1,41 @@
+import { type BroadcastDeps, broadcast } from "./broadcast.ts";
+import type { FanoutMessage } from "./fanoutMessage.ts";
+import { parseFanoutMessage } from "./parseFanoutMessage.ts";
+
+/**
+ * Broadcasts a batch of fan-out queue messages and returns the ids of those that failed (to be retried by
+ * SQS). Event batches and publishes go out in the order the queue gave them; hand-offs from other
+ * invocations (parts of a large topic, independent of each other) go out alongside, all at once.
+ */
+export async function broadcastBatch(
+  deps: BroadcastDeps,
+  records: ReadonlyArray<{ messageId: string; body: string }>,
+  onFailure: (messageId: string, error: unknown) => void,
+): Promise<string[]> {
+  const failed: string[] = [];
+  const fail = (messageId: string, error: unknown) => {
+    onFailure(messageId, error);
+    failed.push(messageId);
+  };
+  const parsed: Array<{ messageId: string; message: FanoutMessage }> = [];
+  for (const { messageId, body } of records) {
+    try {
+      parsed.push({ messageId, message: parseFanoutMessage(body) });
+    } catch (error) {
+      fail(messageId, error);
+    }
+  }
+  const handle = ({ messageId, message }: (typeof parsed)[number]) =>
+    broadcast(deps, message).then(
+      () => {},
+      (error: unknown) => fail(messageId, error),
+    );
+  const ordered = parsed.filter(({ message }) => message.kind !== "deliver");
+  await Promise.all([
+    (async () => {
+      for (const item of ordered) await handle(item);
+    })(),
+    ...parsed.filter(({ message }) => message.kind === "deliver").map(handle),
+  ]);
+  return failed;
+}

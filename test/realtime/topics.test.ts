@@ -305,4 +305,30 @@ describe("large topics", () => {
     for (const client of clients)
       expect(await client.next((f) => f.type === "message")).toMatchObject({ data: 2 });
   });
+
+  it("reports malformed queue messages as failures and still delivers the rest of the batch", async () => {
+    const client = await h.connect();
+    await client.request({ action: "subscribe", topic: "room:batch" });
+    const { broadcastBatch } = await import("../../lib/realtime/broadcastBatch.ts");
+    const { createManagementApi } = await import("../../lib/realtime/postFrame.ts");
+    const deps = {
+      table: { dynamo: h.dynamo, tableName: h.tableName },
+      api: createManagementApi(h.gateway.managementEndpoint, "us-east-1"),
+    };
+    const message = (n: number) =>
+      JSON.stringify({ kind: "message", topic: "room:batch", data: n, sender: null, excludeSelf: false });
+    const failed = await broadcastBatch(
+      deps,
+      [
+        { messageId: "a", body: message(1) },
+        { messageId: "b", body: "not json" },
+        { messageId: "c", body: JSON.stringify({ kind: "events" }) },
+        { messageId: "d", body: message(2) },
+      ],
+      () => {},
+    );
+    expect(failed.sort()).toEqual(["b", "c"]);
+    expect((await client.next((f) => f.type === "message")).data).toBe(1);
+    expect((await client.next((f) => f.type === "message")).data).toBe(2);
+  });
 });

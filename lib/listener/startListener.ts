@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
-import type { ReservedSql, Sql } from "postgres";
+import postgres, { type Options, type Sql } from "postgres";
 import { ensureCheckpoint } from "../subscriptions/ensureCheckpoint.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { OWNER_LOCK_NAMESPACE, ownerApplicationName } from "../subscriptions/ownership.ts";
@@ -39,10 +39,18 @@ export interface Listener {
   stop(): Promise<void>;
 }
 
+interface LockSession {
+  sql: Sql;
+  /** The backend holding the locks; a different pid later means they are gone. */
+  pid: number;
+}
+
 export const REALTIME_CHECKPOINT = "$realtime";
 /** Below the identity range of `eventbus.subscriptions.id` (which starts at 1000). */
 const REALTIME_LOCK_ID = 1;
 const CHANNEL = "eventbus_events";
+/** A lock-connection query slower than this means the connection is gone (see `onLock`). */
+const LOCK_QUERY_TIMEOUT_MS = 3_000;
 
 /**
  * postgres.js options for the listener's pool: its default reconnect back-off grows to seconds, during
@@ -74,14 +82,62 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   const limit = pLimit(options.sendConcurrency ?? 16);
   const forwarders = new Map<number, Forwarder>();
   const gone = new Set<number>();
-  let lock: { sql: ReservedSql; pid: number } | undefined;
+  let lock: LockSession | undefined;
   let stopped = false;
 
-  async function connectLock(): Promise<{ sql: ReservedSql; pid: number }> {
-    const reserved = await sql.reserve();
-    const [row] = await reserved<[{ pid: number }]>`
-      select pg_backend_pid() as pid, set_config('application_name', ${ownerApplicationName(listenerId)}, false)`;
-    return { sql: reserved, pid: row!.pid };
+  /**
+   * The lock connection: a one-connection client of its own, never recycled. (Not `sql.reserve()`: a
+   * reserved postgres.js connection whose socket dies leaves its queries pending forever, or throws from a
+   * timer.) Built from the pool's own parsed options, as postgres.js builds its LISTEN connection.
+   */
+  async function connectLock(): Promise<LockSession> {
+    const lockSql = postgres({
+      ...(sql.options as unknown as Options<Record<string, never>>),
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connection: { ...sql.options.connection, application_name: ownerApplicationName(listenerId) },
+    }) as unknown as Sql;
+    try {
+      const [row] = await lockSql<[{ pid: number }]>`select pg_backend_pid() as pid`;
+      return { sql: lockSql, pid: row!.pid };
+    } catch (error) {
+      await lockSql.end({ timeout: 0 });
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a query on the lock connection with a deadline. A failed or overrunning query counts as a lost
+   * connection: every forwarder stops, and the old session is terminated through the pool in case it is
+   * merely slow, so that its locks cannot outlive our giving them up.
+   */
+  async function onLock<T>(query: (lockSql: Sql) => Promise<T>): Promise<T> {
+    const current = lock;
+    if (!current) throw new Error("no lock connection");
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        query(current.sql),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("lock connection timed out")), LOCK_QUERY_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (error) {
+      await loseLock(current, (error as Error).message);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function loseLock(lost: LockSession, reason: string) {
+    if (lock !== lost) return;
+    lock = undefined;
+    log("warn", "lock connection lost; releasing every subscription", { listenerId, reason });
+    await Promise.all([...forwarders.keys()].map((id) => dropForwarder(id, false)));
+    await sql`select pg_terminate_backend(${lost.pid})`.catch(() => {});
+    await lost.sql.end({ timeout: 0 }).catch(() => {});
   }
 
   async function dropForwarder(lockId: number, unlock: boolean) {
@@ -90,19 +146,12 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     gone.delete(lockId);
     if (!forwarder) return;
     await forwarder.stop();
-    if (unlock && lock) await lock.sql`select pg_advisory_unlock(${OWNER_LOCK_NAMESPACE}, ${lockId})`;
-    log("info", "released", { target: forwarder.target.name });
-  }
-
-  /** The lock session is gone or was replaced (postgres.js reconnects silently): every lock is lost. */
-  async function dropAll() {
-    await Promise.all([...forwarders.keys()].map((id) => dropForwarder(id, false)));
-    try {
-      lock?.sql.release();
-    } catch {
-      // a dead connection cannot be released cleanly; the pool replaces it
+    if (unlock && lock) {
+      await onLock((lockSql) => lockSql`select pg_advisory_unlock(${OWNER_LOCK_NAMESPACE}, ${lockId})`).catch(
+        () => {},
+      );
     }
-    lock = undefined;
+    log("info", "released", { target: forwarder.target.name });
   }
 
   async function targets(): Promise<ForwardTarget[]> {
@@ -129,14 +178,13 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
 
   async function claim() {
     if (lock) {
-      const alive = await lock.sql<[{ pid: number }]>`select pg_backend_pid() as pid`.then(
-        ([row]) => row!.pid === lock!.pid,
-        () => false,
+      const current = lock;
+      // postgres.js reconnects a dropped connection behind our back: a new pid holds none of our locks.
+      const pid = await onLock((lockSql) => lockSql<[{ pid: number }]>`select pg_backend_pid() as pid`).then(
+        ([row]) => row!.pid,
+        () => undefined,
       );
-      if (!alive) {
-        log("warn", "lock connection lost; releasing every subscription", { listenerId });
-        await dropAll();
-      }
+      if (pid !== current.pid) await loseLock(current, "the lock session changed");
     }
     lock ??= await connectLock();
     const current = lock;
@@ -146,8 +194,10 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     for (const id of forwarders.keys()) if (!wantedIds.has(id)) await dropForwarder(id, true);
     for (const target of wanted) {
       if (stopped || forwarders.has(target.lockId)) continue;
-      const [row] = await current.sql<[{ locked: boolean }]>`
-        select pg_try_advisory_lock(${OWNER_LOCK_NAMESPACE}, ${target.lockId}) as locked`;
+      const [row] = await onLock(
+        (lockSql) => lockSql<[{ locked: boolean }]>`
+          select pg_try_advisory_lock(${OWNER_LOCK_NAMESPACE}, ${target.lockId}) as locked`,
+      );
       if (!row!.locked) continue;
       if (target.kind === "realtime") await ensureCheckpoint(sql, target.name, target.lockId);
       log("info", "claimed", { target: target.name, listenerId });
@@ -219,10 +269,10 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       await subscription.unlisten().catch(() => {});
       await Promise.all([...forwarders.keys()].map((id) => dropForwarder(id, false)));
       if (lock) {
-        await lock.sql`select pg_advisory_unlock_all(), set_config('application_name', '', false)`.catch(
-          () => {},
-        );
-        lock.sql.release();
+        const current = lock;
+        // Ending the session releases its locks; unlocking first just makes that explicit and immediate.
+        await onLock((lockSql) => lockSql`select pg_advisory_unlock_all()`).catch(() => {});
+        await current.sql.end({ timeout: 1 });
         lock = undefined;
       }
     },

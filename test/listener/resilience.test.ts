@@ -80,6 +80,35 @@ describe("listener resilience", () => {
     expect(live.map((r) => r.event.data)).toEqual([{ i: 3 }]);
   });
 
+  it("gives up and re-claims its subscriptions when its lock connection is terminated", async () => {
+    const subscription = await subscribe("relock", { filter: { type: ["Relock"] } });
+    await expect.poll(() => listener.owned()).toContain("relock");
+    const lockPid = async () =>
+      (
+        await db.sql<{ pid: number }[]>`
+          select pid from pg_stat_activity
+          where datname = current_database() and application_name like 'eventbus-listener:%'`
+      ).map((r) => r.pid);
+    const [pid] = await lockPid();
+    expect(pid).toBeDefined();
+    await db.sql`select pg_terminate_backend(${pid!})`;
+    // A new lock session replaces the terminated one.
+    await expect
+      .poll(
+        async () => {
+          const pids = await lockPid();
+          return pids.length === 1 && pids[0] !== pid;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    await expect.poll(() => listener.owned(), { timeout: 5_000 }).toContain("relock");
+
+    await appendToStream(db.sql, "relock-1", [{ type: "Relock", data: { i: 1 } }]);
+    const received = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 5_000 });
+    expect(received.map((r) => r.event.data)).toEqual([{ i: 1 }]);
+  });
+
   it("retries entries SQS rejects and holds the checkpoint until they are accepted", async () => {
     const subscription = await subscribe("rejects", { filter: { type: ["Sized"] } });
     // Caught up with what came before (none of it matches), so the checkpoint sits at the head.

@@ -1,9 +1,12 @@
+import { Logger } from "@aws-lambda-powertools/logger";
 import { hasScope } from "../../lib/auth/authorize.ts";
 import { EventBusError, isEventBusError } from "../../lib/errors.ts";
 import { toProblem } from "../../lib/http/problem.ts";
 import { putConnection } from "../../lib/realtime/putConnection.ts";
 import { realtimeTable, type WebSocketEvent, type WebSocketResult } from "../../lib/realtime/wsHandler.ts";
 import { getRuntime } from "../shared/runtime.ts";
+
+const logger = new Logger({ serviceName: "eventbus-ws" });
 
 /**
  * `$connect`: the token comes as `?token=` (browsers cannot set headers on a WebSocket handshake). A
@@ -29,7 +32,7 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
     );
     return { statusCode: 200 };
   } catch (error) {
-    if (!isEventBusError(error)) console.error("connect failed", error);
+    if (!isEventBusError(error)) logger.error("connect failed", { error: error as Error });
     const problem = toProblem(error);
     return { statusCode: problem.status, body: JSON.stringify(problem) };
   }

@@ -48,6 +48,8 @@ const configSchema = z.object({
   EVENTBUS_LISTENER_POLL_MS: z.coerce.number().int().min(100).default(5000),
   /** Listener: events read per page and subscription. */
   EVENTBUS_LISTENER_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Listener: SendMessageBatch calls in flight across all subscriptions. */
+  EVENTBUS_LISTENER_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Back-pressure: a subscription pauses while its queue holds more messages than this (0: never). */
   EVENTBUS_MAX_QUEUE_DEPTH: z.coerce.number().int().min(0).default(100000),
   /** `npm run dev`: JSON file listing local consumers (default `.eventbus/consumers.json`). */

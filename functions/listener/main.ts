@@ -25,6 +25,7 @@ async function main() {
     ...(config.EVENTBUS_REALTIME_QUEUE_URL ? { realtimeQueueUrl: config.EVENTBUS_REALTIME_QUEUE_URL } : {}),
     pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
+    sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
     maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
     log: (level, message, fields) => logger[level](message, fields ?? {}),
   });

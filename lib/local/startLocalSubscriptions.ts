@@ -66,6 +66,7 @@ export async function startLocalSubscriptions({
     ...(env.EVENTBUS_REALTIME_QUEUE_URL ? { realtimeQueueUrl: env.EVENTBUS_REALTIME_QUEUE_URL } : {}),
     pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
+    sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
     maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
     log: (level, message, fields) => {
       if (level !== "debug") log(`listener: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);

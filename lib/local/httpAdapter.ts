@@ -123,7 +123,7 @@ function toEvent(
   return { event, requestId };
 }
 
-function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2 | string | undefined) {
+function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2 | string | undefined | void) {
   const structured: APIGatewayProxyStructuredResultV2 =
     typeof result === "object" && result !== null && "statusCode" in result
       ? result

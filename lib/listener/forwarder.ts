@@ -111,23 +111,28 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   let wake: (() => void) | undefined;
   /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
   let scanned = -1;
-  // Back-pressure bookkeeping: the last depth SQS reported plus what was sent since, so a burst cannot run
-  // far past the maximum between two depth checks.
+  // Back-pressure bookkeeping. `dispatched` and `completed` count messages handed to / accepted by SQS;
+  // `included` is how many of them the last depth reading is known to contain (those accepted before the
+  // read started). The estimate counts everything else on top, so a burst cannot run past the maximum
+  // by more than one page.
   let depthCheckedAt = 0;
   let knownDepth = 0;
-  let sentSinceCheck = 0;
+  let dispatched = 0;
+  let completed = 0;
+  let included = 0;
   let overloaded = false;
-
   let refreshing: Promise<void> | undefined;
 
+  const estimatedDepth = () => knownDepth + dispatched - included;
+
   function refreshDepth(): Promise<void> {
-    // Sends counted before the read are in the figure it returns; later ones may not be, so keep them.
-    const countedBefore = sentSinceCheck;
-    refreshing ??= readQueueDepth(deps.sqs, target.queueUrl)
+    if (refreshing) return refreshing;
+    const completedBefore = completed;
+    refreshing = readQueueDepth(deps.sqs, target.queueUrl)
       .then((depth) => {
         depthCheckedAt = Date.now();
         knownDepth = depth?.visible ?? 0;
-        sentSinceCheck -= countedBefore;
+        included = completedBefore;
       })
       .finally(() => {
         refreshing = undefined;
@@ -137,8 +142,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
 
   /**
    * Whether to pause. The depth is refreshed in the background about once a second, off the delivery
-   * path; only when the last known depth plus what was sent since exceeds the maximum does it wait for a
-   * fresh figure.
+   * path; only when the estimate exceeds the maximum does it wait for a fresh figure.
    */
   async function queueOverloaded(): Promise<boolean> {
     if (deps.maxQueueDepth <= 0) return false;
@@ -150,15 +154,13 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         }),
       );
     }
-    if (knownDepth + sentSinceCheck <= deps.maxQueueDepth) {
-      if (overloaded) deps.log("info", "queue drained, resuming", { target: target.name, depth: knownDepth });
-      overloaded = false;
-      return false;
-    }
-    await refreshDepth();
-    const next = knownDepth > deps.maxQueueDepth;
-    if (next && !overloaded)
+    if (estimatedDepth() > deps.maxQueueDepth) await refreshDepth();
+    const next = estimatedDepth() > deps.maxQueueDepth;
+    if (next && !overloaded) {
       deps.log("warn", "queue over max depth, pausing", { target: target.name, depth: knownDepth });
+    } else if (!next && overloaded) {
+      deps.log("info", "queue drained, resuming", { target: target.name, depth: knownDepth });
+    }
     overloaded = next;
     return overloaded;
   }
@@ -213,7 +215,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
             ? fanoutMessages(matching)
             : subscriptionMessages(matching, target.fifo, page.generation);
         // Counted when dispatched, so the page still in flight weighs on the back-pressure check too.
-        sentSinceCheck += messages.length;
+        dispatched += messages.length;
         const sending = sendMessages(
           {
             sqs: deps.sqs,
@@ -232,6 +234,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const before = previous;
         const done = (async () => {
           await sending;
+          completed += messages.length;
           await before;
           const stored = await storeCheckpoint(deps.sql, {
             name: target.name,

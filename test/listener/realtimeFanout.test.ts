@@ -43,7 +43,7 @@ async function receiveFanout(count: number): Promise<FanoutMessage[]> {
 
 describe("realtime fan-out", () => {
   it("forwards every event appended after its first run, packed into FanoutMessages of consecutive events", async () => {
-    await expect.poll(() => listener.owned()).toContain("$realtime");
+    await expect.poll(() => listener.owned(), { timeout: 10_000 }).toContain("$realtime");
     await appendToStream(db.sql, "room-1", [
       { type: "Said", data: { text: "hi" } },
       { type: "Said", data: { text: "there" } },

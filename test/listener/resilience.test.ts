@@ -71,7 +71,7 @@ describe("listener resilience", () => {
     ]);
     const caughtUp = await receiveEvents(sqs, subscription.queueUrl, 2, { timeoutMs: 10_000 });
     expect(caughtUp.map((r) => r.event.data)).toEqual([{ i: 1 }, { i: 2 }]);
-    await expect.poll(listenPids).toEqual([expect.any(Number)]);
+    await expect.poll(listenPids, { timeout: 10_000 }).toEqual([expect.any(Number)]);
     expect((await listenPids())[0]).not.toBe(pid);
 
     // And it is listening again: a new append arrives promptly.
@@ -82,7 +82,7 @@ describe("listener resilience", () => {
 
   it("gives up and re-claims its subscriptions when its lock connection is terminated", async () => {
     const subscription = await subscribe("relock", { filter: { type: ["Relock"] } });
-    await expect.poll(() => listener.owned()).toContain("relock");
+    await expect.poll(() => listener.owned(), { timeout: 10_000 }).toContain("relock");
     const lockPid = async () =>
       (
         await db.sql<{ pid: number }[]>`
@@ -115,7 +115,7 @@ describe("listener resilience", () => {
     const [{ head }] = await db.sql<
       [{ head: number }]
     >`select max(position)::int8 as head from eventbus.events`;
-    await expect.poll(() => checkpointOf("rejects")).toBe(head);
+    await expect.poll(() => checkpointOf("rejects"), { timeout: 10_000 }).toBe(head);
     const start = head;
     // A real SQS refusal: the queue's MaximumMessageSize is lowered so one entry of the batch is too big.
     await sqs.send(
@@ -149,7 +149,7 @@ describe("listener resilience", () => {
 
   it("pauses a subscription whose queue is over its max depth, and resumes as it drains", async () => {
     const subscription = await subscribe("pressure", { filter: { type: ["Pressure"] } });
-    await expect.poll(() => listener.owned()).toContain("pressure");
+    await expect.poll(() => listener.owned(), { timeout: 10_000 }).toContain("pressure");
     await appendToStream(
       db.sql,
       "p-1",
@@ -157,7 +157,7 @@ describe("listener resilience", () => {
     );
     // Max depth 5, pages of 5: the queue stops growing at about two pages.
     await expect
-      .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible)
+      .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible, { timeout: 10_000 })
       .toBeGreaterThan(4);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect((await readQueueDepth(sqs, subscription.queueUrl))!.visible).toBeLessThanOrEqual(10);

@@ -1,7 +1,7 @@
 import { httpHandler } from "../../lib/http/httpHandler.ts";
 import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
 import { deleteSubscription } from "../../lib/subscriptions/deleteSubscription.ts";
-import { requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** DELETE /subscriptions/{name}: the subscription, its checkpoint, its queue and its DLQ. */

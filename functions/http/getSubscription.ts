@@ -2,7 +2,7 @@ import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
 import { getSubscription } from "../../lib/subscriptions/getSubscription.ts";
 import { readSubscriptionStatus } from "../../lib/subscriptions/readSubscriptionStatus.ts";
-import { requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** GET /subscriptions/{name}: definition, queues, checkpoint, head, lag, depths and owner. */

@@ -1,7 +1,7 @@
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { listSubscriptions } from "../../lib/subscriptions/listSubscriptions.ts";
 import { readSubscriptionStatus } from "../../lib/subscriptions/readSubscriptionStatus.ts";
-import { requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** GET /subscriptions */

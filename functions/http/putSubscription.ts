@@ -2,7 +2,8 @@ import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { assertSubscriptionName, parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { readSubscriptionStatus } from "../../lib/subscriptions/readSubscriptionStatus.ts";
-import { readJsonBody, requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { readJsonBody } from "../../lib/subscriptions/requestBody.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** PUT /subscriptions/{name}: 201 created, 200 identical, 409 different. */

@@ -1,7 +1,7 @@
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
 import { redriveSubscription } from "../../lib/subscriptions/redriveSubscription.ts";
-import { requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** POST /subscriptions/{name}/redrive: move the DLQ's messages back to the queue. */

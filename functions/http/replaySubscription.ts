@@ -2,7 +2,8 @@ import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
 import { parseReplayRequest } from "../../lib/subscriptions/parseReplayRequest.ts";
 import { replaySubscription } from "../../lib/subscriptions/replaySubscription.ts";
-import { readJsonBody, requireSubscriptionAdmin } from "../../lib/subscriptions/requestBody.ts";
+import { readJsonBody } from "../../lib/subscriptions/requestBody.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** POST /subscriptions/{name}/replay {from}: redeliver every matching event after `from`. */

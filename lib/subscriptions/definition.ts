@@ -19,6 +19,8 @@ export interface SubscriptionDefinition {
 }
 
 const SUBSCRIPTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** `npm run dev` names the realtime fan-out queue `<prefix>realtime`. */
+const RESERVED_NAMES = new Set(["realtime"]);
 /** SQS queue names: at most 80 characters, `.fifo` included. */
 const MAX_QUEUE_NAME = 80;
 
@@ -77,6 +79,11 @@ export function queueNames(
 export function assertSubscriptionName(name: string, queuePrefix: string): string {
   if (!SUBSCRIPTION_NAME.test(name)) {
     throw validationFailed("Subscription names are 1-64 characters of A-Z, a-z, 0-9, '_' and '-'.", {
+      name,
+    });
+  }
+  if (RESERVED_NAMES.has(name)) {
+    throw validationFailed(`'${name}' is reserved: its queue name is the realtime fan-out queue's.`, {
       name,
     });
   }

@@ -1,5 +1,3 @@
-import { requireScope } from "../auth/authorize.ts";
-import type { Principal } from "../auth/token.ts";
 import { EventBusError, validationFailed } from "../errors.ts";
 import type { HttpRequest } from "../http/httpHandler.ts";
 
@@ -18,20 +16,5 @@ export function readJsonBody(request: HttpRequest): unknown {
     return JSON.parse(text);
   } catch {
     throw validationFailed("The body is not valid JSON.");
-  }
-}
-
-/**
- * Subscriptions span every stream, so managing them needs `subscriptions:manage` on a token that is not
- * bounded to some streams.
- * @throws {EventBusError} `FORBIDDEN`.
- */
-export function requireSubscriptionAdmin(principal: Principal): void {
-  requireScope(principal, "subscriptions:manage");
-  if (principal.streams !== undefined && !principal.streams.includes("*")) {
-    throw new EventBusError(
-      "FORBIDDEN",
-      "Tokens bounded by a 'streams' claim cannot manage subscriptions, which span every stream.",
-    );
   }
 }

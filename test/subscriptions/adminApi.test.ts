@@ -65,6 +65,7 @@ describe("PUT /subscriptions/{name}", () => {
   it.each([
     ["a name with invalid characters", "/subscriptions/bad%20name", {}],
     ["a name too long for SQS", `/subscriptions/${"x".repeat(65)}`, {}],
+    ["the reserved name 'realtime'", "/subscriptions/realtime", {}],
     ["an unknown member", "/subscriptions/s1", { filters: {} }],
     ["an unknown filter operator", "/subscriptions/s1", { filter: { type: [{ regex: "x" }] } }],
     ["an empty filter leaf", "/subscriptions/s1", { filter: { type: [] } }],

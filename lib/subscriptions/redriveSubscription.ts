@@ -1,12 +1,26 @@
 import {
   DeleteMessageBatchCommand,
   type Message,
+  type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Sql } from "postgres";
 import { getSubscription } from "./getSubscription.ts";
+
+/** Received attributes may carry list members SendMessage refuses; keep type and value only. */
+const sendableAttributes = (attributes: Record<string, MessageAttributeValue>) =>
+  Object.fromEntries(
+    Object.entries(attributes).map(([name, v]) => [
+      name,
+      {
+        DataType: v.DataType,
+        ...(v.StringValue === undefined ? {} : { StringValue: v.StringValue }),
+        ...(v.BinaryValue === undefined ? {} : { BinaryValue: v.BinaryValue }),
+      },
+    ]),
+  );
 
 export interface RedriveResult {
   /** Messages moved from the DLQ back to the queue. */
@@ -50,7 +64,7 @@ export async function redriveSubscription(
         Entries: Messages.map((m: Message, i) => ({
           Id: String(i),
           MessageBody: m.Body ?? "",
-          ...(m.MessageAttributes ? { MessageAttributes: m.MessageAttributes } : {}),
+          ...(m.MessageAttributes ? { MessageAttributes: sendableAttributes(m.MessageAttributes) } : {}),
           ...(fifo
             ? {
                 MessageGroupId: m.Attributes?.MessageGroupId ?? "redrive",

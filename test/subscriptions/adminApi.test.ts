@@ -183,4 +183,32 @@ describe("dead-letter queue", () => {
     expect(back.map((r) => r.event.data)).toEqual([{ bad: true }]);
     expect((await api.request("GET", "/subscriptions/poison")).body.dlqDepth).toBe(0);
   });
+
+  it("redrives an ordered subscription's DLQ keeping each message's stream group", async () => {
+    const put = await api.request("PUT", "/subscriptions/poison-fifo", {
+      body: {
+        filter: { type: ["PoisonFifo"] },
+        ordering: "stream",
+        maxReceiveCount: 1,
+        visibilityTimeout: 1,
+        startFrom: "current",
+      },
+    });
+    expect(put.status).toBe(201);
+    await appendToStream(api.db.sql, "fifo-poison-1", [{ type: "PoisonFifo", data: { n: 1 } }]);
+    const { queueUrl } = put.body;
+    await expect
+      .poll(
+        async () => {
+          await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
+          return (await api.request("GET", "/subscriptions/poison-fifo")).body.dlqDepth;
+        },
+        { timeout: 15_000, interval: 100 },
+      )
+      .toBe(1);
+    const redrive = await api.request("POST", "/subscriptions/poison-fifo/redrive");
+    expect(redrive).toMatchObject({ status: 200, body: { moved: 1, drained: true } });
+    const back = await receiveEvents(sqs, queueUrl, 1);
+    expect(back.map((r) => [r.event.data, r.groupId])).toEqual([[{ n: 1 }, "fifo-poison-1"]]);
+  });
 });

@@ -98,4 +98,16 @@ describe("several listeners", () => {
       await doomed.kill();
     }
   });
+
+  it("exit cleanly on SIGTERM (as ECS stops a task), leaving their subscriptions free", async () => {
+    const leaving = spawnListener({ DATABASE_URL: db.url, EVENTBUS_LISTENER_ID: "leaving" });
+    await leaving.ready;
+    await expect
+      .poll(owners, { timeout: 10_000 })
+      .toEqual({ a: "leaving", b: "leaving", c: "leaving", d: "leaving" });
+    const stoppedAt = Date.now();
+    expect(await leaving.terminate()).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(await owners()).toEqual({ a: null, b: null, c: null, d: null });
+  });
 });

@@ -73,6 +73,8 @@ export interface ListenerProcess {
   ready: Promise<void>;
   /** SIGKILL: no cleanup at all, as when a task is lost. */
   kill(): Promise<void>;
+  /** SIGTERM, as ECS stops a task; resolves with the exit code. */
+  terminate(): Promise<number | null>;
   output(): string;
 }
 
@@ -94,7 +96,7 @@ export function spawnListener(env: Record<string, string>): ListenerProcess {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
@@ -110,6 +112,10 @@ export function spawnListener(env: Record<string, string>): ListenerProcess {
     async kill() {
       child.kill("SIGKILL");
       await exited;
+    },
+    terminate() {
+      child.kill("SIGTERM");
+      return exited;
     },
     output: () => out,
   };

@@ -134,7 +134,11 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   async function loseLock(lost: LockSession, reason: string) {
     if (lock !== lost) return;
     lock = undefined;
-    log("warn", "lock connection lost; releasing every subscription", { listenerId, reason });
+    // While stopping, a closed connection is expected (Ctrl-C also reaches an embedded Postgres).
+    log(stopped ? "debug" : "warn", "lock connection lost; releasing every subscription", {
+      listenerId,
+      reason,
+    });
     await Promise.all([...forwarders.keys()].map((id) => dropForwarder(id, false)));
     await sql`select pg_terminate_backend(${lost.pid})`.catch(() => {});
     await lost.sql.end({ timeout: 0 }).catch(() => {});

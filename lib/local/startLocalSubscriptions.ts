@@ -6,6 +6,7 @@ import { createSql, type Sql } from "../db/client.ts";
 import { listenerSqlOptions, startListener } from "../listener/startListener.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { createSubscriptionQueues } from "../subscriptions/subscriptionQueues.ts";
+import { updateSubscriptionQueues } from "../subscriptions/updateSubscriptionQueues.ts";
 import { startSqsServer } from "./sqsServer.ts";
 
 type Stop = () => Promise<void> | void;
@@ -83,9 +84,15 @@ export async function startLocalSubscriptions({
   log(`consumers     ${consumers.length} from ${file}`);
 }
 
-/** Queues of the registered subscriptions, created again if the stand-in (in memory) lost them. */
+/**
+ * Queues of the registered subscriptions, created again if the stand-in (in memory) lost them, and the
+ * registry pointed at their URLs (which carry the stand-in's port).
+ */
 async function recreateQueues(sql: Sql, sqs: SQSClient, config: Config): Promise<void> {
   for (const s of await listSubscriptions(sql)) {
-    await createSubscriptionQueues(sqs, config.EVENTBUS_QUEUE_PREFIX, s.name, s);
+    const queues = await createSubscriptionQueues(sqs, config.EVENTBUS_QUEUE_PREFIX, s.name, s);
+    if (queues.queueUrl !== s.queueUrl || queues.dlqUrl !== s.dlqUrl) {
+      await updateSubscriptionQueues(sql, s.name, queues);
+    }
   }
 }

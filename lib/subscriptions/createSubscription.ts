@@ -54,7 +54,8 @@ export async function createSubscription(
         ? 0
         : definition.startFrom === "current"
           ? await readHeadPosition(tx as unknown as Sql)
-          : definition.startFrom;
+          : // A position is the first one delivered (like `from` elsewhere); the checkpoint is the last one done.
+            Math.max(0, definition.startFrom - 1);
     await tx`
       insert into eventbus.checkpoints (name, lock_id, position)
       values (${name}, ${row.id}, ${start})

@@ -13,8 +13,8 @@ const replaySchema = z
   .strict();
 
 /**
- * `{from}` of `POST /subscriptions/{name}/replay`: `origin`, `current`, or a position after which
- * delivery restarts.
+ * `{from}` of `POST /subscriptions/{name}/replay`: `origin`, `current`, or the first position
+ * to deliver again.
  * @throws {EventBusError} `VALIDATION_FAILED`.
  */
 export const parseReplayRequest = (body: unknown): StartFrom =>

@@ -5,7 +5,7 @@ import { getSubscription } from "./getSubscription.ts";
 
 /**
  * Moves a subscription's checkpoint (back to redeliver, or forward to skip): the listener then forwards
- * every matching event after `from` again. The generation bump makes the owner drop the page it may be
+ * every matching event from position `from` on again. The generation bump makes the owner drop the page it may be
  * forwarding, so its late checkpoint write cannot undo the replay.
  *
  * @returns the new checkpoint.
@@ -13,7 +13,9 @@ import { getSubscription } from "./getSubscription.ts";
  */
 export async function replaySubscription(sql: Sql, name: string, from: StartFrom): Promise<number> {
   await getSubscription(sql, name);
-  const position = from === "origin" ? 0 : from === "current" ? await readHeadPosition(sql) : from;
+  // A numeric `from` is the first position delivered again; the checkpoint is the last one done.
+  const position =
+    from === "origin" ? 0 : from === "current" ? await readHeadPosition(sql) : Math.max(0, from - 1);
   await sql`
     update eventbus.checkpoints set position = ${position}, generation = generation + 1, updated_at = now()
     where name = ${name}`;

@@ -65,3 +65,26 @@ describe("persistent subscriptions", () => {
     ]);
   });
 });
+
+describe("startFrom", () => {
+  it("starts at the position given in startFrom, inclusive, and at the head for current", async () => {
+    const appended = await appendToStream(db.sql, "start-1", [
+      { type: "Start", data: { i: 1 } },
+      { type: "Start", data: { i: 2 } },
+      { type: "Start", data: { i: 3 } },
+    ]);
+    const fromSecond = await subscribe("from-second", {
+      startFrom: appended.events[1]!.position,
+      filter: { subject: ["start-1"] },
+    });
+    const current = await subscribe("from-current", {
+      startFrom: "current",
+      filter: { subject: ["start-1"] },
+    });
+    await appendToStream(db.sql, "start-1", [{ type: "Start", data: { i: 4 } }]);
+    const received = await receiveEvents(sqs, fromSecond.queueUrl, 3, { settleMs: 300 });
+    expect(received.map((r) => r.event.data)).toEqual([{ i: 2 }, { i: 3 }, { i: 4 }]);
+    const live = await receiveEvents(sqs, current.queueUrl, 1, { settleMs: 300 });
+    expect(live.map((r) => r.event.data)).toEqual([{ i: 4 }]);
+  });
+});

@@ -133,6 +133,13 @@ describe("GET, replay, DELETE", () => {
       400,
     );
 
+    // A numeric `from` is inclusive: that position is the first delivered again.
+    const second = first[1]!.event.position;
+    const fromSecond = await api.request("POST", "/subscriptions/audits/replay", { body: { from: second } });
+    expect(fromSecond.body.checkpoint).toBe(second - 1);
+    const tail = await receiveEvents(sqs, status.queueUrl, 1, { settleMs: 300 });
+    expect(tail.map((r) => r.event.data)).toEqual([{ i: 2 }]);
+
     const deleted = await api.request("DELETE", "/subscriptions/audits");
     expect(deleted.status).toBe(204);
     expect((await api.request("GET", "/subscriptions/audits")).status).toBe(404);

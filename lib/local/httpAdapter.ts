@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { EventBusError } from "../errors.ts";
 import { problemResponse } from "../http/httpHandler.ts";
 import { limits } from "../limits.ts";
+import { lambdaContext } from "./lambdaContext.ts";
 
 export type HttpLambda = (
   event: APIGatewayProxyEventV2,
@@ -39,24 +40,6 @@ function compile(route: LocalRoute): CompiledRoute {
     })
     .join("/");
   return { ...route, method, pattern: new RegExp(`^${source}$`), params };
-}
-
-/** Lambda context fields our handlers may read; the rest are stubs. */
-function lambdaContext(requestId: string): Context {
-  return {
-    awsRequestId: requestId,
-    functionName: "local",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:local",
-    memoryLimitInMB: "1024",
-    logGroupName: "local",
-    logStreamName: "local",
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -163,7 +146,7 @@ export function createHttpAdapter(routes: readonly LocalRoute[]): Server {
       if (!matched) throw new EventBusError("ROUTE_NOT_FOUND", `No route for ${req.method} ${url.pathname}.`);
       const body = await readBody(req);
       const { event, requestId } = toEvent(req, url, matched.route, matched.match, body);
-      send(res, await matched.route.handler(event, lambdaContext(requestId)));
+      send(res, await matched.route.handler(event, lambdaContext("local-http", requestId)));
     } catch (error) {
       send(res, problemResponse(error));
     }

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import {
   DeleteMessageBatchCommand,
   type Message,
@@ -6,6 +5,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { lambdaContext } from "./lambdaContext.ts";
 
 export type SqsLambda = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined | void>;
 
@@ -66,23 +66,6 @@ function toRecord(message: Message, arn: string, region: string): SQSRecord {
   };
 }
 
-function context(functionName: string): Context {
-  return {
-    awsRequestId: randomUUID(),
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: "1024",
-    logGroupName: functionName,
-    logStreamName: "local",
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
-
 /**
  * A local stand-in for Lambda's SQS event source mapping with `ReportBatchItemFailures`: long-polls the
  * queue, invokes the unmodified handler with an `SQSEvent`, deletes the messages that succeeded, and leaves
@@ -120,7 +103,7 @@ export function startSqsPoller(options: SqsPollerOptions): { stop(): Promise<voi
       const event: SQSEvent = { Records: messages.map((m) => toRecord(m, arn, region)) };
       let failed = new Set<string>();
       try {
-        const result = await options.handler(event, context(arn.split(":").at(-1)!));
+        const result = await options.handler(event, lambdaContext(arn.split(":").at(-1)!));
         failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       } catch (error) {
         options.onError?.(error);

@@ -6,6 +6,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { limits } from "../limits.ts";
 import type { WebSocketEvent, WebSocketResult } from "../realtime/wsHandler.ts";
 import { listen } from "./httpAdapter.ts";
+import { lambdaContext } from "./lambdaContext.ts";
 
 export type WsLambda = (event: WebSocketEvent, context: Context) => Promise<WebSocketResult | undefined>;
 
@@ -57,24 +58,6 @@ interface LiveConnection {
 
 /** Connection ids look like API Gateway's: 12 base64 characters ending in `=`. */
 const newConnectionId = () => `${randomBytes(8).toString("base64").slice(0, 11).replace(/[+/]/g, "A")}=`;
-
-function lambdaContext(): Context {
-  const requestId = randomUUID();
-  return {
-    awsRequestId: requestId,
-    functionName: "local-ws",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:local-ws",
-    memoryLimitInMB: "1024",
-    logGroupName: "local-ws",
-    logStreamName: "local",
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 29_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
 
 const statusText: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden" };
 
@@ -133,7 +116,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   async function invoke(routeKey: string, event: WebSocketEvent): Promise<WebSocketResult | undefined> {
     const handler = routes.get(routeKey);
     if (!handler) return { statusCode: 200 };
-    return track(handler(event, lambdaContext()));
+    return track(handler(event, lambdaContext("local-ws")));
   }
 
   function close(connectionId: string, code: number, reason: string) {

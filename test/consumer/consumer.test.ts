@@ -1,41 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createConsumer } from "../../lib/consumer/createConsumer.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
-import { type Listener, startListener } from "../../lib/listener/startListener.ts";
 import { startSqsPoller } from "../../lib/local/sqsPoller.ts";
-import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
-import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { readQueueDepth } from "../../lib/subscriptions/subscriptionQueues.ts";
-import { createSqsClient, uniquePrefix } from "../listener/support.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { useListenerHarness } from "../listener/support.ts";
 
-const sqs = createSqsClient();
-const prefix = uniquePrefix("consumer");
-let db: TestDatabase;
-let listener: Listener;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  listener = await startListener({ sql: db.sql, sqs, source: "urn:test", claimIntervalMs: 200 });
-});
-afterAll(async () => {
-  await listener.stop();
-  await db.close();
-  sqs.destroy();
-});
-
-const subscribe = async (name: string, body: unknown) =>
-  (
-    await createSubscription(db.sql, sqs, {
-      name,
-      definition: parseSubscriptionDefinition(body),
-      queuePrefix: prefix,
-    })
-  ).subscription;
+const bus = useListenerHarness("consumer");
 
 describe("consumer helper", () => {
   it("fails only the messages whose handler threw; they reach the DLQ after maxReceiveCount", async () => {
-    const subscription = await subscribe("standard", {
+    const subscription = await bus.subscribe("standard", {
       filter: { type: ["Job"] },
       maxReceiveCount: 2,
       visibilityTimeout: 1,
@@ -46,15 +20,20 @@ describe("consumer helper", () => {
       handled.push({ n, receiveCount });
       if (poison) throw new Error("cannot handle this one");
     });
-    const poller = startSqsPoller({ sqs, queueUrl: subscription.queueUrl, handler, waitTimeSeconds: 1 });
+    const poller = startSqsPoller({
+      sqs: bus.sqs,
+      queueUrl: subscription.queueUrl,
+      handler,
+      waitTimeSeconds: 1,
+    });
     try {
-      await appendToStream(db.sql, "jobs-1", [
+      await appendToStream(bus.db.sql, "jobs-1", [
         { type: "Job", data: { n: 1 } },
         { type: "Job", data: { n: 2, poison: true } },
         { type: "Job", data: { n: 3 } },
       ]);
       await expect
-        .poll(async () => (await readQueueDepth(sqs, subscription.dlqUrl))!.visible, { timeout: 15_000 })
+        .poll(async () => (await readQueueDepth(bus.sqs, subscription.dlqUrl))!.visible, { timeout: 15_000 })
         .toBe(1);
       expect(handled.filter((h) => h.n === 1)).toHaveLength(1);
       expect(handled.filter((h) => h.n === 3)).toHaveLength(1);
@@ -65,7 +44,7 @@ describe("consumer helper", () => {
   });
 
   it("on a FIFO queue, holds back the rest of a failed stream while other streams go on", async () => {
-    const subscription = await subscribe("fifo", {
+    const subscription = await bus.subscribe("fifo", {
       filter: { type: ["Step"] },
       ordering: "stream",
       visibilityTimeout: 1,
@@ -80,12 +59,17 @@ describe("consumer helper", () => {
       }
       handled.push(tag);
     });
-    await appendToStream(db.sql, "flow-a", [{ type: "Step" }, { type: "Step" }, { type: "Step" }]);
-    await appendToStream(db.sql, "flow-b", [{ type: "Step" }, { type: "Step" }]);
+    await appendToStream(bus.db.sql, "flow-a", [{ type: "Step" }, { type: "Step" }, { type: "Step" }]);
+    await appendToStream(bus.db.sql, "flow-b", [{ type: "Step" }, { type: "Step" }]);
     await expect
-      .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible, { timeout: 10_000 })
+      .poll(async () => (await readQueueDepth(bus.sqs, subscription.queueUrl))!.visible, { timeout: 10_000 })
       .toBe(5);
-    const poller = startSqsPoller({ sqs, queueUrl: subscription.queueUrl, handler, waitTimeSeconds: 1 });
+    const poller = startSqsPoller({
+      sqs: bus.sqs,
+      queueUrl: subscription.queueUrl,
+      handler,
+      waitTimeSeconds: 1,
+    });
     try {
       await expect.poll(() => handled.length, { timeout: 15_000 }).toBe(5);
       expect(failedOnce).toBe(true);

@@ -1,47 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
-import { type Listener, startListener } from "../../lib/listener/startListener.ts";
-import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
-import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { replaySubscription } from "../../lib/subscriptions/replaySubscription.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { createSqsClient, receiveEvents, uniquePrefix } from "./support.ts";
+import { receiveEvents, useListenerHarness } from "./support.ts";
 
-const sqs = createSqsClient();
-const prefix = uniquePrefix("order");
-let db: TestDatabase;
-let listener: Listener;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  listener = await startListener({
-    sql: db.sql,
-    sqs,
-    source: "urn:test",
-    claimIntervalMs: 200,
-    pageSize: 37,
-  });
-});
-afterAll(async () => {
-  await listener.stop();
-  await db.close();
-  sqs.destroy();
-});
+const bus = useListenerHarness("order", { pageSize: 37 });
 
 describe("ordered subscriptions", () => {
   it("deliver each stream's events in stream order, one message group per stream", async () => {
-    const { subscription } = await createSubscription(db.sql, sqs, {
-      name: "ordered",
-      definition: parseSubscriptionDefinition({ ordering: "stream" }),
-      queuePrefix: prefix,
-    });
+    const subscription = await bus.subscribe("ordered", { ordering: "stream" });
     const streams = Array.from({ length: 12 }, (_, i) => `account-${i}`);
     // Concurrent writers, several appends per stream, interleaved across streams.
     await Promise.all(
       streams.map(async (streamId) => {
         for (let round = 0; round < 5; round++) {
           await appendToStream(
-            db.sql,
+            bus.db.sql,
             streamId,
             Array.from({ length: 4 }, () => ({ type: "Moved", data: { round } })),
           );
@@ -49,7 +22,7 @@ describe("ordered subscriptions", () => {
       }),
     );
     const total = streams.length * 20;
-    const received = await receiveEvents(sqs, subscription.queueUrl, total, {
+    const received = await receiveEvents(bus.sqs, subscription.queueUrl, total, {
       timeoutMs: 30_000,
       settleMs: 300,
     });
@@ -61,8 +34,8 @@ describe("ordered subscriptions", () => {
     }
 
     // A replay is not swallowed by FIFO deduplication (the first delivery was moments ago).
-    await replaySubscription(db.sql, "ordered", "origin");
-    const replayed = await receiveEvents(sqs, subscription.queueUrl, total, {
+    await replaySubscription(bus.db.sql, "ordered", "origin");
+    const replayed = await receiveEvents(bus.sqs, subscription.queueUrl, total, {
       timeoutMs: 30_000,
       settleMs: 300,
     });

@@ -1,8 +1,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import type { EventBusCloudEvent } from "../../lib/events/types.ts";
+import { type Listener, type ListenerOptions, startListener } from "../../lib/listener/startListener.ts";
+import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
+import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 /** A real SDK client against the run's SQS stand-in. */
 export const createSqsClient = () =>
@@ -119,4 +123,53 @@ export function spawnListener(env: Record<string, string>): ListenerProcess {
     },
     output: () => out,
   };
+}
+
+export interface ListenerHarness {
+  sqs: SQSClient;
+  /** Set in `beforeAll`: a fresh database and a listener forwarding from it. */
+  db: TestDatabase;
+  listener: Listener;
+  /** Creates a subscription (queues included) from a `PUT /subscriptions/{name}` body. */
+  subscribe(name: string, body: unknown): ReturnType<typeof createSubscriptionOf>;
+}
+
+const createSubscriptionOf = async (harness: ListenerHarness, prefix: string, name: string, body: unknown) =>
+  (
+    await createSubscription(harness.db.sql, harness.sqs, {
+      name,
+      definition: parseSubscriptionDefinition(body),
+      queuePrefix: prefix,
+    })
+  ).subscription;
+
+/**
+ * A test file's fresh database with a real listener running on it, its own queue prefix, and teardown.
+ * Call at the top of the file; use the members inside tests.
+ */
+export function useListenerHarness(
+  label: string,
+  options: Partial<Omit<ListenerOptions, "sql" | "sqs" | "source">> = {},
+): ListenerHarness {
+  const prefix = uniquePrefix(label);
+  const harness = {
+    sqs: createSqsClient(),
+    subscribe: (name: string, body: unknown) => createSubscriptionOf(harness, prefix, name, body),
+  } as ListenerHarness;
+  beforeAll(async () => {
+    harness.db = await createTestDatabase();
+    harness.listener = await startListener({
+      sql: harness.db.sql,
+      sqs: harness.sqs,
+      source: "urn:test",
+      claimIntervalMs: 200,
+      ...options,
+    });
+  });
+  afterAll(async () => {
+    await harness.listener.stop();
+    await harness.db.close();
+    harness.sqs.destroy();
+  });
+  return harness;
 }

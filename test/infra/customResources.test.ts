@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSql } from "../../lib/db/client.ts";
 import { migrations } from "../../lib/db/migrations/index.ts";
 import { findSubscription } from "../../lib/subscriptions/getSubscription.ts";
+import { createSqsClient } from "../listener/support.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 // The custom resource handlers run for real: against Postgres and the SQS stand-in, with the environment
@@ -23,11 +24,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
   });
-  sqs = new SQSClient({
-    endpoint: inject("sqsEndpoint"),
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
+  sqs = createSqsClient();
 });
 afterAll(async () => {
   sqs.destroy();

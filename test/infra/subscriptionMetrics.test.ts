@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createSql, type Sql } from "../../lib/db/client.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { createSqsClient } from "../listener/support.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 // The scheduled metrics function, for real: Postgres, the SQS stand-in and the listener; what it writes
@@ -25,11 +26,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
   });
-  sqs = new SQSClient({
-    endpoint: inject("sqsEndpoint"),
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
+  sqs = createSqsClient();
 });
 afterAll(async () => {
   sqs.destroy();

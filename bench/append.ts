@@ -1,23 +1,57 @@
 /**
- * `npm run bench:append`: append throughput against plain INSERTs of the same rows into a bare table,
- * measured in the same run on the same Postgres. Prints events/s and the ratio for each case.
+ * `npm run bench:append [-- --json]`: append throughput against a plain-insert baseline, both measured in
+ * the same run on the same Postgres, in alternating rounds (baseline, ours, baseline, ours, ...) so that a
+ * change in machine load hits both alike. Prints events/s and the ratio for each case; with `--json`, one
+ * JSON object `{"cases":[{"name","eventsPerSecond","baselinePerSecond","ratio"}]}` as the last line.
+ *
+ * Cases (ours / baseline):
+ *   1. single-event append, 1 writer       / single-row insert, 1 writer
+ *   2. 100-event append, 1 writer          / one 100-row insert, 1 writer
+ *   3. single-event append, 8 writers      / single-row insert, 8 writers
+ *   4. 100-event append, 8 writers         / one 100-row insert, 8 writers
+ *   5. HTTP single append, 8 clients       / a bare `node:http` server doing the single-row insert, 8 clients
+ * "Ours" is `appendToStream` (cases 1-4) or `POST /streams/{id}/events` through the real handler behind the
+ * local API Gateway stand-in (lib/local/httpAdapter.ts), with a JWT, validation and everything else the
+ * handler does. Every op appends to a new stream, so writers never contend for one stream.
+ *
+ * What the baseline does, exactly: one autocommit `INSERT INTO bench_plain (stream_id, version, id, type,
+ * data, metadata) VALUES (...), ...` per op (1 or 100 rows), with the same columns and the same JSON the
+ * event carries, on the same server and the same pool (20 connections). `bench_plain` has what any event
+ * table minimally needs to be comparable, a `bigserial` primary key (the global position), and nothing
+ * else: no other index, no constraint, no trigger, no NOTIFY, no stream row. The bare HTTP server reads
+ * the body, parses the JSON, runs that single-row insert and answers 201 with the position; it checks no
+ * token and validates nothing. Both servers run in this process and are driven by the same `fetch`
+ * client (keep-alive) at the same concurrency.
+ *
+ * BENCH_SECONDS (default 3) is the measuring time per case and side.
  */
 import { randomUUID } from "node:crypto";
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { issueToken } from "../lib/auth/token.ts";
 import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { appendToStream } from "../lib/events/appendToStream.ts";
 import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
-import { benchPostgres, compareRates, report } from "./support.ts";
+import { type BenchCase, benchPostgres, compareRates, printJsonSummary, report } from "./support.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const POOL = 20;
 const data = { orderId: "o-1", total: 42.5, lines: [{ sku: "A-1", qty: 2 }], note: "benchmark payload" };
 
 const pg = await benchPostgres();
-const sql = createSql(pg.url, { max: 20 });
+const sql = createSql(pg.url, { max: POOL });
 await migrate(sql);
-await sql`create table if not exists bench_plain (stream_id text, version bigint, id text, type text, data jsonb, metadata jsonb)`;
+await sql`drop table if exists bench_plain`;
+await sql`
+  create table bench_plain (
+    position bigserial primary key,
+    stream_id text not null,
+    version bigint not null,
+    id text not null,
+    type text not null,
+    data jsonb,
+    metadata jsonb
+  )`;
 
 const rows = (n: number, stream: string) =>
   Array.from({ length: n }, (_, i) => ({
@@ -34,56 +68,85 @@ let streamSeq = 0;
 const plainInsert = (n: number) => () => sql`insert into bench_plain ${sql(rows(n, `plain-${streamSeq++}`))}`;
 const append = (n: number) => () => appendToStream(sql, `bench-${streamSeq++}`, events(n));
 
+// --- the real HTTP handler behind the local API Gateway stand-in --------------------------------------------
 const secret = "bench-secret-bench-secret-bench-secret";
 Object.assign(process.env, {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   DATABASE_URL: pg.url,
   EVENTBUS_JWT_SECRET: secret,
-  DATABASE_POOL_MAX: "20",
+  DATABASE_POOL_MAX: String(POOL),
 });
 const { loadLocalHttpRoutes } = await import("../functions/http/localRoutes.ts");
 const server: Server = createHttpAdapter(await loadLocalHttpRoutes());
 const baseUrl = await listen(server, 0);
 const token = await issueToken(secret, { scope: "events:write" });
-const post = (n: number) => async () => {
-  const body = JSON.stringify(n === 1 ? events(1)[0] : events(n));
-  const res = await fetch(`${baseUrl}/streams/http-${streamSeq++}/events`, {
+
+// --- the bare baseline server: parse, plain insert, 201 -----------------------------------------------------
+async function readJson(req: IncomingMessage): Promise<{ type: string; data: unknown; metadata?: unknown }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+}
+const bare = createServer(async (req, res) => {
+  try {
+    const event = await readJson(req);
+    const streamId = decodeURIComponent(req.url!.split("/")[2]!);
+    const [row] = await sql<[{ position: number }]>`
+      insert into bench_plain (stream_id, version, id, type, data, metadata)
+      values (${streamId}, 1, ${randomUUID()}, ${event.type}, ${sql.json(event.data as never)},
+        ${event.metadata === undefined ? null : sql.json(event.metadata as never)})
+      returning position`;
+    const body = JSON.stringify({ streamId, position: row!.position });
+    res.writeHead(201, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  } catch {
+    res.writeHead(500).end();
+  }
+});
+const bareUrl = await listen(bare, 0);
+
+/** The same client for both servers: one event per POST, a fresh stream each, the same headers. */
+const post = (url: string) => async () => {
+  const res = await fetch(`${url}/streams/http-${streamSeq++}/events`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body,
+    body: JSON.stringify(events(1)[0]),
   });
   if (res.status !== 201) throw new Error(`append failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
 };
 
+const [settings] = await sql<[{ version: string; fsync: string; synchronous_commit: string }]>`
+  select current_setting('server_version') as version, current_setting('fsync') as fsync,
+    current_setting('synchronous_commit') as synchronous_commit`;
 console.log(
-  `bench:append  (${SECONDS}s per case, Postgres ${(await sql`show server_version`)[0]!.server_version}, fsync on)\n`,
-);
-for (const [name, n, concurrency, target] of [
-  ["single event, lib, 1 writer", 1, 1, 0.7],
-  ["100-event batch, lib, 1 writer", 100, 1, 0.7],
-  ["single event, lib, 8 writers", 1, 8, undefined],
-  ["100-event batch, lib, 8 writers", 100, 8, undefined],
-] as const) {
-  const { ours, baseline } = await compareRates(SECONDS, n, append(n), plainInsert(n), concurrency);
-  report(name, ours, baseline, target);
-}
-for (const [name, n, target] of [
-  ["single event, HTTP handler, 1 client", 1, undefined],
-  ["100-event batch, HTTP handler, 1 client", 100, undefined],
-] as const) {
-  const { ours, baseline } = await compareRates(SECONDS, n, post(n), plainInsert(n));
-  report(name, ours, baseline, target);
-}
-console.log(
-  "\nBaseline: plain INSERT of the same rows (same columns and JSON) into a table with no constraints,",
-);
-console.log(
-  "one autocommit statement per batch, on the same server and pool, measured in alternating rounds.",
+  `bench:append  (${SECONDS}s per case and side, Postgres ${settings!.version}, fsync ${settings!.fsync}, ` +
+    `synchronous_commit ${settings!.synchronous_commit})\n`,
 );
 
+const cases: BenchCase[] = [];
+for (const [name, n, concurrency, target] of [
+  ["single-event append, 1 writer", 1, 1, 0.8],
+  ["100-event append, 1 writer", 100, 1, 0.7],
+  ["single-event append, 8 writers", 1, 8, 0.7],
+  ["100-event append, 8 writers", 100, 8, 0.7],
+] as const) {
+  const { ours, baseline } = await compareRates(SECONDS, n, append(n), plainInsert(n), concurrency);
+  cases.push(report(name, ours, baseline, target));
+}
+{
+  const { ours, baseline } = await compareRates(SECONDS, 1, post(baseUrl), post(bareUrl), 8);
+  cases.push(report("HTTP single append, 8 clients", ours, baseline, 0.7));
+}
+console.log(
+  "\nBaseline: autocommit INSERTs of the same rows into a table with only a bigserial primary key, on the",
+);
+console.log("same server and pool; for HTTP, a bare node:http server doing that insert. Alternating rounds.");
+
 server.close();
+bare.close();
 const { getRuntime } = await import("../functions/shared/runtime.ts");
 await (await getRuntime()).sql.end();
 await sql.end();
 await pg.stop();
+printJsonSummary(cases);

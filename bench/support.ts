@@ -17,8 +17,13 @@ export async function benchPostgres() {
  * rate of `unitsPerOp` units per second.
  */
 export async function rate(seconds: number, unitsPerOp: number, op: () => Promise<unknown>, concurrency = 1) {
+  // Warm up with every loop, so that pools and keep-alive sockets are open before the clock starts.
   const warmUntil = Date.now() + 100;
-  while (Date.now() < warmUntil) await op();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < warmUntil) await op();
+    }),
+  );
   let ops = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -56,8 +61,22 @@ export async function compareRates(
 
 export const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 
-/** Prints one comparison line: our rate, the baseline's, and the ratio against the target. */
-export function report(name: string, ours: number, baseline: number, target?: number) {
+/** One line of a benchmark's `--json` output. */
+export interface BenchCase {
+  name: string;
+  eventsPerSecond: number;
+  baselinePerSecond: number;
+  ratio: number;
+}
+
+/** Whether the benchmark was asked for a machine-readable last line (`--json`). */
+export const jsonRequested = () => process.argv.includes("--json");
+
+/**
+ * Prints one comparison line (our rate, the baseline's, the ratio against the target) and returns the
+ * case for the `--json` summary.
+ */
+export function report(name: string, ours: number, baseline: number, target?: number): BenchCase {
   const ratio = ours / baseline;
   const verdict =
     target === undefined
@@ -66,7 +85,20 @@ export function report(name: string, ours: number, baseline: number, target?: nu
         ? `  (target >= ${target}: met)`
         : `  (target >= ${target}: MISSED)`;
   console.log(
-    `${name.padEnd(44)} ${fmt(ours).padStart(9)} ev/s   baseline ${fmt(baseline).padStart(9)} ev/s   ratio ${ratio.toFixed(2)}${verdict}`,
+    `${name.padEnd(48)} ${fmt(ours).padStart(9)} ev/s   baseline ${fmt(baseline).padStart(9)} ev/s   ratio ${ratio.toFixed(2)}${verdict}`,
   );
-  return ratio;
+  return {
+    name,
+    eventsPerSecond: Math.round(ours),
+    baselinePerSecond: Math.round(baseline),
+    ratio: Number(ratio.toFixed(3)),
+  };
+}
+
+/**
+ * With `--json`, prints the summary as one JSON object on the last line of output, for scripts that
+ * track figures across runs: `{"cases":[{"name","eventsPerSecond","baselinePerSecond","ratio"}], ...extra}`.
+ */
+export function printJsonSummary(cases: readonly BenchCase[], extra: Record<string, unknown> = {}) {
+  if (jsonRequested()) console.log(JSON.stringify({ cases, ...extra }));
 }

@@ -3,6 +3,7 @@ import { EventBusError, WrongExpectedVersionError } from "../errors.ts";
 import { assertStreamId } from "./streamId.ts";
 import type { ExpectedVersion, ProposedEvent } from "./types.ts";
 import { validateEvents } from "./validateEvents.ts";
+import { wakeListeners } from "./wakeListeners.ts";
 
 export interface AppendResult {
   streamId: string;
@@ -15,6 +16,7 @@ export interface AppendResult {
 
 type AppendOutcome =
   | { ok: true; version: number; firstPosition: number; created: true }
+  | { ok: true; version: number; positions: number[]; created: true }
   | { ok: true; version: number; events: AppendResult["events"]; created: false }
   | { ok: false; reason: "wrong_expected_version"; actual: number }
   | { ok: false; reason: "duplicate_event_id"; ids: string[] };
@@ -23,11 +25,14 @@ type AppendOutcome =
  * Appends events to a stream atomically, checking `expectedVersion` first.
  *
  * Pass a transaction to append as part of your own unit of work (the outbox case): the events commit or
- * roll back with your other writes, and subscribers are woken only if it commits. Note that appends are
- * serialised cluster-wide until the enclosing transaction ends, so keep such transactions short.
+ * roll back with your other writes, and subscribers are woken only if it commits. Appends to other streams
+ * never wait for your transaction, but delivery of everything appended after it began waits until it ends
+ * (readers stop at the gap-safe head), so keep such transactions short. Appends to the same stream wait for
+ * it (they take turns on the stream's row).
  *
  * Re-sending events whose ids are all already in the stream is a success that appends nothing
- * (`created: false`). Ids already used elsewhere fail with `DUPLICATE_EVENT_ID`.
+ * (`created: false`). Event ids are unique per stream: ids of this stream used by a different batch fail
+ * with `DUPLICATE_EVENT_ID`.
  *
  * @throws {WrongExpectedVersionError} when the stream is not at `expectedVersion`.
  * @throws {EventBusError} `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE` or `DUPLICATE_EVENT_ID`.
@@ -51,19 +56,26 @@ export async function appendToStream(
   assertStreamId(streamId);
   const expectedVersion = options.expectedVersion ?? "any";
   const valid = validateEvents(streamId, events);
+  // Inside a caller's transaction only its commit can publish the events, so the wake-up rides along with
+  // it; on its own, the append commits first and wakes listeners after (see wakeListeners).
+  const inTransaction = "savepoint" in sql;
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
-    select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)}, ${sql.json(valid as never)}) as outcome`;
+    select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)}, ${sql.json(valid as never)},
+      ${inTransaction}) as outcome`;
   const outcome = row!.outcome;
   if (outcome.ok && !outcome.created) {
     return { streamId, version: outcome.version, events: outcome.events, created: false };
   }
   if (outcome.ok) {
     const firstVersion = outcome.version - valid.length + 1;
+    const positions =
+      "positions" in outcome ? outcome.positions : valid.map((_, i) => outcome.firstPosition + i);
     const events = valid.map((event, i) => ({
       id: event.id,
       version: firstVersion + i,
-      position: outcome.firstPosition + i,
+      position: positions[i]!,
     }));
+    if (!inTransaction) await wakeListeners(sql as Sql, positions.at(-1)!);
     return { streamId, version: outcome.version, events, created: true };
   }
   if (outcome.reason === "wrong_expected_version") {
@@ -71,7 +83,7 @@ export async function appendToStream(
   }
   throw new EventBusError(
     "DUPLICATE_EVENT_ID",
-    "Some of these event ids are already used, but not as this exact batch in this stream.",
+    "Some of these event ids are already used in this stream, but not as this exact batch.",
     { ids: outcome.ids },
   );
 }

@@ -2,14 +2,17 @@ import type { Sql } from "postgres";
 import { globToLike } from "../auth/streamPatterns.ts";
 import { limits } from "../limits.ts";
 import { type EventRow, toRecordedEvent } from "./eventRow.ts";
+import { probeHead } from "./readSafeHead.ts";
 import type { RecordedEvent } from "./types.ts";
 
 export interface ReadAllOptions {
   /** Return events with a position strictly greater than this (default 0: from the beginning). */
   after?: number;
   limit?: number;
-  type?: string;
-  category?: string;
+  /** Only events of this type, or of any of these types. */
+  type?: string | readonly string[];
+  /** Only events of this category, or of any of these categories. */
+  category?: string | readonly string[];
   /** Glob patterns (a token's `streams` claim): only events of matching streams are returned. */
   streamPatterns?: readonly string[];
 }
@@ -20,19 +23,23 @@ export interface ReadAllResult {
   next: number | null;
 }
 
+const list = (value: string | readonly string[]) => (typeof value === "string" ? [value] : [...value]);
+
 /**
- * Reads all streams in global position order. Because appends are serialised (see the event-store
- * migration), every event below a visible position is visible too: paging by `after` never skips one.
+ * Reads all streams in global position order, up to the gap-safe head (see `readSafeHead`): an event that
+ * commits late always has a position above every page already returned, so paging by `after` never skips
+ * one. It records a head probe first, so a caller sees what it committed before calling.
  */
 export async function readAll(sql: Sql, options: ReadAllOptions = {}): Promise<ReadAllResult> {
   const limit = options.limit ?? limits.defaultReadLimit;
   const after = options.after ?? 0;
   const likes = options.streamPatterns?.map(globToLike);
+  await probeHead(sql);
   const rows = await sql<EventRow[]>`
     select * from eventbus.events
-    where position > ${after}
-      ${options.type === undefined ? sql`` : sql`and type = ${options.type}`}
-      ${options.category === undefined ? sql`` : sql`and category = ${options.category}`}
+    where position > ${after} and position <= (select eventbus.safe_head())
+      ${options.type === undefined ? sql`` : sql`and type = any(${list(options.type)}::text[])`}
+      ${options.category === undefined ? sql`` : sql`and category = any(${list(options.category)}::text[])`}
       ${likes === undefined ? sql`` : sql`and stream_id like any(${likes}::text[])`}
     order by position
     limit ${limit + 1}`;
@@ -41,7 +48,10 @@ export async function readAll(sql: Sql, options: ReadAllOptions = {}): Promise<R
   return { events, next: more ? (events.at(-1)?.position ?? null) : null };
 }
 
-/** The position of the newest event, or 0 when the store is empty. */
+/**
+ * The position of the newest committed event, or 0 when the store is empty. A transaction still open may
+ * commit below it: to start reading "from now on", use `readSafeHead`.
+ */
 export async function readHeadPosition(sql: Sql): Promise<number> {
   const [row] = await sql<
     [{ head: number }]

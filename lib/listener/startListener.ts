@@ -2,6 +2,9 @@ import { hostname } from "node:os";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import postgres, { type Options, type Sql } from "postgres";
+import { coalescedRuns } from "../coalescedRuns.ts";
+import { probeHead } from "../events/readSafeHead.ts";
+import { EVENTS_CHANNEL } from "../events/wakeListeners.ts";
 import { ensureCheckpoint } from "../subscriptions/ensureCheckpoint.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { OWNER_LOCK_NAMESPACE, ownerApplicationName } from "../subscriptions/ownership.ts";
@@ -48,7 +51,6 @@ interface LockSession {
 export const REALTIME_CHECKPOINT = "$realtime";
 /** Below the identity range of `eventbus.subscriptions.id` (which starts at 1000). */
 const REALTIME_LOCK_ID = 1;
-const CHANNEL = "eventbus_events";
 /** A lock-connection query slower than this means the connection is gone (see `onLock`). */
 const LOCK_QUERY_TIMEOUT_MS = 3_000;
 
@@ -195,6 +197,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     for (const id of gone) await dropForwarder(id, true);
     const wanted = await targets();
     const wantedIds = new Set(wanted.map((t) => t.lockId));
+    let claimed = false;
     for (const id of forwarders.keys()) if (!wantedIds.has(id)) await dropForwarder(id, true);
     for (const target of wanted) {
       if (stopped || forwarders.has(target.lockId)) continue;
@@ -203,7 +206,10 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
           select pg_try_advisory_lock(${OWNER_LOCK_NAMESPACE}, ${target.lockId}) as locked`,
       );
       if (!row!.locked) continue;
-      if (target.kind === "realtime") await ensureCheckpoint(sql, target.name, target.lockId);
+      if (target.kind === "realtime") {
+        await probeHead(sql);
+        await ensureCheckpoint(sql, target.name, target.lockId);
+      }
       log("info", "claimed", { target: target.name, listenerId });
       const forwarder = startForwarder(target, {
         sql,
@@ -220,7 +226,10 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         },
       });
       forwarders.set(target.lockId, forwarder);
+      claimed = true;
     }
+    // A new forwarder reads up to the safe head at once; a fresh probe lets that include the latest events.
+    if (claimed) kickAll();
   }
 
   let wakeClaim: (() => void) | undefined;
@@ -242,16 +251,25 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     }
   }
 
+  /**
+   * Forwarders read up to the gap-safe head, which moves only with a new head probe; one probe, shared by
+   * every forwarder and every wake-up that arrived while the last one was in flight, precedes each kick.
+   */
+  const probe = coalescedRuns(() =>
+    probeHead(sql).catch((error) => log("warn", "head probe failed", { error: (error as Error).message })),
+  );
   const kickAll = (position?: number) => {
-    for (const forwarder of forwarders.values()) forwarder.kick(position);
+    void probe().then(() => {
+      for (const forwarder of forwarders.values()) forwarder.kick(position);
+    });
   };
 
   const subscription = await sql.listen(
-    CHANNEL,
+    EVENTS_CHANNEL,
     (payload) => kickAll(Number(payload) || undefined),
     () => {
       // Called after every (re)LISTEN: notifications sent while disconnected are lost, so catch up.
-      log("info", "listening", { channel: CHANNEL });
+      log("info", "listening", { channel: EVENTS_CHANNEL });
       kickAll();
     },
   );

@@ -28,17 +28,13 @@ export interface ForwardPage {
   events: ForwardEvent[];
   /**
    * How far this page proves the log was scanned: the last event's position when the page is full, else
-   * the head seen by the same snapshot. Because positions follow commit order, every event at or below a
-   * visible position is visible, so no later read can find one below this.
+   * the gap-safe head seen by the same snapshot (see `readSafeHead`): nothing at or below it can commit
+   * later, so no later read can find an event below this.
    */
   scannedThrough: number;
 }
 
-interface PageRow {
-  checkpoint: number;
-  generation: number;
-  owned: boolean;
-  head: number;
+interface ForwardEventRow {
   position: number | null;
   stream_id: string;
   version: number;
@@ -49,9 +45,38 @@ interface PageRow {
   metadata_json: string | null;
 }
 
+interface PageRow extends ForwardEventRow {
+  checkpoint: number;
+  generation: number;
+  owned: boolean;
+  head: number;
+}
+
+const toForwardEvent = (r: ForwardEventRow): ForwardEvent => ({
+  position: r.position!,
+  streamId: r.stream_id,
+  version: r.version,
+  id: r.id,
+  type: r.type,
+  createdAt: r.created_at,
+  dataJson: r.data_json,
+  metadataJson: r.metadata_json,
+});
+
+/** The events at these positions, in position order, as the forwarder sends them. */
+export async function readForwardEvents(sql: Sql, positions: readonly number[]): Promise<ForwardEvent[]> {
+  const rows = await sql<ForwardEventRow[]>`
+    select position, stream_id, version, id, type, created_at, data::text as data_json,
+      metadata::text as metadata_json
+    from eventbus.events where position = any(${positions as number[]}::int8[])
+    order by position`;
+  return rows.map(toForwardEvent);
+}
+
 /**
- * Reads the next page for a forwarder in one round trip: its checkpoint, ownership, the head and up to
- * `limit` events after the checkpoint that pass `where`. `undefined` when the checkpoint is gone (the
+ * Reads the next page for a forwarder in one round trip: its checkpoint, ownership, the gap-safe head and
+ * up to `limit` events after the checkpoint, at or below that head, that pass `where`. Record a head probe
+ * before (see `probeHead`) to see what committed since the last one. `undefined` when the checkpoint is gone (the
  * subscription was deleted).
  */
 export async function readForwardPage(
@@ -73,7 +98,7 @@ export async function readForwardPage(
           and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id) as owned,
       e.position, e.stream_id, e.version, e.id, e.type, e.created_at, e.data_json, e.metadata_json
     from eventbus.checkpoints c
-    cross join (select coalesce(max(position), 0)::int8 as head from eventbus.events) h
+    cross join (select eventbus.safe_head() as head) h
     left join lateral (
       select position, stream_id, version, id, type, created_at, data::text as data_json,
         metadata::text as metadata_json
@@ -85,18 +110,7 @@ export async function readForwardPage(
     where c.name = ${options.name}`;
   const first = rows[0];
   if (!first) return undefined;
-  const events: ForwardEvent[] = rows
-    .filter((r) => r.position !== null)
-    .map((r) => ({
-      position: r.position!,
-      streamId: r.stream_id,
-      version: r.version,
-      id: r.id,
-      type: r.type,
-      createdAt: r.created_at,
-      dataJson: r.data_json,
-      metadataJson: r.metadata_json,
-    }));
+  const events: ForwardEvent[] = rows.filter((r) => r.position !== null).map(toForwardEvent);
   const full = events.length === options.limit;
   const start = options.after ?? first.checkpoint;
   return {

@@ -64,9 +64,19 @@ describe("appendToStream", () => {
     ).rejects.toMatchObject({
       code: "DUPLICATE_EVENT_ID",
     });
-    await expect(appendToStream(db.sql, "other-1", [{ id: "idem-1", type: "A" }])).rejects.toMatchObject({
-      code: "DUPLICATE_EVENT_ID",
-    });
+  });
+
+  it("keeps event ids unique per stream, so a conflict never reveals another stream's events", async () => {
+    await appendToStream(db.sql, "scoped-a", [{ id: "shared-id", type: "A" }]);
+    // The same id in a stream the caller may not be able to see is not a conflict: nothing leaks.
+    const other = await appendToStream(db.sql, "scoped-b", [{ id: "shared-id", type: "B" }]);
+    expect(other.created).toBe(true);
+    expect((await readStream(db.sql, "scoped-b")).events.map((e) => [e.id, e.type])).toEqual([
+      ["shared-id", "B"],
+    ]);
+    expect((await readStream(db.sql, "scoped-a")).events.map((e) => [e.id, e.type])).toEqual([
+      ["shared-id", "A"],
+    ]);
   });
 
   it("commits and rolls back with the caller's transaction", async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { toCloudEvent } from "../../lib/events/cloudEvent.ts";
 import { readAll } from "../../lib/events/readAll.ts";
+import { probeHead } from "../../lib/events/readSafeHead.ts";
 import { cloudEventJson } from "../../lib/listener/cloudEventJson.ts";
 import { readForwardPage } from "../../lib/subscriptions/readForwardPage.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -22,6 +23,7 @@ describe("the forwarded CloudEvent JSON", () => {
       { id: "custom:id/1", type: 'Type "quoted"', data: 42 },
     ]);
     await db.sql`insert into eventbus.checkpoints (name, lock_id, position) values ('shape-test', 99, 0)`;
+    await probeHead(db.sql);
     const page = await readForwardPage(db.sql, {
       name: "shape-test",
       lockPid: 0,

@@ -1,0 +1,37 @@
+import type { Sql } from "postgres";
+import { coalescedRuns } from "../coalescedRuns.ts";
+
+/** The channel listeners LISTEN on; its payload is a position, a hint only. */
+export const EVENTS_CHANNEL = "eventbus_events";
+
+const wakers = new WeakMap<Sql, (position: number) => Promise<void>>();
+
+function createWaker(sql: Sql) {
+  let position = 0;
+  // A lost wake-up only delays delivery until the listener's poll; never fail an append over it.
+  const notify = coalescedRuns(() =>
+    sql`select pg_notify(${EVENTS_CHANNEL}, ${String(position)})`.then(
+      () => {},
+      () => {},
+    ),
+  );
+  return (appended: number) => {
+    position = Math.max(position, appended);
+    return notify();
+  };
+}
+
+/**
+ * Wakes the listeners after an append committed. NOTIFY inside the appending transaction would take
+ * Postgres's cluster-wide notify lock in every commit and defeat group commit; sent afterwards, in its own
+ * transaction, it costs writers one short round trip. Callers of one pool share NOTIFYs: each waits for one
+ * sent after it called (so after its commit), at most one is in flight per pool.
+ */
+export function wakeListeners(sql: Sql, position: number): Promise<void> {
+  let wake = wakers.get(sql);
+  if (!wake) {
+    wake = createWaker(sql);
+    wakers.set(sql, wake);
+  }
+  return wake(position);
+}

@@ -4,9 +4,9 @@ import { redriveSubscription } from "../../lib/subscriptions/redriveSubscription
 import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
-/** POST /subscriptions/{name}/redrive: move the DLQ's messages back to the queue. */
-export const handler = httpHandler(getRuntime, async (request, { sql, sqs, config }) => {
+/** POST /subscriptions/{name}/redrive: send parked events again and move the DLQ's messages back. */
+export const handler = httpHandler(getRuntime, async (request, { sql, sqs, config, source }) => {
   requireSubscriptionAdmin(request.principal);
   const name = assertSubscriptionName(request.path("name"), config.EVENTBUS_QUEUE_PREFIX);
-  return json(200, await redriveSubscription(sql, sqs, name));
+  return json(200, await redriveSubscription(sql, sqs, name, { source }));
 });

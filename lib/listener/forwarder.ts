@@ -3,13 +3,15 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
+import { parkEvents } from "../subscriptions/parkEvents.ts";
 import { patternToSql } from "../subscriptions/patternToSql.ts";
 import { type ForwardEvent, readForwardPage } from "../subscriptions/readForwardPage.ts";
 import { storeCheckpoint } from "../subscriptions/storeCheckpoint.ts";
 import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
 import { cloudEventJson } from "./cloudEventJson.ts";
+import { fanoutMessages, type Outgoing, subscriptionMessages } from "./eventMessages.ts";
 import type { ListenerLog } from "./listenerLog.ts";
-import { type OutgoingMessage, sendMessages, sqsId } from "./sendMessages.ts";
+import { type RefusedMessage, type SendOptions, sendMessages } from "./sendMessages.ts";
 
 /** What one forwarder moves events into. */
 export interface ForwardTarget {
@@ -37,60 +39,7 @@ export interface ForwarderDeps {
   onGone(reason: "deleted" | "lost"): void;
 }
 
-/** A realtime message stays well under SQS's 1 MiB and leaves room for the broadcaster's framing. */
-const MAX_FANOUT_MESSAGE_BYTES = 200 * 1024;
 const BACKPRESSURE_RECHECK_MS = 1_000;
-
-/**
- * FIFO deduplication id: the event id, so a resend after a crash is dropped by SQS within its 5-minute
- * window. After a replay (generation > 0) the generation is appended, or SQS would drop the replay too.
- */
-const deduplicationId = (eventId: string, generation: number) =>
-  sqsId(generation === 0 ? eventId : `${eventId}:r${generation}`);
-
-/** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */
-interface Outgoing {
-  event: ForwardEvent;
-  json: string;
-}
-
-function subscriptionMessages(
-  events: readonly Outgoing[],
-  fifo: boolean,
-  generation: number,
-): OutgoingMessage[] {
-  return events.map(({ event, json }) => ({
-    body: json,
-    attributes: {
-      type: { DataType: "String", StringValue: event.type },
-      streamid: { DataType: "String", StringValue: event.streamId },
-      position: { DataType: "Number", StringValue: String(event.position) },
-    },
-    ...(fifo
-      ? { groupId: sqsId(event.streamId), deduplicationId: deduplicationId(event.id, generation) }
-      : {}),
-  }));
-}
-
-/** Packs consecutive events into `{kind: "events", events}` bodies of at most ~200 KB each. */
-function fanoutMessages(events: readonly Outgoing[]): OutgoingMessage[] {
-  const messages: OutgoingMessage[] = [];
-  let parts: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (parts.length > 0) messages.push({ body: `{"kind":"events","events":[${parts.join(",")}]}` });
-    parts = [];
-    bytes = 0;
-  };
-  for (const { json } of events) {
-    const size = Buffer.byteLength(json) + 1;
-    if (parts.length > 0 && bytes + size > MAX_FANOUT_MESSAGE_BYTES) flush();
-    parts.push(json);
-    bytes += size;
-  }
-  flush();
-  return messages;
-}
 
 /** The conditional checkpoint write matched nothing: replayed, deleted or no longer owned. */
 class CheckpointRefused extends Error {}
@@ -107,6 +56,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   // Every in-flight SDK call listens on this signal; hundreds may be in flight.
   setMaxListeners(0, abort.signal);
   const where = patternToSql(deps.sql, target.pattern);
+  const eventJson = (event: ForwardEvent) => cloudEventJson(event, deps.source);
   let dirty = true;
   let wake: (() => void) | undefined;
   /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
@@ -165,6 +115,46 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     return overloaded;
   }
 
+  const sendOptions: SendOptions = {
+    sqs: deps.sqs,
+    queueUrl: target.queueUrl,
+    limit: deps.limit,
+    fifo: target.fifo,
+    signal: abort.signal,
+    onRetry: (info) =>
+      deps.log("warn", "SQS did not accept every message, retrying", { target: target.name, ...info }),
+  };
+
+  /**
+   * Parks what SQS refused for good, so that the checkpoint can move past it: one poison event must not stop
+   * a subscription. A refused realtime pack is first split into one message per event, so only the
+   * offending events are parked.
+   */
+  async function park(refused: RefusedMessage[]): Promise<void> {
+    if (refused.length === 0) return;
+    let final = refused;
+    if (target.kind === "realtime") {
+      const packed = refused.filter((r) => (r.message.events?.length ?? 0) > 1);
+      const singles = packed.flatMap((r) =>
+        (r.message.events ?? []).map((event) => fanoutMessages([{ event, json: eventJson(event) }])[0]!),
+      );
+      final = [
+        ...refused.filter((r) => (r.message.events?.length ?? 0) <= 1),
+        ...(await sendMessages(sendOptions, singles)),
+      ];
+    }
+    const parked = final.flatMap(({ message, reason }) =>
+      (message.events ?? []).map((event) => ({ position: event.position, eventId: event.id, reason })),
+    );
+    await parkEvents(deps.sql, target.name, parked);
+    for (const event of parked) {
+      deps.log("warn", "SQS refused an event for good; parked it and moved on", {
+        target: target.name,
+        ...event,
+      });
+    }
+  }
+
   const readPage = (after?: number) =>
     readForwardPage(deps.sql, {
       name: target.name,
@@ -204,7 +194,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const full = page.events.length === deps.pageSize;
         // Read the next page while this one is being sent; it is used only if this one's checkpoint sticks.
         if (full) next = readPage(page.scannedThrough);
-        const outgoing = page.events.map((event) => ({ event, json: cloudEventJson(event, deps.source) }));
+        const outgoing: Outgoing[] = page.events.map((event) => ({ event, json: eventJson(event) }));
         const pattern = target.pattern;
         const matching =
           pattern === null
@@ -216,24 +206,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
             : subscriptionMessages(matching, target.fifo, page.generation);
         // Counted when dispatched, so the page still in flight weighs on the back-pressure check too.
         dispatched += messages.length;
-        const sending = sendMessages(
-          {
-            sqs: deps.sqs,
-            queueUrl: target.queueUrl,
-            limit: deps.limit,
-            fifo: target.fifo,
-            signal: abort.signal,
-            onRetry: (info) =>
-              deps.log("warn", "SQS did not accept every message, retrying", {
-                target: target.name,
-                ...info,
-              }),
-          },
-          messages,
-        );
+        const sending = sendMessages(sendOptions, messages);
         const before = previous;
         const done = (async () => {
-          await sending;
+          await park(await sending);
           completed += messages.length;
           await before;
           const stored = await storeCheckpoint(deps.sql, {

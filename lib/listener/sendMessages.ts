@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import { limits } from "../limits.ts";
+import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
 
 /** One message to send. */
 export interface OutgoingMessage {
@@ -15,6 +16,8 @@ export interface OutgoingMessage {
   /** FIFO only. */
   groupId?: string;
   deduplicationId?: string;
+  /** The events it carries, so that what SQS refuses for good can be parked. */
+  events?: readonly ForwardEvent[];
 }
 
 export interface SendOptions {
@@ -28,6 +31,34 @@ export interface SendOptions {
   /** Called before each retry with what failed, for logging. */
   onRetry?: (info: { attempt: number; failed: number; reason: string }) => void;
 }
+
+/** A message SQS refused for good (it would refuse it again however often it is sent). */
+export interface RefusedMessage {
+  message: OutgoingMessage;
+  reason: string;
+}
+
+/**
+ * Batch-level errors that are about a message's content, not about the queue or the service: the batch is
+ * split so that only the offending message is refused. Everything else (throttling, 5xx, network, a missing
+ * queue, denied access) is transient for the message and retried forever: parking every event because the
+ * queue is briefly unreachable would be worse than waiting.
+ */
+const CONTENT_ERRORS = new Set([
+  "InvalidMessageContents",
+  "MessageTooLong",
+  "BatchRequestTooLong",
+  "InvalidParameterValue",
+  "InvalidParameterValueException",
+  "InvalidAttributeName",
+  "InvalidAttributeValue",
+  "AWS.SimpleQueueService.InvalidMessageContents",
+]);
+
+const isContentError = (error: unknown) => {
+  const { name, Code, code } = (error ?? {}) as { name?: string; Code?: string; code?: string };
+  return [name, Code, code].some((n) => n !== undefined && CONTENT_ERRORS.has(n));
+};
 
 /** Lanes per FIFO queue: each group maps to one lane, lanes send concurrently. */
 const FIFO_LANES = 8;
@@ -84,10 +115,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 const backoff = (attempt: number) => Math.min(MAX_BACKOFF_MS, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
 /**
- * Sends one batch until SQS has accepted every entry: entries that fail (or a call that fails as a whole)
- * are retried with exponential back-off. Only an abort ends it early, by throwing.
+ * Sends one batch until SQS has accepted or refused for good every entry. Entries that fail transiently
+ * (or a call that fails as a whole) are retried with exponential back-off. An entry refused as the sender's
+ * fault is returned as refused; a whole batch refused for its content is split into single messages, so one
+ * poison message cannot take its neighbours with it. Only an abort ends it early, by throwing.
  */
-async function sendBatch(options: SendOptions, batch: readonly OutgoingMessage[]): Promise<void> {
+async function sendBatch(options: SendOptions, batch: readonly OutgoingMessage[]): Promise<RefusedMessage[]> {
+  const refused: RefusedMessage[] = [];
   let pending = batch.map((message, i) => ({ id: String(i), message }));
   for (let attempt = 0; ; attempt++) {
     const entries: SendMessageBatchRequestEntry[] = pending.map(({ id, message }) => ({
@@ -104,12 +138,29 @@ async function sendBatch(options: SendOptions, batch: readonly OutgoingMessage[]
           abortSignal: options.signal,
         }),
       );
-      const failed = new Set((result.Failed ?? []).map((f) => f.Id));
-      if (failed.size === 0) return;
-      pending = pending.filter(({ id }) => failed.has(id));
-      reason = (result.Failed ?? []).map((f) => `${f.Code}: ${f.Message}`)[0] ?? "rejected";
+      const failures = new Map((result.Failed ?? []).map((f) => [f.Id, f]));
+      for (const entry of pending) {
+        const failure = failures.get(entry.id);
+        if (failure?.SenderFault) {
+          refused.push({
+            message: entry.message,
+            reason: `${failure.Code}: ${failure.Message ?? ""}`.trim(),
+          });
+          failures.delete(entry.id);
+        }
+      }
+      pending = pending.filter(({ id }) => failures.has(id));
+      if (pending.length === 0) return refused;
+      reason = [...failures.values()].map((f) => `${f.Code}: ${f.Message}`)[0] ?? "rejected";
     } catch (error) {
       if (options.signal.aborted) throw options.signal.reason;
+      if (isContentError(error)) {
+        const message = `${(error as Error).name}: ${(error as Error).message}`;
+        if (pending.length === 1) return [...refused, { message: pending[0]!.message, reason: message }];
+        // Send the messages one by one to find which of them SQS refuses.
+        for (const entry of pending) refused.push(...(await sendBatch(options, [entry.message])));
+        return refused;
+      }
       reason = (error as Error).name || String(error);
     }
     options.onRetry?.({ attempt: attempt + 1, failed: pending.length, reason });
@@ -118,18 +169,18 @@ async function sendBatch(options: SendOptions, batch: readonly OutgoingMessage[]
 }
 
 /**
- * Sends messages with SendMessageBatch, with bounded parallelism, and resolves once SQS has accepted all
- * of them. On FIFO queues a group's messages go out in order (one lane per group, batches of a lane in
- * sequence), so per-group order holds even though lanes run in parallel.
+ * Sends messages with SendMessageBatch, with bounded parallelism, and resolves once SQS has accepted every
+ * message or refused it for good; it returns the refused ones with SQS's reason, for the caller to park.
+ * On FIFO queues a group's messages go out in order (one lane per group, batches of a lane in sequence), so
+ * per-group order holds even though lanes run in parallel.
  */
 export async function sendMessages(
   options: SendOptions,
   messages: readonly OutgoingMessage[],
-): Promise<void> {
-  if (messages.length === 0) return;
+): Promise<RefusedMessage[]> {
+  if (messages.length === 0) return [];
   if (!options.fifo) {
-    await Promise.all(toBatches(messages).map((batch) => sendBatch(options, batch)));
-    return;
+    return (await Promise.all(toBatches(messages).map((batch) => sendBatch(options, batch)))).flat();
   }
   const lanes = new Map<number, OutgoingMessage[]>();
   for (const message of messages) {
@@ -142,9 +193,12 @@ export async function sendMessages(
     list.push(message);
     lanes.set(lane, list);
   }
-  await Promise.all(
+  const refused = await Promise.all(
     [...lanes.values()].map(async (laneMessages) => {
-      for (const batch of toBatches(laneMessages)) await sendBatch(options, batch);
+      const laneRefused: RefusedMessage[] = [];
+      for (const batch of toBatches(laneMessages)) laneRefused.push(...(await sendBatch(options, batch)));
+      return laneRefused;
     }),
   );
+  return refused.flat();
 }

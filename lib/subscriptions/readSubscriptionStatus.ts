@@ -2,6 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import type { Sql } from "postgres";
 import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+import { readParkedSummaries } from "./parkEvents.ts";
 import { readQueueDepth } from "./subscriptionQueues.ts";
 import type { Subscription } from "./subscriptionRow.ts";
 
@@ -28,6 +29,11 @@ export interface SubscriptionStatus {
   dlqDepth: number | null;
   /** The listener forwarding it (`<host>:<pid>` unless configured), or `null` when none holds it. */
   owner: string | null;
+  /** Events SQS refused for good (parked, with their reason); `POST .../redrive` sends them again. */
+  parked: number;
+  /** SQS's reason for the newest parked event, and when it was parked. */
+  lastParkedReason: string | null;
+  lastParkedAt: string | null;
 }
 
 interface StatusRow {
@@ -57,6 +63,7 @@ export async function readSubscriptionStatus(
     from eventbus.checkpoints c
     where c.name = any(${names}::text[])`;
   const byName = new Map(rows.map((r) => [r.name, r]));
+  const parked = await readParkedSummaries(sql, names);
   const limit = pLimit(8);
   return Promise.all(
     subscriptions.map((s) =>
@@ -85,6 +92,9 @@ export async function readSubscriptionStatus(
           queueInFlight: queue?.inFlight ?? null,
           dlqDepth: dlq?.visible ?? null,
           owner: row?.owner?.replace(/^eventbus-listener:/, "") ?? null,
+          parked: parked.get(s.name)?.parked ?? 0,
+          lastParkedReason: parked.get(s.name)?.lastParkedReason ?? null,
+          lastParkedAt: parked.get(s.name)?.lastParkedAt ?? null,
         };
       }),
     ),

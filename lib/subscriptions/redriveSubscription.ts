@@ -7,7 +7,9 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Sql } from "postgres";
+import { DEFAULT_SOURCE } from "../events/cloudEvent.ts";
 import { getSubscription } from "./getSubscription.ts";
+import { type ParkedRedriveResult, redriveParked } from "./redriveParked.ts";
 
 /** Received attributes may carry list members SendMessage refuses; keep type and value only. */
 const sendableAttributes = (attributes: Record<string, MessageAttributeValue>) =>
@@ -22,15 +24,19 @@ const sendableAttributes = (attributes: Record<string, MessageAttributeValue>) =
     ]),
   );
 
-export interface RedriveResult {
+export interface RedriveResult extends ParkedRedriveResult {
   /** Messages moved from the DLQ back to the queue. */
   moved: number;
-  /** `true` when the DLQ looked empty at the end; `false` when the time budget ran out first. */
+  /**
+   * `true` when the DLQ looked empty and every parked event was tried; `false` when the time budget ran
+   * out first (call again to go on).
+   */
   drained: boolean;
 }
 
 /**
- * Moves the messages of a subscription's DLQ back to its queue, body and attributes unchanged. Each message
+ * Sends a subscription's parked events again (see `redriveParked`), then moves the messages of its DLQ back
+ * to its queue, body and attributes unchanged. Each message
  * is deleted from the DLQ only after the queue accepted it, so a crash duplicates, never loses. Works on SQS
  * and on stand-ins that lack `StartMessageMoveTask`. FIFO messages keep their group; they get a fresh
  * deduplication id, or SQS would drop them as duplicates of their first delivery.
@@ -41,11 +47,16 @@ export async function redriveSubscription(
   sql: Sql,
   sqs: SQSClient,
   name: string,
-  options: { timeBudgetMs?: number } = {},
+  options: { timeBudgetMs?: number; source?: string } = {},
 ): Promise<RedriveResult> {
   const subscription = await getSubscription(sql, name);
   const fifo = subscription.ordering === "stream";
-  const deadline = Date.now() + (options.timeBudgetMs ?? 20_000);
+  const budget = options.timeBudgetMs ?? 20_000;
+  const deadline = Date.now() + budget;
+  const parked = await redriveParked(sql, sqs, subscription, {
+    source: options.source ?? DEFAULT_SOURCE,
+    signal: AbortSignal.timeout(budget),
+  });
   let moved = 0;
   while (Date.now() < deadline) {
     const { Messages = [] } = await sqs.send(
@@ -57,7 +68,7 @@ export async function redriveSubscription(
         MessageSystemAttributeNames: ["MessageGroupId"],
       }),
     );
-    if (Messages.length === 0) return { moved, drained: true };
+    if (Messages.length === 0) return { moved, ...parked, drained: Date.now() < deadline };
     const result = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: subscription.queueUrl,
@@ -86,5 +97,5 @@ export async function redriveSubscription(
     }
     moved += done.length;
   }
-  return { moved, drained: false };
+  return { moved, ...parked, drained: false };
 }

@@ -5,6 +5,8 @@ import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { type Listener, listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { readSubscriptionStatus } from "../../lib/subscriptions/readSubscriptionStatus.ts";
+import { redriveSubscription } from "../../lib/subscriptions/redriveSubscription.ts";
 import { readQueueDepth } from "../../lib/subscriptions/subscriptionQueues.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createSqsClient, receiveEvents, uniquePrefix } from "./support.ts";
@@ -109,7 +111,7 @@ describe("listener resilience", () => {
     expect(received.map((r) => r.event.data)).toEqual([{ i: 1 }]);
   });
 
-  it("retries entries SQS rejects and holds the checkpoint until they are accepted", async () => {
+  it("parks an entry SQS refuses for good, moves on, and redrives it once the queue takes it", async () => {
     const subscription = await subscribe("rejects", { filter: { type: ["Sized"] } });
     // Caught up with what came before (none of it matches), so the checkpoint sits at the head.
     const [{ head }] = await db.sql<
@@ -124,7 +126,7 @@ describe("listener resilience", () => {
         Attributes: { MaximumMessageSize: "1024" },
       }),
     );
-    await appendToStream(db.sql, "sized-1", [
+    const appended = await appendToStream(db.sql, "sized-1", [
       { type: "Sized", data: { n: 1 } },
       { type: "Sized", data: { n: 2, blob: "x".repeat(2000) } },
       { type: "Sized", data: { n: 3 } },
@@ -134,17 +136,46 @@ describe("listener resilience", () => {
       settleMs: 1_000,
     });
     expect(accepted.map((r) => (r.event.data as { n: number }).n).sort()).toEqual([1, 3]);
-    expect(await checkpointOf("rejects")).toBe(start);
+    // Refused for good: parked with SQS's reason, and the subscription moved on past it.
+    await expect
+      .poll(() => checkpointOf("rejects"), { timeout: 5_000 })
+      .toBeGreaterThanOrEqual(appended.events[2]!.position);
+    const [status] = await readSubscriptionStatus(db.sql, sqs, [subscription]);
+    expect(status).toMatchObject({ parked: 1, lastParkedReason: expect.stringMatching(/shorter than 1024/) });
 
+    // Once the queue takes it, a redrive delivers it and it is no longer parked.
     await sqs.send(
       new SetQueueAttributesCommand({
         QueueUrl: subscription.queueUrl,
         Attributes: { MaximumMessageSize: "1048576" },
       }),
     );
-    const retried = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 15_000, settleMs: 500 });
-    expect(retried.map((r) => (r.event.data as { n: number }).n)).toEqual([2]);
-    await expect.poll(() => checkpointOf("rejects"), { timeout: 5_000 }).toBeGreaterThan(start);
+    expect(await redriveSubscription(db.sql, sqs, "rejects", { source: "urn:test" })).toMatchObject({
+      redriven: 1,
+      stillParked: 0,
+    });
+    const redriven = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 5_000, settleMs: 500 });
+    expect(redriven.map((r) => (r.event.data as { n: number }).n)).toEqual([2]);
+    expect((await readSubscriptionStatus(db.sql, sqs, [subscription]))[0]).toMatchObject({ parked: 0 });
+  });
+
+  it("delivers characters SQS refuses as JSON escapes, so a poison event stalls nothing", async () => {
+    const ordered = await subscribe("poison-fifo", { filter: { type: ["Poison"] }, ordering: "stream" });
+    const plain = await subscribe("poison-std", { filter: { type: ["Poison"] } });
+    await expect
+      .poll(() => listener.owned(), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["poison-fifo", "poison-std"]));
+    const text = "nonchar \uFFFE \uFFFF astral \u{1F600} \u{10FFFF} end";
+    await appendToStream(db.sql, "poison-1", [
+      { type: "Poison", data: { i: 1, text } },
+      { type: "Poison", data: { i: 2 } },
+    ]);
+    for (const queue of [ordered.queueUrl, plain.queueUrl]) {
+      const received = await receiveEvents(sqs, queue, 2, { timeoutMs: 10_000 });
+      expect(received.map((r) => r.event.data)).toEqual([{ i: 1, text }, { i: 2 }]);
+    }
+    const statuses = await readSubscriptionStatus(db.sql, sqs, [ordered, plain]);
+    for (const status of statuses) expect(status).toMatchObject({ parked: 0, lag: 0 });
   });
 
   it("pauses a subscription whose queue is over its max depth, and resumes as it drains", async () => {

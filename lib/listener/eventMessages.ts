@@ -1,0 +1,62 @@
+import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
+import { type OutgoingMessage, sqsId } from "./sendMessages.ts";
+
+/** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */
+export interface Outgoing {
+  event: ForwardEvent;
+  json: string;
+}
+
+/** A realtime message stays well under SQS's 1 MiB and leaves room for the broadcaster's framing. */
+const MAX_FANOUT_MESSAGE_BYTES = 200 * 1024;
+
+/**
+ * FIFO deduplication id: the stream and event id (event ids are unique per stream), so a resend after a
+ * crash is dropped by SQS within its 5-minute window. `retry` tells a deliberate resend (a replay's
+ * generation, a redrive) from a duplicate, or SQS would drop that too.
+ */
+export const deduplicationId = (event: ForwardEvent, retry: string | number) =>
+  sqsId(`${event.streamId}/${event.id}${retry === 0 || retry === "" ? "" : `:r${retry}`}`);
+
+/** One SQS message per event of a persistent subscription. */
+export function subscriptionMessages(
+  events: readonly Outgoing[],
+  fifo: boolean,
+  retry: string | number,
+): OutgoingMessage[] {
+  return events.map(({ event, json }) => ({
+    body: json,
+    attributes: {
+      type: { DataType: "String", StringValue: event.type },
+      streamid: { DataType: "String", StringValue: event.streamId },
+      position: { DataType: "Number", StringValue: String(event.position) },
+    },
+    ...(fifo ? { groupId: sqsId(event.streamId), deduplicationId: deduplicationId(event, retry) } : {}),
+    events: [event],
+  }));
+}
+
+/** Packs consecutive events into `{kind: "events", events}` bodies of at most ~200 KB each. */
+export function fanoutMessages(events: readonly Outgoing[]): OutgoingMessage[] {
+  const messages: OutgoingMessage[] = [];
+  let parts: Outgoing[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (parts.length > 0) {
+      messages.push({
+        body: `{"kind":"events","events":[${parts.map((p) => p.json).join(",")}]}`,
+        events: parts.map((p) => p.event),
+      });
+    }
+    parts = [];
+    bytes = 0;
+  };
+  for (const outgoing of events) {
+    const size = Buffer.byteLength(outgoing.json) + 1;
+    if (parts.length > 0 && bytes + size > MAX_FANOUT_MESSAGE_BYTES) flush();
+    parts.push(outgoing);
+    bytes += size;
+  }
+  flush();
+  return messages;
+}

@@ -118,7 +118,6 @@ describe("listener resilience", () => {
       [{ head: number }]
     >`select max(position)::int8 as head from eventbus.events`;
     await expect.poll(() => checkpointOf("rejects"), { timeout: 10_000 }).toBe(head);
-    const start = head;
     // A real SQS refusal: the queue's MaximumMessageSize is lowered so one entry of the batch is too big.
     await sqs.send(
       new SetQueueAttributesCommand({

@@ -50,6 +50,8 @@ const wsRules: Record<string, Capability[]> = {
   unsubscribe: ["realtimeTable", "manageConnections"],
   publish: ["realtimeTable", "realtimeQueue:send", "manageConnections"],
   ping: ["realtimeTable", "manageConnections"],
+  // A fresh token: rewrites the connection and its memberships; closes it when the old one expired.
+  auth: ["realtimeTable", "manageConnections"],
   // Error frames for unknown actions.
   $default: ["realtimeTable", "manageConnections"],
 };

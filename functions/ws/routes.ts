@@ -19,4 +19,5 @@ export const wsRoutes: readonly WsRoute[] = [
   { routeKey: "unsubscribe", entry: "functions/ws/unsubscribe.ts", name: "WsUnsubscribe" },
   { routeKey: "publish", entry: "functions/ws/publish.ts", name: "WsPublish" },
   { routeKey: "ping", entry: "functions/ws/ping.ts", name: "WsPing" },
+  { routeKey: "auth", entry: "functions/ws/auth.ts", name: "WsAuth" },
 ];

@@ -25,8 +25,10 @@ export interface WsGatewayOptions {
   idleTimeoutMs?: number;
   /** ... and any connection after 2 hours. */
   maxConnectionMs?: number;
-  /** Messages in either direction are limited to 128 KB. */
+  /** Messages in either direction are limited to 128 KB ... */
   maxMessageBytes?: number;
+  /** ... and each frame of a client's message to 32 KB (a longer message must be fragmented). */
+  maxFrameBytes?: number;
 }
 
 export interface RunningWsGateway {
@@ -54,6 +56,50 @@ interface LiveConnection {
   maxTimer?: NodeJS.Timeout;
   /** Set when the gateway forgot the connection on purpose: no `$disconnect` is sent. */
   silent?: boolean;
+  /** The route invocation of the frame before: frames are handed to the routes one at a time, in order. */
+  previous: Promise<void>;
+  /** The client sent a frame above the frame limit; the connection is closing. */
+  frameTooBig?: boolean;
+}
+
+/**
+ * Watches the raw bytes a client sends and calls `onTooBig` at the first frame header announcing a
+ * payload above `maxFrameBytes`. `ws` itself only bounds whole messages (`maxPayload`), while API Gateway
+ * also bounds each frame. Only headers are parsed; payload bytes are skipped.
+ */
+export function frameSizeGuard(maxFrameBytes: number, onTooBig: () => void): (chunk: Buffer) => void {
+  let header: number[] = [];
+  let skip = 0;
+  let stopped = false;
+  return (chunk) => {
+    let offset = 0;
+    while (!stopped && offset < chunk.length) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - offset);
+        skip -= n;
+        offset += n;
+        continue;
+      }
+      header.push(chunk[offset++]!);
+      if (header.length < 2) continue;
+      const len7 = header[1]! & 0x7f;
+      const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+      const masked = (header[1]! & 0x80) !== 0;
+      if (header.length < 2 + extended + (masked ? 4 : 0)) continue;
+      let length = len7;
+      if (extended > 0) {
+        length = 0;
+        for (let i = 0; i < extended; i++) length = length * 256 + header[2 + i]!;
+      }
+      header = [];
+      if (length > maxFrameBytes) {
+        stopped = true;
+        onTooBig();
+        return;
+      }
+      skip = length;
+    }
+  };
 }
 
 /** Connection ids look like API Gateway's: 12 base64 characters ending in `=`. */
@@ -75,6 +121,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   const idleTimeoutMs = options.idleTimeoutMs ?? limits.webSocketIdleMs;
   const maxConnectionMs = options.maxConnectionMs ?? limits.webSocketMaxConnectionMs;
   const maxMessageBytes = options.maxMessageBytes ?? limits.maxWebSocketMessageBytes;
+  const maxFrameBytes = options.maxFrameBytes ?? limits.maxWebSocketFrameBytes;
   const routes = new Map(options.routes.map((route) => [route.routeKey, route.handler]));
   const connections = new Map<string, LiveConnection>();
   const inFlight = new Set<Promise<unknown>>();
@@ -193,9 +240,29 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
         sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",
         maxTimer: setTimeout(() => close(connectionId, 1001, "Going away"), maxConnectionMs),
+        previous: Promise.resolve(),
       });
       touch(connectionId);
-      ws.on("message", (data, isBinary) => void onMessage(connectionId, data as Buffer, isBinary));
+      socket.on(
+        "data",
+        frameSizeGuard(maxFrameBytes, () => {
+          const connection = connections.get(connectionId);
+          if (connection) connection.frameTooBig = true;
+          ws.close(1009, "Frame too big");
+          // Whatever else the client sends is not read: the limit is broken already.
+          setTimeout(() => ws.terminate(), 1000).unref();
+        }),
+      );
+      ws.on("message", (data, isBinary) => {
+        const connection = connections.get(connectionId);
+        if (!connection) return;
+        // One frame's route invocation after the other, so that a client's frames (its publishes, say)
+        // take effect in the order it sent them. Different connections still run in parallel.
+        connection.previous = connection.previous.then(() =>
+          // ws may have parsed the oversized frame before the guard saw its header: it reaches no route.
+          connection.frameTooBig ? undefined : onMessage(connectionId, data as Buffer, isBinary),
+        );
+      });
       ws.on("ping", () => touch(connectionId));
       ws.on("error", () => {});
       ws.on("close", (code, reason) => {
@@ -264,7 +331,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
       return;
     }
     if (req.method === "DELETE") {
-      connection.socket.close(1000, "");
+      // What API Gateway does for DeleteConnection: a normal closure; it cannot say why.
+      connection.socket.close(1000, "Connection Closed Normally");
       res.writeHead(204);
       res.end();
       return;

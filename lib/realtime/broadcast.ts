@@ -1,9 +1,11 @@
 import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import pLimit from "p-limit";
 import { allowedByPatterns } from "../auth/streamPatterns.ts";
+import { isEventBusError } from "../errors.ts";
 import type { EventBusCloudEvent } from "../events/types.ts";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
-import type { Membership } from "./connection.ts";
+import { closeExpiredConnection } from "./closeExpiredConnection.ts";
+import { type Membership, tokenExpired } from "./connection.ts";
 import { deleteConnection } from "./deleteConnection.ts";
 import type { FanoutMessage } from "./fanoutMessage.ts";
 import type { ServerFrame } from "./frames.ts";
@@ -27,8 +29,15 @@ export interface BroadcastDeps {
   connectionsPerInvocation?: number;
   /** Connections posted to at once (default `POST_CONCURRENCY`, the management client's socket pool). */
   concurrency?: number;
-  /** A post that failed for a reason other than `410 Gone` (after the SDK's retries); it is not retried. */
+  /**
+   * A frame that can never be posted to a connection (too large for it, a permanent 4xx other than
+   * `410 Gone`): it is dropped for that connection only, and the connection's later frames still go out.
+   */
   onPostError?: (error: unknown, connectionId: string) => void;
+  /** Retries of a post that failed transiently (throttling, 5xx, a reset) beyond the SDK's own; default 2. */
+  postRetries?: number;
+  /** First back-off between those retries in ms, doubled each time (default 50). */
+  postRetryDelayMs?: number;
 }
 
 export interface BroadcastResult {
@@ -36,6 +45,20 @@ export interface BroadcastResult {
   sent: number;
   /** Connections found gone and removed. */
   gone: string[];
+  /** Frames dropped for good (see `onPostError`). */
+  dropped: number;
+  /** Connections whose token had expired: closed instead of posted to. */
+  expired: string[];
+  /** Connections still failing transiently after the retries, handed to a later invocation. */
+  requeued: number;
+}
+
+/** Posts that kept failing transiently in a `deliver` message: SQS retries it, then moves it to the DLQ. */
+export class TransientPostError extends Error {
+  constructor(readonly connections: number) {
+    super(`posts to ${connections} connection(s) kept failing transiently`);
+    this.name = "TransientPostError";
+  }
 }
 
 const matchesFilter = (member: Membership, value: unknown): boolean =>
@@ -53,29 +76,55 @@ export async function broadcast(deps: BroadcastDeps, message: FanoutMessage): Pr
     for (const { frames, connectionIds } of message.deliveries) {
       for (const connectionId of connectionIds) add(deliveries, connectionId, frames);
     }
-    return deliver(deps, deliveries);
+    const result = await deliver(deps, deliveries);
+    // Retried whole by SQS (duplicates for the others are possible), and parked in the DLQ in the end.
+    if (result.failed.size > 0) throw new TransientPostError(result.failed.size);
+    return result.summary;
   }
-  const deliveries =
+  const { deliveries, expired } =
     message.kind === "events"
       ? await eventDeliveries(deps.table, message.events)
       : await messageDeliveries(deps.table, message);
+  const closing = Promise.all(
+    [...expired].map((connectionId) =>
+      closeExpiredConnection(deps.table, deps.api, connectionId, {
+        onError: (error) => deps.onPostError?.(error, connectionId),
+      }),
+    ),
+  );
+  const result = await fanOut(deps, deliveries);
+  await closing;
+  result.expired = [...expired];
+  return result;
+}
+
+async function fanOut(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
   const share = deps.connectionsPerInvocation ?? CONNECTIONS_PER_INVOCATION;
-  if (!deps.handOff || deliveries.size <= share) return deliver(deps, deliveries);
-  // A large topic: this invocation posts to the first connections, other invocations to the rest, in
-  // parallel (Discord's Manifold does the same across nodes). Handed off first, so they start at once.
-  const entries = [...deliveries];
-  const own = new Map(entries.slice(0, share));
-  const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
-  const messages: FanoutMessage[] = [];
-  for (let i = 0; i < rest.length; i += share) messages.push(...deliverMessages(rest.slice(i, i + share)));
-  try {
-    await deps.handOff(messages);
-  } catch (error) {
-    // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them twice).
-    deps.onHandOffError?.(error);
-    return deliver(deps, deliveries);
+  let own = deliveries;
+  if (deps.handOff && deliveries.size > share) {
+    // A large topic: this invocation posts to the first connections, other invocations to the rest, in
+    // parallel (Discord's Manifold does the same across nodes). Handed off first, so they start at once.
+    const entries = [...deliveries];
+    const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
+    const messages: FanoutMessage[] = [];
+    for (let i = 0; i < rest.length; i += share) messages.push(...deliverMessages(rest.slice(i, i + share)));
+    try {
+      await deps.handOff(messages);
+      own = new Map(entries.slice(0, share));
+    } catch (error) {
+      // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them twice).
+      deps.onHandOffError?.(error);
+    }
   }
-  return deliver(deps, own);
+  const { summary, failed } = await deliver(deps, own);
+  if (failed.size > 0) {
+    // Connections that kept failing transiently get their remaining frames from a later invocation, so
+    // that neither this message (delivered to everyone else) nor the queue behind it waits for them.
+    if (!deps.handOff) throw new TransientPostError(failed.size);
+    await deps.handOff(deliverMessages([...failed]));
+    summary.requeued = failed.size;
+  }
+  return summary;
 }
 
 /**
@@ -122,10 +171,16 @@ function add(deliveries: Deliveries, connectionId: string, frames: ServerFrame[]
   else deliveries.set(connectionId, frames);
 }
 
+interface Selection {
+  deliveries: Deliveries;
+  /** Members whose connection's token has expired. */
+  expired: Set<string>;
+}
+
 async function eventDeliveries(
   table: RealtimeTable,
   events: readonly EventBusCloudEvent[],
-): Promise<Deliveries> {
+): Promise<Selection> {
   const byTopic = new Map<string, EventBusCloudEvent[]>();
   for (const event of [...events].sort((a, b) => a.position - b.position)) {
     for (const topic of topicsOfEvent(event)) {
@@ -142,6 +197,8 @@ async function eventDeliveries(
     })),
   );
   const deliveries: Deliveries = new Map();
+  const expired = new Set<string>();
+  const now = Date.now();
   const pending: Array<Promise<void>> = [];
   // Members with the same selection of events share the same frame objects, serialised once.
   const shared = new Map<string, ServerFrame[]>();
@@ -156,6 +213,10 @@ async function eventDeliveries(
   };
   for (const { topic, topicEvents, members } of topics) {
     for (const member of members) {
+      if (tokenExpired(member, now)) {
+        expired.add(member.connectionId);
+        continue;
+      }
       let selected = topicEvents.filter(
         (event) => allowedByPatterns(member.streams, event.streamid) && matchesFilter(member, event),
       );
@@ -179,13 +240,13 @@ async function eventDeliveries(
     }
   }
   await Promise.all(pending);
-  return deliveries;
+  return { deliveries, expired };
 }
 
 async function messageDeliveries(
   table: RealtimeTable,
   message: Extract<FanoutMessage, { kind: "message" }>,
-): Promise<Deliveries> {
+): Promise<Selection> {
   const frame: ServerFrame = {
     type: "message",
     topic: message.topic,
@@ -193,36 +254,83 @@ async function messageDeliveries(
     sender: message.sender,
   };
   const deliveries: Deliveries = new Map();
+  const expired = new Set<string>();
+  const now = Date.now();
   for (const member of await queryTopicMembers(table, message.topic)) {
+    if (tokenExpired(member, now)) {
+      expired.add(member.connectionId);
+      continue;
+    }
     if (message.excludeSelf && member.connectionId === message.sender) continue;
     if (!matchesFilter(member, frame)) continue;
     add(deliveries, member.connectionId, [frame]);
   }
-  return deliveries;
+  return { deliveries, expired };
 }
 
-async function deliver(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
+async function deliver(
+  deps: BroadcastDeps,
+  deliveries: Deliveries,
+): Promise<{ summary: BroadcastResult; failed: Deliveries }> {
   const limit = pLimit(deps.concurrency ?? POST_CONCURRENCY);
-  const result: BroadcastResult = { sent: 0, gone: [] };
+  const summary: BroadcastResult = { sent: 0, gone: [], dropped: 0, expired: [], requeued: 0 };
+  const failed: Deliveries = new Map();
   await Promise.all(
     [...deliveries].map(([connectionId, frames]) =>
       limit(async () => {
         // One connection's frames go out one after another, so that they arrive in position order.
-        for (const frame of frames) {
+        for (let i = 0; i < frames.length; i++) {
+          let outcome: "sent" | "gone";
           try {
-            if ((await postFrame(deps.api, connectionId, frame)) === "gone") {
-              result.gone.push(connectionId);
-              await deleteConnection(deps.table, connectionId);
+            outcome = await postWithRetries(deps, connectionId, frames[i]!);
+          } catch (error) {
+            if (isTransientPostError(error)) {
+              failed.set(connectionId, frames.slice(i)); // the rest, in order, for a later attempt
               return;
             }
-            result.sent++;
-          } catch (error) {
+            // Never deliverable to this connection: drop this frame only and go on with the next.
+            summary.dropped++;
             deps.onPostError?.(error, connectionId);
+            continue;
+          }
+          if (outcome === "gone") {
+            summary.gone.push(connectionId);
+            await deleteConnection(deps.table, connectionId);
             return;
           }
+          summary.sent++;
         }
       }),
     ),
   );
-  return result;
+  return { summary, failed };
+}
+
+async function postWithRetries(
+  deps: BroadcastDeps,
+  connectionId: string,
+  frame: ServerFrame,
+): Promise<"sent" | "gone"> {
+  const retries = deps.postRetries ?? 2;
+  const delay = deps.postRetryDelayMs ?? 50;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await postFrame(deps.api, connectionId, frame);
+    } catch (error) {
+      if (attempt >= retries || !isTransientPostError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay * 2 ** attempt * (0.5 + Math.random() / 2)));
+    }
+  }
+}
+
+/**
+ * Worth trying again later: throttling (429 `LimitExceededException`), 5xx, resets and timeouts, and
+ * anything unrecognised. Our own refusals (`PAYLOAD_TOO_LARGE`) and other 4xx answers are final.
+ */
+export function isTransientPostError(error: unknown): boolean {
+  if (isEventBusError(error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  if (status === 429) return true;
+  if (status !== undefined && status >= 400 && status < 500) return false;
+  return true;
 }

@@ -8,7 +8,12 @@ export interface Connection {
   /** The token's `streams` bound, absent when unbounded. */
   streams?: string[];
   connectedAt: number;
-  /** Epoch seconds; DynamoDB's TTL removes the item after it. */
+  /**
+   * When the connection's token expires (epoch seconds). Checked on every frame and by the broadcaster
+   * before each post: past it the connection is closed, unless an `auth` frame brought a fresh token.
+   */
+  tokenExpiresAt: number;
+  /** Epoch seconds; DynamoDB's TTL removes the item after it (a backstop: nothing reads an expired item). */
   expiresAt: number;
 }
 
@@ -17,7 +22,12 @@ export const principalOf = (connection: Connection): Principal => ({
   subject: connection.subject,
   scopes: new Set(connection.scopes),
   streams: connection.streams,
+  expiresAt: connection.tokenExpiresAt,
 });
+
+/** Has the token this connection authenticated with expired at `nowMs`? */
+export const tokenExpired = (item: { tokenExpiresAt?: number }, nowMs = Date.now()): boolean =>
+  item.tokenExpiresAt !== undefined && item.tokenExpiresAt * 1000 <= nowMs;
 
 /** A topic membership as the broadcaster reads it (the item under the topic's partition key). */
 export interface Membership {
@@ -33,5 +43,7 @@ export interface Membership {
   catchingUp?: boolean;
   /** While catching up: the highest position the broadcaster skipped and the handler must still send. */
   skipped?: number;
+  /** The connection's `tokenExpiresAt`, copied so the broadcaster needs no second read. */
+  tokenExpiresAt?: number;
   expiresAt: number;
 }

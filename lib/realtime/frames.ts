@@ -4,7 +4,8 @@ import type { EventBusCloudEvent } from "../events/types.ts";
 
 /** A client's correlation id, echoed back on the ack, pong or error that answers the frame. */
 const frameId = z.union([z.string().max(128), z.number().int()]).optional();
-const topicName = z.string().min(1).max(220);
+/** Checked in full (length included: 200 characters) by `parseTopic`, which says which rule a name breaks. */
+const topicName = z.string().min(1, "must not be empty");
 /** An EventBridge-style event pattern; its content is validated by the pattern matcher. */
 const pattern = z.record(z.string(), z.unknown());
 
@@ -34,10 +35,18 @@ export const publishFrame = z.strictObject({
 
 export const pingFrame = z.strictObject({ action: z.literal("ping"), id: frameId });
 
+/** A fresh token for a connection whose token is about to expire; see `reauthenticate.ts`. */
+export const authFrame = z.strictObject({
+  action: z.literal("auth"),
+  id: frameId,
+  token: z.string().min(1, "must not be empty").max(8192, "must be at most 8192 characters"),
+});
+
 export type SubscribeFrame = z.output<typeof subscribeFrame>;
 export type UnsubscribeFrame = z.output<typeof unsubscribeFrame>;
 export type PublishFrame = z.output<typeof publishFrame>;
 export type PingFrame = z.output<typeof pingFrame>;
+export type AuthFrame = z.output<typeof authFrame>;
 export type FrameId = string | number | undefined;
 
 /** Frames the bus sends to clients. */

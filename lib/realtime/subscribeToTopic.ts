@@ -1,17 +1,17 @@
 import type { Sql } from "postgres";
 import { EventBusError, validationFailed } from "../errors.ts";
 import { toCloudEvent } from "../events/cloudEvent.ts";
-import { readAll } from "../events/readAll.ts";
+import { readAll, readHeadPosition } from "../events/readAll.ts";
 import { matchesEventPattern, validateEventPattern } from "../subscriptions/eventPattern.ts";
 import { authorizeSubscribe } from "./authorizeTopic.ts";
 import { type Connection, type Membership, principalOf } from "./connection.ts";
 import { deleteMembership } from "./deleteMembership.ts";
 import type { ServerFrame, SubscribeFrame } from "./frames.ts";
-import { listConnectionTopics } from "./listConnectionTopics.ts";
 import { eventFrames } from "./postFrame.ts";
 import { putMembership } from "./putMembership.ts";
+import { releaseTopic, reserveTopic } from "./reserveTopic.ts";
 import { settleSeam } from "./seam.ts";
-import { MAX_TOPICS_PER_CONNECTION, type RealtimeTable } from "./table.ts";
+import type { RealtimeTable } from "./table.ts";
 import { parseTopic, type Topic } from "./topic.ts";
 
 /**
@@ -53,10 +53,17 @@ export async function subscribeToTopic(
     });
   }
   const filter = frame.filter === undefined ? undefined : validateEventPattern(frame.filter);
-  const topics = await listConnectionTopics(deps.table, connection.connectionId);
-  if (!topics.includes(topic.name) && topics.length >= MAX_TOPICS_PER_CONNECTION) {
-    throw validationFailed(`A connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics.`);
+  if (frame.from !== undefined) {
+    // A `from` past the head would wait silently for positions that may never be written here.
+    const head = await readHeadPosition(deps.sql);
+    if (frame.from > head + 1) {
+      throw validationFailed(
+        `'from' (${frame.from}) is beyond the head (${head}): at most ${head + 1}, the next position.`,
+        { field: "from", from: frame.from, head },
+      );
+    }
   }
+  const newTopic = await reserveTopic(deps.table, connection.connectionId, topic.name);
 
   const membership: Membership = {
     connectionId: connection.connectionId,
@@ -64,19 +71,23 @@ export async function subscribeToTopic(
     ...(filter === undefined ? {} : { filter: JSON.stringify(filter) }),
     ...(connection.streams === undefined ? {} : { streams: connection.streams }),
     ...(frame.from === undefined ? {} : { catchingUp: true }),
+    tokenExpiresAt: connection.tokenExpiresAt,
     expiresAt: connection.expiresAt,
   };
-  await putMembership(deps.table, membership);
   const ack: ServerFrame = frame.id === undefined ? { type: "ack" } : { type: "ack", id: frame.id };
-  if (frame.from === undefined) {
-    await deps.send(ack);
-    return;
-  }
-
   try {
+    await putMembership(deps.table, membership);
+    if (frame.from === undefined) {
+      await deps.send(ack);
+      return;
+    }
     await replayHistory(deps, connection, topic, filter, frame.from, ack);
   } catch (error) {
-    await deleteMembership(deps.table, connection.connectionId, topic.name);
+    // Leave no half subscription behind: a new topic is undone entirely, a `from` one loses its membership.
+    if (newTopic || frame.from !== undefined) {
+      await deleteMembership(deps.table, connection.connectionId, topic.name);
+    }
+    if (newTopic) await releaseTopic(deps.table, connection.connectionId, topic.name);
     throw error;
   }
 }

@@ -5,8 +5,8 @@ import {
   type DynamoDBClient,
   ResourceNotFoundException,
 } from "@aws-sdk/client-dynamodb";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { limits } from "../limits.ts";
+import type { DynamoSender } from "./retryTransient.ts";
 
 /**
  * The realtime table: one DynamoDB table, keys `pk` (S) + `sk` (S), TTL attribute `expiresAt`, no indexes.
@@ -14,6 +14,7 @@ import { limits } from "../limits.ts";
  * | item                          | pk                         | sk                |
  * |-------------------------------|----------------------------|-------------------|
  * | a connection and its principal| `conn#<connectionId>`      | `meta`            |
+ * |   (+ `topics`: a string set of its topics, bounded by a conditional write) |   |   |
  * | a membership, by connection   | `conn#<connectionId>`      | `topic#<topic>`   |
  * | a membership, by topic        | `topic#<topic>#<shard>`    | `conn#<connectionId>` |
  *
@@ -21,7 +22,8 @@ import { limits } from "../limits.ts";
  * `410 Gone`) finds and removes every trace of the connection with one Query.
  */
 export interface RealtimeTable {
-  dynamo: DynamoDBDocumentClient;
+  /** A document client, or one wrapped by `retryTransient` (what the handlers use). */
+  dynamo: DynamoSender;
   tableName: string;
 }
 
@@ -54,8 +56,11 @@ export const topicMemberKey = (topic: string, connectionId: string) => ({
  * The TTL of a connection's items: API Gateway closes every connection after 2 hours, so anything older is
  * certainly stale; 10 minutes of slack covers clock skew and a slow `$disconnect`.
  */
-export const expiresAtFor = (connectedAtMs: number): number =>
-  Math.floor((connectedAtMs + limits.webSocketMaxConnectionMs + 10 * 60 * 1000) / 1000);
+export const expiresAtFor = (connectedAtMs: number, tokenExpiresAt?: number): number => {
+  const byAge = Math.floor((connectedAtMs + limits.webSocketMaxConnectionMs + 10 * 60 * 1000) / 1000);
+  // A connection is closed when its token expires, so its items are stale soon after that too.
+  return tokenExpiresAt === undefined ? byAge : Math.min(byAge, tokenExpiresAt + 10 * 60);
+};
 
 /**
  * Creates the table with the key schema the CDK stack deploys, unless it exists. For the local stand-in

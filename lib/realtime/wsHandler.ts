@@ -6,10 +6,13 @@ import type { z } from "zod";
 import type { Config } from "../config.ts";
 import { EventBusError, isEventBusError, validationFailed } from "../errors.ts";
 import { parseWith } from "../validation.ts";
-import type { Connection } from "./connection.ts";
+import { checkFrameValue } from "./checkFrameValue.ts";
+import { closeExpiredConnection } from "./closeExpiredConnection.ts";
+import { type Connection, tokenExpired } from "./connection.ts";
 import { type FrameId, frameIdOf, type ServerFrame } from "./frames.ts";
 import { getConnection } from "./getConnection.ts";
 import { createManagementApi, postFrame } from "./postFrame.ts";
+import { type DynamoSender, retryTransient } from "./retryTransient.ts";
 import type { RealtimeTable } from "./table.ts";
 
 /** An API Gateway WebSocket event; `$connect` events also carry the handshake's headers and query. */
@@ -41,10 +44,17 @@ export interface WsContext<R extends WsRuntime> {
 const logger = new Logger({ serviceName: "eventbus-ws" });
 const apis = new Map<string, ApiGatewayManagementApiClient>();
 
-export const realtimeTable = (runtime: WsRuntime): RealtimeTable => ({
-  dynamo: runtime.dynamo,
-  tableName: runtime.config.EVENTBUS_REALTIME_TABLE,
-});
+const retrying = new WeakMap<DynamoDBDocumentClient, DynamoSender>();
+
+/** The realtime table, through the runtime's DynamoDB client with transient failures retried. */
+export function realtimeTable(runtime: WsRuntime): RealtimeTable {
+  let dynamo = retrying.get(runtime.dynamo);
+  if (!dynamo) {
+    dynamo = retryTransient(runtime.dynamo);
+    retrying.set(runtime.dynamo, dynamo);
+  }
+  return { dynamo, tableName: runtime.config.EVENTBUS_REALTIME_TABLE };
+}
 
 /**
  * The `@connections` client for the API that sent `event`: the configured endpoint, else the one API
@@ -76,22 +86,38 @@ export function errorFrame(error: unknown, id: FrameId): ServerFrame {
   };
 }
 
-/** Parses a frame's body as JSON. @throws {EventBusError} `VALIDATION_FAILED`. */
+/**
+ * Parses a frame's body as JSON (check it with `checkFrameValue` once its `id` is taken).
+ *
+ * @throws {EventBusError} `VALIDATION_FAILED` for a binary frame or a body that is not JSON.
+ */
 export function parseFrameBody(event: WebSocketEvent): unknown {
-  const raw = event.body ?? "";
-  const text = event.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw validationFailed('Frames are JSON objects with an "action", e.g. {"action":"ping"}.');
+  if (event.isBase64Encoded) {
+    // API Gateway hands binary frames over base64-encoded; decoding them as if they were text made a
+    // binary `{"action":"ping"}` look like an unknown action.
+    throw validationFailed(
+      'Binary frames are not supported: send each frame as a JSON text frame, e.g. {"action":"ping"}.',
+      { field: "frame", rule: "text frames only" },
+    );
   }
+  let body: unknown;
+  try {
+    body = JSON.parse(event.body ?? "");
+  } catch {
+    throw validationFailed('Frames are JSON objects with an "action", e.g. {"action":"ping"}.', {
+      field: "frame",
+      rule: "JSON",
+    });
+  }
+  return body;
 }
 
 /**
  * Wraps one route of the frame protocol into an API Gateway WebSocket Lambda handler: parses and validates
  * the frame, loads the connection's principal (stored at `$connect`), runs the route and sends its reply
  * (an ack or pong, echoing the frame's `id`). Every failure becomes an error frame and the connection stays
- * open. Replies go through `PostToConnection`, which behaves the same on AWS and locally.
+ * open, except that a connection whose token has expired is closed (`closeExpiredConnection`). Replies go
+ * through `PostToConnection`, which behaves the same on AWS and locally.
  */
 export function wsRoute<S extends z.ZodType, R extends WsRuntime>(
   getRuntime: () => Promise<R>,
@@ -101,6 +127,8 @@ export function wsRoute<S extends z.ZodType, R extends WsRuntime>(
     connection: Connection,
     context: WsContext<R>,
   ) => Promise<ServerFrame | undefined>,
+  /** `acceptExpiredToken`: the route runs even when the connection's token has expired (`auth`). */
+  options: { acceptExpiredToken?: boolean } = {},
 ) {
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const runtime = await getRuntime();
@@ -112,10 +140,18 @@ export function wsRoute<S extends z.ZodType, R extends WsRuntime>(
     try {
       const body = parseFrameBody(event);
       id = frameIdOf(body);
+      checkFrameValue(body);
       const frame = parseWith(schema, body, "Invalid frame");
       const connection = await getConnection(table, connectionId);
       if (!connection)
         throw new EventBusError("UNAUTHORIZED", "This connection is not registered; reconnect.");
+      if (!options.acceptExpiredToken && tokenExpired(connection)) {
+        await closeExpiredConnection(table, api, connectionId, {
+          id,
+          onError: (error) => logger.warn("could not close an expired connection", { error: error as Error }),
+        });
+        return { statusCode: 200 };
+      }
       const reply = await route(frame, connection, { event, connectionId, runtime, table, api, send });
       if (reply) await send(reply);
     } catch (error) {

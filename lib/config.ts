@@ -22,6 +22,14 @@ const configSchema = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((value) => value === "true"),
+  /**
+   * API handlers' database sessions (`lock_timeout`, `statement_timeout`, in ms; 0 turns one off). Both stay
+   * well below the functions' 29 s timeout, so that a request blocked by a lock (say, an application's open
+   * outbox transaction on the same stream) is cancelled and rolled back by Postgres and answered 503
+   * `UNAVAILABLE` with `Retry-After`, instead of being cut off by Lambda and perhaps committing afterwards.
+   */
+  EVENTBUS_DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(3000),
+  EVENTBUS_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   EVENTBUS_JWT_SECRET: z.string().min(16).optional(),
   EVENTBUS_JWT_SECRET_ARN: z.string().optional(),
   EVENTBUS_OIDC_ISSUER: z.string().url().optional(),

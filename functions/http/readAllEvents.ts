@@ -6,20 +6,26 @@ import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
 import { limits } from "../../lib/limits.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
-function textParam(value: string | undefined, name: string): string | undefined {
-  if (value !== undefined && (value.length === 0 || value.length > 200)) {
-    throw validationFailed(`'${name}' must be 1-200 characters.`, { parameter: name });
+/** Every value of a repeatable filter (`?type=A&type=B` means A or B), or `undefined` when absent. */
+function textParams(values: string[], name: string): string[] | undefined {
+  for (const value of values) {
+    if (value.length === 0 || value.length > 200) {
+      throw validationFailed(`Query parameter '${name}' must be 1-200 characters.`, { parameter: name });
+    }
   }
-  return value;
+  return values.length === 0 ? undefined : values;
 }
 
-/** GET /events: all streams in global order. A token bounded by `streams` sees only its streams. */
+/**
+ * GET /events: all streams in global order. A token bounded by `streams` sees only its streams. `type` and
+ * `category` may be repeated to mean any of them.
+ */
 export const handler = httpHandler(getRuntime, async (request, { sql, source }) => {
   requireScope(request.principal, "events:read");
   const after = intParam(request.query("after"), "after", { min: 0 });
   const limit = intParam(request.query("limit"), "limit", { min: 1, max: limits.maxReadLimit });
-  const type = textParam(request.query("type"), "type");
-  const category = textParam(request.query("category"), "category");
+  const type = textParams(request.queryAll("type"), "type");
+  const category = textParams(request.queryAll("category"), "category");
   const page = await readAll(sql, {
     ...(after === undefined ? {} : { after }),
     ...(limit === undefined ? {} : { limit }),

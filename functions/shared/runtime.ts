@@ -65,11 +65,24 @@ async function tokenVerifier(config: Config): Promise<TokenVerifier> {
   throw new Error("EVENTBUS_JWT_SECRET, EVENTBUS_JWT_SECRET_ARN or EVENTBUS_OIDC_ISSUER must be set");
 }
 
+/**
+ * Session settings, sent in the connection's startup message so they cost no extra round trip: a lock wait
+ * or statement that outlives them is cancelled and rolled back by Postgres.
+ */
+export const sessionTimeouts = (config: Config) => ({
+  lock_timeout: config.EVENTBUS_DB_LOCK_TIMEOUT_MS,
+  statement_timeout: config.EVENTBUS_DB_STATEMENT_TIMEOUT_MS,
+});
+
 async function createRuntime(config: Config): Promise<Runtime> {
   const [url, verifyToken] = await Promise.all([databaseUrl(config), tokenVerifier(config)]);
   return {
     config,
-    sql: createSql(url, { max: config.DATABASE_POOL_MAX, prepare: config.DATABASE_PREPARE }),
+    sql: createSql(url, {
+      max: config.DATABASE_POOL_MAX,
+      prepare: config.DATABASE_PREPARE,
+      connection: sessionTimeouts(config),
+    }),
     verifyToken,
     source: config.EVENTBUS_SOURCE,
     // Queue URLs are used as given, never as the endpoint: local stand-ins hand out URLs whose host is not

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { EventBusError, validationFailed } from "../errors.ts";
+import { EventBusError } from "../errors.ts";
+import { parseJsonBody } from "../text/checkJson.ts";
 import { parseWith } from "../validation.ts";
 import type { ProposedEvent } from "./types.ts";
 
@@ -24,7 +25,7 @@ const cloudEvent = z
   .refine(
     (ce) => ce.datacontenttype === undefined || /^application\/([\w.+-]+\+)?json\b/.test(ce.datacontenttype),
     {
-      message: "only JSON data (datacontenttype application/json) is supported",
+      message: "must be application/json or another JSON media type (only JSON data is supported)",
       path: ["datacontenttype"],
     },
   );
@@ -54,12 +55,7 @@ function fromCloudEvent(ce: z.output<typeof cloudEvent>): ProposedEvent {
  */
 export function parseAppendBody(contentType: string | undefined, body: string): ProposedEvent[] {
   const mediaType = mediaTypeOf(contentType);
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw validationFailed("The request body is not valid JSON.");
-  }
+  const value = parseJsonBody(body);
   switch (mediaType) {
     case "json":
       return Array.isArray(value)

@@ -1,14 +1,45 @@
 import { v7 as uuidv7 } from "uuid";
 import { EventBusError, validationFailed } from "../errors.ts";
 import { limits } from "../limits.ts";
+import { assertStorableJson, MAX_EVENT_JSON_DEPTH } from "../text/checkJson.ts";
+import { printable, unstorableTextRule } from "../text/storableText.ts";
 import type { ProposedEvent } from "./types.ts";
 
 /** Event ids must also be valid SQS FIFO deduplication ids: 1–128 printable ASCII characters, no spaces. */
 const EVENT_ID = /^[!-~]{1,128}$/;
-const EVENT_TYPE = /^[^\s\p{Cc}][^\p{Cc}]{0,199}$/u;
+
+/** Characters of an event type, in Unicode code points. */
+export const MAX_EVENT_TYPE_LENGTH = 200;
+
+/**
+ * `type` travels as an SQS message attribute, which SQS refuses unless every character is in
+ * #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. Control characters (including the
+ * tab and line breaks SQS would take) are refused too: a type is a name, not text. With the u flag a
+ * surrogate only matches when it is not half of a pair.
+ */
+const TYPE_CHARACTER_REFUSED = /[\p{Cc}\p{Cs}\uFFFE\uFFFF]/u;
+
+/** Why `type` is not a valid event type, phrased to follow its name, or `undefined` when it is. */
+export function eventTypeRule(type: string): string | undefined {
+  if (type.length === 0) return "must not be empty";
+  if ([...type].length > MAX_EVENT_TYPE_LENGTH) {
+    return `must be at most ${MAX_EVENT_TYPE_LENGTH} characters`;
+  }
+  const unstorable = unstorableTextRule(type);
+  if (unstorable) return unstorable;
+  const refused = TYPE_CHARACTER_REFUSED.exec(type);
+  if (refused) {
+    return `must not contain ${printable(refused[0])} (at index ${refused.index}): only characters SQS message attributes accept, without control characters`;
+  }
+  if (/^\s/u.test(type)) return "must not start with whitespace";
+  return undefined;
+}
 
 /** Room for the CloudEvent envelope and SQS message attributes around `data` and `metadata`. */
 const ENVELOPE_BYTES = 1024;
+
+const invalid = (pointer: string, message: string) =>
+  validationFailed(`Invalid event: ${pointer} ${message}.`, { pointer, errors: [{ pointer, message }] });
 
 export interface ValidEvent {
   id: string;
@@ -35,24 +66,23 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
     // Time-ordered ids keep the unique index on ids append-mostly, which keeps appends fast.
     const id = event.id ?? uuidv7();
     if (typeof id !== "string" || !EVENT_ID.test(id)) {
-      throw validationFailed(`events[${index}].id must be 1-128 printable ASCII characters without spaces.`, {
-        pointer: `/${index}/id`,
-      });
+      throw invalid(`/${index}/id`, "must be 1-128 printable ASCII characters without spaces");
     }
-    if (seen.has(id)) throw validationFailed(`events[${index}].id '${id}' appears twice in this batch.`);
+    if (seen.has(id)) throw invalid(`/${index}/id`, `'${id}' appears twice in this batch`);
     seen.add(id);
-    if (typeof event.type !== "string" || !EVENT_TYPE.test(event.type)) {
-      throw validationFailed(`events[${index}].type must be 1-200 characters without control characters.`, {
-        pointer: `/${index}/type`,
-      });
+    const typeRule = typeof event.type === "string" ? eventTypeRule(event.type) : "must be a string";
+    if (typeRule) {
+      throw invalid(`/${index}/type`, typeRule);
     }
     const metadata = event.metadata ?? null;
     if (metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
-      throw validationFailed(`events[${index}].metadata must be an object.`, {
-        pointer: `/${index}/metadata`,
-      });
+      throw invalid(`/${index}/metadata`, "must be an object");
     }
     const data = event.data === undefined ? null : event.data;
+    // Before anything serialises them: a value nested thousands deep would overflow JSON.stringify.
+    const what = "Invalid event";
+    assertStorableJson(data, { pointer: `/${index}/data`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
+    assertStorableJson(metadata, { pointer: `/${index}/metadata`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
     const bytes =
       Buffer.byteLength(JSON.stringify({ data, metadata })) +
       Buffer.byteLength(id) +

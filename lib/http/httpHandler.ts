@@ -2,9 +2,12 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { bearerToken, type Principal, type TokenVerifier } from "../auth/token.ts";
+import { transientDatabaseError } from "../db/transientErrors.ts";
 import { EventBusError, validationFailed } from "../errors.ts";
 import { limits } from "../limits.ts";
+import { printable, unstorableTextRule } from "../text/storableText.ts";
 import { toProblem } from "./problem.ts";
+import { parseQueryString } from "./queryString.ts";
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -15,8 +18,10 @@ export interface HttpRequest {
   principal: Principal;
   /** A decoded path parameter; throws `VALIDATION_FAILED` when missing. */
   path(name: string): string;
-  /** A query string parameter, or `undefined`. */
+  /** A query string parameter, or `undefined`; `VALIDATION_FAILED` when it is given more than once. */
   query(name: string): string | undefined;
+  /** Every value of a repeatable query string parameter (`?type=A&type=B`), in order; empty when absent. */
+  queryAll(name: string): string[];
   /** The raw body as text (base64 bodies decoded), bounded by `limits.maxRequestBytes`. */
   body(): string;
   header(name: string): string | undefined;
@@ -34,36 +39,68 @@ export const json = (
   body: JSON.stringify(body),
 });
 
-/** Turns any error into a problem+json response; logs only what is not a client error. */
+/**
+ * Turns any error into a problem+json response; logs only what is not a client error. A database timeout
+ * or lost connection becomes 503 `UNAVAILABLE` with `Retry-After`.
+ */
 export function problemResponse(error: unknown): HttpResult {
-  const problem = toProblem(error);
+  const problem = toProblem(transientDatabaseError(error) ?? error);
   if (problem.status >= 500) logger.error("request failed", { error: error as Error });
+  const retryAfter = problem.retryAfterSeconds;
   return {
     statusCode: problem.status,
-    headers: { "content-type": "application/problem+json" },
+    headers: {
+      "content-type": "application/problem+json",
+      ...(typeof retryAfter === "number" ? { "retry-after": String(retryAfter) } : {}),
+    },
     body: JSON.stringify(problem),
   };
+}
+
+/** Refuses a path or query value that Postgres could not store or compare (NUL, lone surrogates). */
+function assertStorableParameter(value: string, name: string, kind: "path" | "query"): string {
+  const rule = unstorableTextRule(value);
+  if (rule) {
+    throw validationFailed(`${kind === "path" ? "Path" : "Query"} parameter '${printable(name)}' ${rule}.`, {
+      parameter: printable(name),
+    });
+  }
+  return value;
 }
 
 function toRequest(event: HttpEvent, principal: Principal): HttpRequest {
   const headers = Object.fromEntries(
     Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
   );
+  let parsedQuery: Map<string, string[]> | undefined;
+  const queryValues = (name: string): string[] => {
+    parsedQuery ??= parseQueryString(event);
+    return (parsedQuery.get(name) ?? []).map((value) => assertStorableParameter(value, name, "query"));
+  };
   return {
     event,
     principal,
     path(name) {
       const value = event.pathParameters?.[name];
       if (value === undefined) throw validationFailed(`Missing path parameter '${name}'.`);
+      let decoded: string;
       try {
-        return decodeURIComponent(value);
+        decoded = decodeURIComponent(value);
       } catch {
         throw validationFailed(`Path parameter '${name}' is not valid percent-encoding.`, {
           parameter: name,
         });
       }
+      return assertStorableParameter(decoded, name, "path");
     },
-    query: (name) => event.queryStringParameters?.[name],
+    query(name) {
+      const values = queryValues(name);
+      if (values.length > 1) {
+        throw validationFailed(`Query parameter '${name}' must be given at most once.`, { parameter: name });
+      }
+      return values[0];
+    },
+    queryAll: queryValues,
     header: (name) => headers[name.toLowerCase()],
     body() {
       const raw = event.body ?? "";

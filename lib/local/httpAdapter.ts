@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { EventBusError } from "../errors.ts";
+import { EventBusError, validationFailed } from "../errors.ts";
 import { problemResponse } from "../http/httpHandler.ts";
 import { limits } from "../limits.ts";
 import { lambdaContext } from "./lambdaContext.ts";
@@ -40,6 +40,29 @@ function compile(route: LocalRoute): CompiledRoute {
     })
     .join("/");
   return { ...route, method, pattern: new RegExp(`^${source}$`), params };
+}
+
+/**
+ * The request's URL. The `Host` header only names the API's domain; a malformed one (or a request target
+ * that is not a path) is the client's mistake, answered 400 like API Gateway's front end does, never a
+ * failure of the adapter.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const host = req.headers.host ?? "localhost";
+  let url: URL;
+  try {
+    url = new URL(`http://${host}`);
+  } catch {
+    throw validationFailed("The Host header is not a valid host name.", { header: "host" });
+  }
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    throw validationFailed("The Host header is not a valid host name.", { header: "host" });
+  }
+  try {
+    return new URL(req.url ?? "/", url);
+  } catch {
+    throw validationFailed("The request target is not a valid path.");
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -132,7 +155,7 @@ export function createHttpAdapter(routes: readonly LocalRoute[]): Server {
   const fallback = compiled.find((r) => r.method === "*");
   return createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+      const url = requestUrl(req);
       let matched: { route: CompiledRoute; match: RegExpMatchArray } | undefined;
       for (const route of compiled) {
         if (route.method !== req.method) continue;

@@ -2,6 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Sql } from "postgres";
 import { EventBusError } from "../errors.ts";
 import { readHeadPosition } from "../events/readAll.ts";
+import { assertNotBeyondHead } from "./assertNotBeyondHead.ts";
 import { type SubscriptionDefinition, sameDefinition } from "./definition.ts";
 import { findSubscription } from "./getSubscription.ts";
 import { createSubscriptionQueues } from "./subscriptionQueues.ts";
@@ -28,7 +29,7 @@ function conflict(name: string): EventBusError {
  * never sees a subscription without its queue. The checkpoint starts at 0 (`origin`), at the current head
  * (`current`) or at the given position: the first event delivered is the one after it.
  *
- * @throws {EventBusError} `SUBSCRIPTION_CONFLICT`.
+ * @throws {EventBusError} `SUBSCRIPTION_CONFLICT`; `VALIDATION_FAILED` for a `startFrom` beyond the head.
  */
 export async function createSubscription(
   sql: Sql,
@@ -40,6 +41,9 @@ export async function createSubscription(
   if (existing) {
     if (!sameDefinition(pickDefinition(existing), definition)) throw conflict(name);
     return { subscription: existing, created: false };
+  }
+  if (typeof definition.startFrom === "number") {
+    await assertNotBeyondHead(sql, "startFrom", definition.startFrom);
   }
   const { queueUrl, dlqUrl } = await createSubscriptionQueues(sqs, options.queuePrefix, name, definition);
   const inserted = await sql.begin(async (tx) => {

@@ -18,6 +18,9 @@ export interface SubscriptionDefinition {
   visibilityTimeout: number;
 }
 
+/** What a `startFrom` or replay `from` may be, as 400s state it. */
+export const START_POSITION_RULE = 'must be "origin", "current" or an integer position >= 0';
+
 const SUBSCRIPTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** `npm run dev` names the realtime fan-out queue `<prefix>realtime`. */
 const RESERVED_NAMES = new Set(["realtime"]);
@@ -28,11 +31,10 @@ const definitionSchema = z
   .object({
     filter: z.unknown().optional(),
     startFrom: z
-      .union([
-        z.literal("origin"),
-        z.literal("current"),
-        z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-      ])
+      .union(
+        [z.literal("origin"), z.literal("current"), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)],
+        { error: START_POSITION_RULE },
+      )
       .optional(),
     ordering: z.enum(["none", "stream"]).optional(),
     maxReceiveCount: z.number().int().min(1).max(1000).optional(),

@@ -1,4 +1,5 @@
 import { validationFailed } from "../errors.ts";
+import { findJsonProblem } from "../text/checkJson.ts";
 
 /**
  * An EventBridge-style event pattern over the CloudEvent JSON that leaves the bus, e.g.
@@ -24,7 +25,17 @@ export type Matcher =
 
 const numericOps = new Set(["=", "<", "<=", ">", ">="]);
 const MAX_PATTERN_BYTES = 4096;
-const MAX_DEPTH = 10;
+/** Nesting of pattern objects; the JSON around a leaf (matcher list, operator, its argument) adds 3. */
+export const MAX_PATTERN_DEPTH = 10;
+const MAX_DEPTH = MAX_PATTERN_DEPTH;
+
+/**
+ * Top-level CloudEvent attributes that are bigint columns: the listener narrows on them in SQL, where a
+ * fraction or a number beyond 2^53 would fail the bind on every poll. Safe integers always bind, and
+ * events never carry anything else there.
+ */
+const INTEGER_FIELDS = new Set(["position", "streamversion"]);
+const INTEGER_RULE = `must be an integer between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}`;
 
 const isLiteral = (value: unknown): value is Literal =>
   value === null || ["string", "number", "boolean"].includes(typeof value);
@@ -36,7 +47,10 @@ function fail(pointer: string, message: string): never {
   throw validationFailed(`Invalid filter: ${pointer} ${message}`, { errors: [{ pointer, message }] });
 }
 
-function validateMatcher(matcher: unknown, pointer: string): void {
+function validateMatcher(matcher: unknown, pointer: string, integerField: string | undefined): void {
+  if (integerField && typeof matcher === "number" && !Number.isSafeInteger(matcher)) {
+    fail(pointer, `${INTEGER_RULE} (${integerField} is an integer field).`);
+  }
   if (isLiteral(matcher)) return;
   if (!isPlainObject(matcher)) fail(pointer, "must be a value or an operator object.");
   const keys = Object.keys(matcher);
@@ -68,6 +82,14 @@ function validateMatcher(matcher: unknown, pointer: string): void {
           `${pointer}/numeric`,
           "must be [op, number] or [op, number, op, number], op one of = < <= > >=.",
         );
+      if (integerField) {
+        const spec = arg as Array<string | number>;
+        for (let i = 1; i < spec.length; i += 2) {
+          if (!Number.isSafeInteger(spec[i])) {
+            fail(`${pointer}/numeric/${i}`, `${INTEGER_RULE} (${integerField} is an integer field).`);
+          }
+        }
+      }
       return;
     }
     default:
@@ -85,7 +107,8 @@ function validateNode(node: unknown, pointer: string, depth: number): void {
     const childPointer = `${pointer}/${key}`;
     if (Array.isArray(child)) {
       if (child.length === 0) fail(childPointer, "must list at least one value.");
-      for (const [i, m] of child.entries()) validateMatcher(m, `${childPointer}/${i}`);
+      const integerField = depth === 0 && INTEGER_FIELDS.has(key) ? key : undefined;
+      for (const [i, m] of child.entries()) validateMatcher(m, `${childPointer}/${i}`, integerField);
     } else {
       validateNode(child, childPointer, depth + 1);
     }
@@ -93,14 +116,24 @@ function validateNode(node: unknown, pointer: string, depth: number): void {
 }
 
 /**
- * Checks that `value` is a well-formed pattern.
+ * Checks that `value` is a well-formed pattern that the listener can always evaluate: known operators with
+ * arguments of the right type, integers within the safe range on integer attributes (`position`,
+ * `streamversion`), strings Postgres can compare against (no NUL, no lone surrogates), at most
+ * {@link MAX_PATTERN_DEPTH} levels and 4096 bytes of JSON.
  * @throws {EventBusError} `VALIDATION_FAILED` naming the offending place with a JSON pointer.
  */
 export function validateEventPattern(value: unknown): EventPattern {
-  if (JSON.stringify(value).length > MAX_PATTERN_BYTES) {
-    throw validationFailed(`Invalid filter: patterns are limited to ${MAX_PATTERN_BYTES} bytes of JSON.`);
-  }
+  // Iterative, so a filter nested thousands deep is refused before anything recurses into it.
+  const problem = findJsonProblem(value, { pointer: "", maxDepth: MAX_DEPTH + 3 });
+  if (problem) fail(problem.pointer || "/", `${problem.message}.`);
   validateNode(value, "", 0);
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > MAX_PATTERN_BYTES) {
+    throw validationFailed(
+      `Invalid filter: patterns are limited to ${MAX_PATTERN_BYTES} bytes of JSON (this one has ${bytes}).`,
+      { errors: [{ pointer: "/", message: `must be at most ${MAX_PATTERN_BYTES} bytes of JSON` }] },
+    );
+  }
   return value as EventPattern;
 }
 

@@ -34,8 +34,12 @@ function stringCondition(sql: Sql, column: string, matcher: Matcher): Fragment |
 
 function numberCondition(sql: Sql, column: string, matcher: Matcher): Fragment | undefined {
   const col = sql(column);
-  if (typeof matcher === "number") return sql`${col} = ${matcher}`;
+  // Only safe integers bind to a bigint column. Validation refuses anything else on these attributes, but a
+  // filter stored before it did must still evaluate: leave such a leaf to the listener's JS match.
+  if (typeof matcher === "number")
+    return Number.isSafeInteger(matcher) ? sql`${col} = ${matcher}` : undefined;
   if (matcher === null || typeof matcher !== "object" || !("numeric" in matcher)) return undefined;
+  if (!matcher.numeric.every((x, i) => i % 2 === 0 || Number.isSafeInteger(x))) return undefined;
   let fragment: Fragment | undefined;
   for (let i = 0; i < matcher.numeric.length; i += 2) {
     const n = matcher.numeric[i + 1] as number;

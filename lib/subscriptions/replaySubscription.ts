@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import { readHeadPosition } from "../events/readAll.ts";
+import { assertNotBeyondHead } from "./assertNotBeyondHead.ts";
 import type { StartFrom } from "./definition.ts";
 import { getSubscription } from "./getSubscription.ts";
 
@@ -9,10 +10,11 @@ import { getSubscription } from "./getSubscription.ts";
  * forwarding, so its late checkpoint write cannot undo the replay.
  *
  * @returns the new checkpoint.
- * @throws {EventBusError} `SUBSCRIPTION_NOT_FOUND`.
+ * @throws {EventBusError} `SUBSCRIPTION_NOT_FOUND`; `VALIDATION_FAILED` for a `from` beyond the head.
  */
 export async function replaySubscription(sql: Sql, name: string, from: StartFrom): Promise<number> {
   await getSubscription(sql, name);
+  if (typeof from === "number") await assertNotBeyondHead(sql, "from", from);
   // A numeric `from` is the first position delivered again; the checkpoint is the last one done.
   const position =
     from === "origin" ? 0 : from === "current" ? await readHeadPosition(sql) : Math.max(0, from - 1);

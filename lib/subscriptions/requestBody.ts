@@ -1,5 +1,6 @@
-import { EventBusError, validationFailed } from "../errors.ts";
+import { EventBusError } from "../errors.ts";
 import type { HttpRequest } from "../http/httpHandler.ts";
+import { parseJsonBody } from "../text/checkJson.ts";
 
 /**
  * The JSON body of an admin request, or `undefined` when empty.
@@ -12,9 +13,5 @@ export function readJsonBody(request: HttpRequest): unknown {
   if (contentType !== undefined && contentType !== "application/json") {
     throw new EventBusError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.", { contentType });
   }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw validationFailed("The body is not valid JSON.");
-  }
+  return parseJsonBody(text);
 }

@@ -21,7 +21,11 @@ export interface RealtimeHarness {
   queueUrl: string;
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
-  token(scope: string, streams?: string[]): Promise<string>;
+  token(
+    scope: string,
+    streams?: string[],
+    options?: { expiresIn?: string | number; subject?: string },
+  ): Promise<string>;
   /** Connects a client with a token (admin unless given). */
   connect(token?: string): Promise<TestClient>;
   /** Every item the table holds under `pk`. */
@@ -35,8 +39,16 @@ export interface RealtimeHarness {
  * events to that queue, and the broadcaster Lambda behind the local SQS event source.
  */
 export async function startRealtimeHarness(
-  gatewayOptions: { idleTimeoutMs?: number; maxConnectionMs?: number } = {},
+  options: {
+    idleTimeoutMs?: number;
+    maxConnectionMs?: number;
+    /** Where the handlers reach DynamoDB (a fault proxy in front of the stand-in), given its endpoint. */
+    dynamoEndpoint?: (endpoint: string) => Promise<string>;
+    /** Where the handlers reach `@connections` (a fault proxy in front of the gateway), given its endpoint. */
+    managementEndpoint?: (endpoint: string) => Promise<string>;
+  } = {},
 ): Promise<RealtimeHarness> {
+  const { dynamoEndpoint: viaDynamo, managementEndpoint: viaManagement, ...gatewayOptions } = options;
   const suffix = randomBytes(5).toString("hex");
   const tableName = `realtime-${suffix}`;
   const dynamoEndpoint = inject("dynamoEndpoint");
@@ -57,14 +69,16 @@ export async function startRealtimeHarness(
   const gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: 0, ...gatewayOptions });
   // The handlers build their runtime from the environment on first use, exactly as on Lambda.
   const api = await startTestHttpApi({
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: viaDynamo ? await viaDynamo(dynamoEndpoint) : dynamoEndpoint,
     AWS_ENDPOINT_URL_SQS: sqsEndpoint,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_REGION: "us-east-1",
     EVENTBUS_REALTIME_TABLE: tableName,
     EVENTBUS_REALTIME_QUEUE_URL: queueUrl,
-    EVENTBUS_WS_MANAGEMENT_ENDPOINT: gateway.managementEndpoint,
+    EVENTBUS_WS_MANAGEMENT_ENDPOINT: viaManagement
+      ? await viaManagement(gateway.managementEndpoint)
+      : gateway.managementEndpoint,
   });
   const { handler: broadcaster } = await import("../../functions/realtime/broadcaster.ts");
   const poller = startSqsPoller({ sqs, queueUrl, handler: broadcaster, waitTimeSeconds: 1 });
@@ -85,7 +99,8 @@ export async function startRealtimeHarness(
     queueUrl,
     sqs,
     dynamo,
-    token: (scope, streams) => issueToken(TEST_JWT_SECRET, { scope, ...(streams ? { streams } : {}) }),
+    token: (scope, streams, extra = {}) =>
+      issueToken(TEST_JWT_SECRET, { scope, ...(streams ? { streams } : {}), ...extra }),
     async connect(token) {
       const client = await TestClient.connect(
         gateway.url,

@@ -55,6 +55,13 @@ export class EventBusMonitoring extends Construct {
       description:
         "Messages reached a subscription's DLQ: inspect them, then POST /subscriptions/{name}/redrive.",
     });
+    const parked = insights("MAX", "SubscriptionParked", "Most parked events of a subscription");
+    this.alarm("SubscriptionParked", parked, {
+      threshold: 1,
+      evaluationPeriods: 1,
+      description:
+        "SQS refused events of a subscription for good; they are parked (GET /subscriptions/{name} shows the reason): fix the cause, then POST /subscriptions/{name}/redrive.",
+    });
     const owned = insights("MIN", "SubscriptionOwned", "Subscriptions held by a listener (min)");
     this.alarm("SubscriptionUnowned", owned, {
       threshold: 1,
@@ -180,7 +187,12 @@ export class EventBusMonitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: "Subscription lag (events)", left: [subscriptionLag], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: "Subscriptions: lag, dead letters, parked",
+        left: [subscriptionLag],
+        right: [deadLetters, parked],
+        width: 8,
+      }),
       new cloudwatch.GraphWidget({
         title: "Listener",
         left: [runningListeners],

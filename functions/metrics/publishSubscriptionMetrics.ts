@@ -11,7 +11,8 @@ export const METRICS_NAMESPACE = "EventBus";
 /**
  * One CloudWatch Embedded Metric Format record per subscription (dimensions `Bus`, `Subscription`):
  * `SubscriptionLag` (events between its checkpoint and the head), `SubscriptionQueueDepth`,
- * `SubscriptionDeadLetters` and `SubscriptionOwned` (1 while a listener holds it, else 0).
+ * `SubscriptionDeadLetters`, `SubscriptionParked` (events SQS refused for good, parked) and
+ * `SubscriptionOwned` (1 while a listener holds it, else 0).
  */
 export function subscriptionMetricRecords(bus: string, statuses: readonly SubscriptionStatus[], now: number) {
   return statuses.map((status) => ({
@@ -25,6 +26,7 @@ export function subscriptionMetricRecords(bus: string, statuses: readonly Subscr
             { Name: "SubscriptionLag", Unit: "Count" },
             { Name: "SubscriptionQueueDepth", Unit: "Count" },
             { Name: "SubscriptionDeadLetters", Unit: "Count" },
+            { Name: "SubscriptionParked", Unit: "Count" },
             { Name: "SubscriptionOwned", Unit: "Count" },
           ],
         },
@@ -36,6 +38,7 @@ export function subscriptionMetricRecords(bus: string, statuses: readonly Subscr
     // A queue that is missing reports no depth rather than a misleading zero.
     ...(status.queueDepth === null ? {} : { SubscriptionQueueDepth: status.queueDepth }),
     ...(status.dlqDepth === null ? {} : { SubscriptionDeadLetters: status.dlqDepth }),
+    SubscriptionParked: status.parked,
     SubscriptionOwned: status.owner === null ? 0 : 1,
   }));
 }

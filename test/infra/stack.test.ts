@@ -263,7 +263,7 @@ describe("synthesised stack", () => {
     ).toBe("EventBusTest");
   });
 
-  it("alarms on subscription lag, dead letters, ownership, message age and 5xx, and notifies the alarm e-mail", () => {
+  it("alarms on subscription lag, dead letters, parked events, ownership, message age and 5xx, and notifies the alarm e-mail", () => {
     const alarms = resourcesOf(synth.template, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
     const queries = alarms.flatMap((a) => (a.Metrics ?? []).map((m: any) => m.Expression).filter(Boolean));
     const schema = `FROM SCHEMA("EventBus", Bus, Subscription) WHERE Bus = 'EventBusTest'`;
@@ -271,6 +271,7 @@ describe("synthesised stack", () => {
       expect.arrayContaining([
         `SELECT MAX(SubscriptionLag) ${schema}`,
         `SELECT MAX(SubscriptionDeadLetters) ${schema}`,
+        `SELECT MAX(SubscriptionParked) ${schema}`,
         `SELECT MIN(SubscriptionOwned) ${schema}`,
       ]),
     );

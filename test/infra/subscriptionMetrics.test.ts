@@ -72,6 +72,7 @@ describe("subscription metrics", () => {
       SubscriptionOwned: 0,
       SubscriptionQueueDepth: 0,
       SubscriptionDeadLetters: 0,
+      SubscriptionParked: 0,
     });
     // Valid EMF: the names the alarms query, in the namespace and dimensions they query.
     expect(before._aws.CloudWatchMetrics).toEqual([
@@ -82,6 +83,7 @@ describe("subscription metrics", () => {
           { Name: "SubscriptionLag", Unit: "Count" },
           { Name: "SubscriptionQueueDepth", Unit: "Count" },
           { Name: "SubscriptionDeadLetters", Unit: "Count" },
+          { Name: "SubscriptionParked", Unit: "Count" },
           { Name: "SubscriptionOwned", Unit: "Count" },
         ],
       },

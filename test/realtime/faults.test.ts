@@ -47,7 +47,7 @@ describe("transient DynamoDB failures", () => {
     dynamoProxy.resetEstablished();
     setTimeout(() => {
       resetting = false;
-    }, 400);
+    }, 1200);
     expect(await client.request({ action: "subscribe", topic: "room:reset" }, 10_000)).toMatchObject({
       type: "ack",
     });

@@ -16,85 +16,69 @@
  * - `destroyData`: `true` deletes the database and table with the stack (default: snapshot / retain)
  * - `deletionProtection`: `false` lets `cdk destroy` remove the Aurora cluster (default: on)
  */
-import { App, Aspects, Duration, RemovalPolicy } from "aws-cdk-lib";
+import { App, Aspects, RemovalPolicy } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { httpRoutes } from "../functions/http/routes.ts";
 import { wsRoutes } from "../functions/ws/routes.ts";
+import { ContextError, numberContext, subscriptionsFromContext } from "./context.ts";
 import { EventBusStack } from "./eventBusStack.ts";
-import type { EventBusSubscriptionProps } from "./subscription.ts";
-
-/** JSON context cannot hold a `Duration`: a consumer's `timeout` is given there in seconds. */
-type ContextSubscription = Omit<EventBusSubscriptionProps, "consumer"> & {
-  consumer?: Omit<NonNullable<EventBusSubscriptionProps["consumer"]>, "timeout"> & { timeout?: number };
-};
-
-function subscriptionsFromContext(
-  value: Record<string, ContextSubscription>,
-): Record<string, EventBusSubscriptionProps> {
-  const entries = Object.entries(value).map(
-    ([name, { consumer, ...rest }]): [string, EventBusSubscriptionProps] => {
-      if (!consumer) return [name, rest];
-      const { timeout, ...options } = consumer;
-      return [
-        name,
-        {
-          ...rest,
-          consumer: { ...options, ...(timeout === undefined ? {} : { timeout: Duration.seconds(timeout) }) },
-        },
-      ];
-    },
-  );
-  return Object.fromEntries(entries);
-}
 
 const app = new App();
 const context = (key: string): string | undefined => {
   const value = app.node.tryGetContext(key);
   return value === undefined || value === null || value === "" ? undefined : String(value);
 };
-const numberContext = (key: string): number | undefined => {
-  const value = context(key);
-  return value === undefined ? undefined : Number(value);
-};
 
-new EventBusStack(app, context("stackName") ?? "EventBus", {
-  description: "Serverless event bus: Postgres event store, SQS subscriptions, WebSocket realtime",
-  bus: {
-    httpRoutes,
-    wsRoutes,
-    queuePrefix: context("queuePrefix"),
-    source: context("source"),
-    listenerDesiredCount: numberContext("listenerDesiredCount"),
-    natGateways: numberContext("natGateways"),
-    databaseMinCapacity: numberContext("databaseMinCapacity"),
-    databaseMaxCapacity: numberContext("databaseMaxCapacity"),
-    ...(context("corsAllowOrigins")
+try {
+  synthesize();
+} catch (error) {
+  // A bad -c value is the user's mistake: one clear line, not a stack trace.
+  if (!(error instanceof ContextError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+function synthesize() {
+  const number = (key: string) => numberContext(key, app.node.tryGetContext(key));
+  new EventBusStack(app, context("stackName") ?? "EventBus", {
+    description: "Serverless event bus: Postgres event store, SQS subscriptions, WebSocket realtime",
+    bus: {
+      httpRoutes,
+      wsRoutes,
+      queuePrefix: context("queuePrefix"),
+      source: context("source"),
+      listenerDesiredCount: number("listenerDesiredCount"),
+      natGateways: number("natGateways"),
+      databaseMinCapacity: number("databaseMinCapacity"),
+      databaseMaxCapacity: number("databaseMaxCapacity"),
+      ...(context("corsAllowOrigins")
+        ? {
+            corsAllowOrigins: context("corsAllowOrigins")!
+              .split(",")
+              .map((origin) => origin.trim()),
+          }
+        : {}),
+      removalPolicy: context("destroyData") === "true" ? RemovalPolicy.DESTROY : undefined,
+      ...(context("deletionProtection") === undefined
+        ? {}
+        : { deletionProtection: context("deletionProtection") === "true" }),
+      ...(context("oidcIssuer")
+        ? { oidc: { issuer: context("oidcIssuer")!, audience: context("oidcAudience") } }
+        : {}),
+    },
+    subscriptions: subscriptionsFromContext(app.node.tryGetContext("subscriptions")),
+    alarmEmail: context("alarmEmail"),
+    ...(context("databaseSecretArn")
       ? {
-          corsAllowOrigins: context("corsAllowOrigins")!
-            .split(",")
-            .map((origin) => origin.trim()),
+          existingDatabase: {
+            secretArn: context("databaseSecretArn")!,
+            pooledHost: context("databasePooledHost"),
+            clientSecurityGroupId: context("databaseClientSecurityGroupId"),
+          },
         }
       : {}),
-    removalPolicy: context("destroyData") === "true" ? RemovalPolicy.DESTROY : undefined,
-    ...(context("deletionProtection") === undefined
-      ? {}
-      : { deletionProtection: context("deletionProtection") === "true" }),
-    ...(context("oidcIssuer")
-      ? { oidc: { issuer: context("oidcIssuer")!, audience: context("oidcAudience") } }
-      : {}),
-  },
-  subscriptions: subscriptionsFromContext(app.node.tryGetContext("subscriptions") ?? {}),
-  alarmEmail: context("alarmEmail"),
-  ...(context("databaseSecretArn")
-    ? {
-        existingDatabase: {
-          secretArn: context("databaseSecretArn")!,
-          pooledHost: context("databasePooledHost"),
-          clientSecurityGroupId: context("databaseClientSecurityGroupId"),
-        },
-      }
-    : {}),
-});
+  });
 
-// cdk-nag runs on every synth: an unexplained finding fails `cdk synth` and `cdk deploy`.
-Aspects.of(app).add(new AwsSolutionsChecks());
+  // cdk-nag runs on every synth: an unexplained finding fails `cdk synth` and `cdk deploy`.
+  Aspects.of(app).add(new AwsSolutionsChecks());
+}

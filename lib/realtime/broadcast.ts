@@ -10,7 +10,7 @@ import { deleteConnection } from "./deleteConnection.ts";
 import type { FanoutMessage } from "./fanoutMessage.ts";
 import type { ServerFrame } from "./frames.ts";
 import { eventFrames, POST_CONCURRENCY, postFrame } from "./postFrame.ts";
-import { queryTopicMembers } from "./queryTopicMembers.ts";
+import { queryTopicMembers, queryTopicsMembers } from "./queryTopicMembers.ts";
 import { skipOrDeliverAbove } from "./seam.ts";
 import type { RealtimeTable } from "./table.ts";
 import { topicsOfEvent } from "./topic.ts";
@@ -189,13 +189,12 @@ async function eventDeliveries(
       else byTopic.set(topic, [event]);
     }
   }
-  const topics = await Promise.all(
-    [...byTopic].map(async ([topic, topicEvents]) => ({
-      topic,
-      topicEvents,
-      members: await queryTopicMembers(table, topic),
-    })),
-  );
+  const membersByTopic = await queryTopicsMembers(table, [...byTopic.keys()]);
+  const topics = [...byTopic].map(([topic, topicEvents]) => ({
+    topic,
+    topicEvents,
+    members: membersByTopic.get(topic) ?? [],
+  }));
   const deliveries: Deliveries = new Map();
   const expired = new Set<string>();
   const now = Date.now();

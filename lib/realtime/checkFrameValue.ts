@@ -1,11 +1,11 @@
 import { validationFailed } from "../errors.ts";
 
 /**
- * How deeply a WebSocket frame's JSON may nest. Deep enough for any real message or filter, shallow
+ * How deeply a WebSocket frame's JSON may nest (as deep as HTTP request bodies). Deep enough for any real message or filter, shallow
  * enough that no recursive step after it (pattern validation, matching, serialisation) can overflow the
  * stack: a frame nested 5,000 deep used to end as `INTERNAL`.
  */
-export const MAX_FRAME_DEPTH = 32;
+export const MAX_FRAME_DEPTH = 64;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this looks for.
 const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -1,16 +1,36 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Membership } from "./connection.ts";
-import { type RealtimeTable, TOPIC_SHARDS } from "./table.ts";
+import type { RealtimeTable } from "./table.ts";
+import { readDirectory, unlistEmptyShard } from "./topicDirectory.ts";
 
 /**
- * Every membership of a topic, read from all its shards in parallel. Strongly consistent, so that a
- * subscription acknowledged a moment ago is seen by the next broadcast.
+ * Every membership of each of `topics`: one strongly consistent read of their directory entries, then a
+ * strongly consistent Query of each shard listed there, in parallel (see `topicDirectory.ts`). A topic
+ * nobody subscribes to costs no Query at all. Shards found empty are unlisted on the way.
  */
-export async function queryTopicMembers(table: RealtimeTable, topic: string): Promise<Membership[]> {
-  const shards = await Promise.all(
-    Array.from({ length: TOPIC_SHARDS }, (_, shard) => queryShard(table, `topic#${topic}#${shard}`)),
+export async function queryTopicsMembers(
+  table: RealtimeTable,
+  topics: readonly string[],
+): Promise<Map<string, Membership[]>> {
+  const directory = await readDirectory(table, topics);
+  const members = new Map<string, Membership[]>(topics.map((topic) => [topic, []]));
+  const cleanups: Array<Promise<void>> = [];
+  await Promise.all(
+    [...directory].flatMap(([topic, entry]) =>
+      entry.shards.map(async (shard) => {
+        const found = await queryShard(table, `topic#${topic}#${shard}`);
+        if (found.length === 0) cleanups.push(unlistEmptyShard(table, topic, shard, entry.gen));
+        members.get(topic)!.push(...found);
+      }),
+    ),
   );
-  return shards.flat();
+  await Promise.all(cleanups);
+  return members;
+}
+
+/** Every membership of one topic; see `queryTopicsMembers`. */
+export async function queryTopicMembers(table: RealtimeTable, topic: string): Promise<Membership[]> {
+  return (await queryTopicsMembers(table, [topic])).get(topic)!;
 }
 
 async function queryShard({ dynamo, tableName }: RealtimeTable, pk: string): Promise<Membership[]> {

@@ -89,7 +89,7 @@ function describeIssue(issue: Issue, root: unknown): string {
         issue.message !== "Invalid input"
           ? issue.message
           : `must be ${[...new Set(alternatives.filter(Boolean))].join(" or ") || "something else"}`;
-      return valueAt(root, issue.path) === undefined && root !== undefined ? `is required and ${rule}` : rule;
+      return rule;
     }
     case "invalid_format":
       if (issue.format === "regex" && "pattern" in issue) return `must match ${issue.pattern}`;
@@ -109,10 +109,15 @@ function describeIssue(issue: Issue, root: unknown): string {
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const errors = result.error.issues.map((issue) => ({
-    pointer: pointerOf(issue.path),
-    message: describeIssue(issue, value),
-  }));
+  const errors = result.error.issues.map((issue) => {
+    const rule = describeIssue(issue, value);
+    // A missing member fails as "not one of the values" or "not any alternative": say it is missing.
+    const missing = value !== undefined && issue.path.length > 0 && valueAt(value, issue.path) === undefined;
+    return {
+      pointer: pointerOf(issue.path),
+      message: missing && rule.startsWith("must ") ? `is required and ${rule}` : rule,
+    };
+  });
   const first = errors[0]!;
   const subject = first.pointer === "/" ? "the value" : first.pointer;
   throw validationFailed(`${what}: ${subject} ${first.message}.`, { errors });

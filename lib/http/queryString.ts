@@ -21,7 +21,7 @@ function decode(component: string, name: string | undefined): string {
  * @throws {EventBusError} `VALIDATION_FAILED` naming a parameter that is not valid percent-encoding.
  */
 export function parseQueryString(
-  event: Pick<APIGatewayProxyEventV2, "rawQueryString" | "queryStringParameters">,
+  event: Partial<Pick<APIGatewayProxyEventV2, "rawQueryString" | "queryStringParameters">>,
 ): Map<string, string[]> {
   const params = new Map<string, string[]>();
   const add = (name: string, value: string) => {

@@ -1,4 +1,5 @@
 import { validationFailed } from "../errors.ts";
+import { printable } from "../text/storableText.ts";
 
 const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$/;
 
@@ -9,7 +10,7 @@ export const isValidStreamId = (value: string): boolean => STREAM_ID.test(value)
 export function assertStreamId(value: string | undefined): string {
   if (value === undefined || !isValidStreamId(value)) {
     throw validationFailed(
-      "Stream ids are 1-200 characters of A-Z a-z 0-9 _ . : @ - and start with a letter or digit.",
+      `streamId '${printable(value ?? "")}' must be 1-200 characters of A-Z a-z 0-9 _ . : @ - starting with a letter or digit.`,
       { streamId: value ?? null },
     );
   }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { validationFailed } from "../errors.ts";
+import { printable } from "../text/storableText.ts";
 import { parseWith } from "../validation.ts";
 import { type EventPattern, validateEventPattern } from "./eventPattern.ts";
 
@@ -80,9 +81,10 @@ export function queueNames(
  */
 export function assertSubscriptionName(name: string, queuePrefix: string): string {
   if (!SUBSCRIPTION_NAME.test(name)) {
-    throw validationFailed("Subscription names are 1-64 characters of A-Z, a-z, 0-9, '_' and '-'.", {
-      name,
-    });
+    throw validationFailed(
+      `Subscription name '${printable(name)}' must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'.`,
+      { name },
+    );
   }
   if (RESERVED_NAMES.has(name)) {
     throw validationFailed(`'${name}' is reserved: its queue name is the realtime fan-out queue's.`, {
@@ -92,9 +94,10 @@ export function assertSubscriptionName(name: string, queuePrefix: string): strin
   const longest = queueNames(queuePrefix, name, "stream").dlq;
   if (longest.length > MAX_QUEUE_NAME) {
     const max = MAX_QUEUE_NAME - (longest.length - name.length);
-    throw validationFailed(`Subscription names are limited to ${max} characters with this queue prefix.`, {
-      name,
-    });
+    throw validationFailed(
+      `Subscription name '${name}' must be at most ${max} characters with this queue prefix (SQS queue names stop at ${MAX_QUEUE_NAME}).`,
+      { name },
+    );
   }
   return name;
 }

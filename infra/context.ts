@@ -1,4 +1,6 @@
 import { Duration } from "aws-cdk-lib";
+import { isEventBusError } from "../lib/errors.ts";
+import { parseSubscriptionDefinition } from "../lib/subscriptions/definition.ts";
 import type { EventBusSubscriptionProps } from "./subscription.ts";
 
 /** A CDK context value that cannot be used; `cdk synth` reports its message and stops. */
@@ -78,6 +80,13 @@ export function subscriptionsFromContext(raw: unknown): Record<string, EventBusS
         `${key}.${name}.definition`,
         `must be an object, not ${describe(rest.definition)}`,
       );
+    }
+    try {
+      // The construct checks it again; here a mistake can still be named by its context key.
+      parseSubscriptionDefinition(rest.definition ?? {});
+    } catch (error) {
+      if (!isEventBusError(error)) throw error;
+      throw new ContextError(`${key}.${name}.definition`, `is invalid: ${error.message.replace(/\.$/, "")}`);
     }
     if (consumer === undefined) return [name, rest];
     if (!isPlainObject(consumer) || typeof consumer.entry !== "string") {

@@ -94,6 +94,11 @@ describe("CDK context given on the command line", () => {
     ],
     ["an unknown member", '{"a":{"filter":{}}}', /Context 'subscriptions.a' has unknown member\(s\) filter/],
     [
+      "a definition the API would refuse",
+      '{"a":{"definition":{"ordering":"global"}}}',
+      /Context 'subscriptions.a.definition' is invalid: Invalid subscription: \/ordering must be one of "none", "stream"/,
+    ],
+    [
       "a consumer without entry",
       '{"a":{"consumer":{}}}',
       /Context 'subscriptions.a.consumer' must be an object with an 'entry'/,

@@ -42,6 +42,7 @@ import { type Listener, listenerSqlOptions, startListener } from "../lib/listene
 import { createSubscription } from "../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../lib/subscriptions/definition.ts";
 import { replaySubscription } from "../lib/subscriptions/replaySubscription.ts";
+import { addCpu, cpuSnapshot, cpuSpent } from "./processCpu.ts";
 import { type BenchCase, benchPostgres, fmt, printJsonSummary, report } from "./support.ts";
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
@@ -260,7 +261,7 @@ async function forwardingRate(count: number): Promise<{ ours: number; raw: numbe
   const listener = await startBenchListener(count);
   // An untimed raw round first: on a cold stand-in and client the first few thousand messages go at a
   // fraction of the warm rate, which would flatter ours (measured second) in the first round.
-  await rawRate(rawQueues, 5000);
+  await rawRate(rawQueues, Math.ceil(5000 / count));
   await purge(rawQueues);
   let oursSeconds = 0;
   let rawSeconds = 0;
@@ -319,21 +320,40 @@ for (const count of [1, 10]) {
   const rawQueue = (await subscribe("replay-raw")).queueUrl;
   await sql`delete from eventbus.subscriptions where name = 'replay-raw'`;
   const half = Math.ceil(REPLAY_RAW / 2);
-  const rawSecondsBefore = half / (await whilePurging([rawQueue], () => rawRate([rawQueue], half)));
+  /** Raw sends of `count` messages: seconds taken and CPU spent. */
+  const rawPhase = async (count: number) => {
+    const cpu = cpuSnapshot();
+    const seconds = count / (await whilePurging([rawQueue], () => rawRate([rawQueue], count)));
+    return { seconds, cpu: cpuSpent(cpu, cpuSnapshot()) };
+  };
+  const rawBefore = await rawPhase(half);
 
   const listener = await startBenchListener(0);
+  const cpuBefore = cpuSnapshot();
   const start = performance.now();
   const subscription = await subscribe("replay", { startFrom: "origin" });
   await whilePurging([subscription.queueUrl], async () => {
     while (!(await caughtUp(["replay"], replayHead))) await new Promise((r) => setTimeout(r, 20));
   });
   const replaySeconds = (performance.now() - start) / 1000;
+  const replayCpu = cpuSpent(cpuBefore, cpuSnapshot());
   await listener.stop();
 
-  const rawSecondsAfter =
-    (REPLAY_RAW - half) / (await whilePurging([rawQueue], () => rawRate([rawQueue], REPLAY_RAW - half)));
-  const raw = REPLAY_RAW / (rawSecondsBefore + rawSecondsAfter);
+  const rawAfter = await rawPhase(REPLAY_RAW - half);
+  const raw = REPLAY_RAW / (rawBefore.seconds + rawAfter.seconds);
   cases.push(report("catch-up replay into a fresh subscription", total / replaySeconds, raw, 0.7));
+  // CPU per message does not swing with the neighbours' load the way rates do: it shows where a gap lies.
+  const rawCpu = addCpu(rawBefore.cpu, rawAfter.cpu);
+  const perThousand = (cpu: Record<string, number>, messages: number) =>
+    ["self", "node", "postgres"]
+      .map(
+        (group) =>
+          `${group === "self" ? "bench+listener" : group === "node" ? "SQS stand-in" : group} ${((1000 * (cpu[group] ?? 0)) / messages).toFixed(0)}`,
+      )
+      .join(", ");
+  console.log(
+    `  CPU ms per 1,000 messages: replay ${perThousand(replayCpu, total)};  raw ${perThousand(rawCpu, REPLAY_RAW)}`,
+  );
   await Promise.all(
     [subscription.queueUrl, rawQueue].map((QueueUrl) => sqs.send(new DeleteQueueCommand({ QueueUrl }))),
   );

@@ -313,7 +313,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
         res.end(JSON.stringify({ message: "Message too long" }));
         return;
       }
-      connection.socket.send(body.toString("utf8"));
+      // As a text frame, without decoding and re-encoding the UTF-8 the poster already produced.
+      connection.socket.send(body, { binary: false });
       res.writeHead(200, { "content-length": 0 });
       res.end();
       return;

@@ -14,9 +14,8 @@ export const TOKEN_EXPIRED_MESSAGE =
 
 /**
  * Closes a connection whose token has expired: an `UNAUTHORIZED` error frame (`TOKEN_EXPIRED_MESSAGE`),
- * then `DeleteConnection` on `@connections` (API Gateway closes the socket with 1000, the only close code
- * it uses for it, and invokes `$disconnect`), and the connection's items are removed at once rather than
- * left to the best-effort `$disconnect`. Used on every frame and by the broadcaster before posting, since
+ * then its items are removed (rather than left to the best-effort `$disconnect`), then `DeleteConnection`
+ * on `@connections` (API Gateway closes the socket with 1000, the only close code it uses for it). Used on every frame and by the broadcaster before posting, since
  * Lambda has no timers to do it at the moment of expiry.
  */
 export async function closeExpiredConnection(
@@ -32,8 +31,9 @@ export async function closeExpiredConnection(
     message: TOKEN_EXPIRED_MESSAGE,
   };
   await postFrame(api, connectionId, frame).catch(options.onError);
+  // The items go first, so that no broadcast finds the connection while it is being closed.
+  await deleteConnection(table, connectionId);
   await api.send(new DeleteConnectionCommand({ ConnectionId: connectionId })).catch((error: unknown) => {
     if (!isGone(error)) options.onError?.(error);
   });
-  await deleteConnection(table, connectionId);
 }

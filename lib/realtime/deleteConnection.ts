@@ -1,6 +1,7 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { batchDelete } from "./batchDelete.ts";
 import { connectionKey, type RealtimeTable, topicMemberKey } from "./table.ts";
+import { bumpGeneration } from "./topicDirectory.ts";
 
 /**
  * Removes a connection and all its topic memberships (both copies of each). Used by `$disconnect` and
@@ -34,6 +35,9 @@ export async function deleteConnection(table: RealtimeTable, connectionId: strin
     table,
     keys.filter((key) => key.pk !== pk),
   );
+  // Broadcasters caching these topics' members must read them again.
+  const topics = keys.filter((key) => key.pk === pk && key.sk.startsWith("topic#"));
+  await Promise.all(topics.map((key) => bumpGeneration(table, key.sk.slice("topic#".length))));
   await batchDelete(
     table,
     keys.filter((key) => key.pk === pk),

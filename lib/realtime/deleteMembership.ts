@@ -1,7 +1,8 @@
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { connectionTopicKey, type RealtimeTable, topicMemberKey } from "./table.ts";
+import { bumpGeneration } from "./topicDirectory.ts";
 
-/** Removes one topic membership of a connection (both copies). Idempotent. */
+/** Removes one topic membership of a connection (both copies) and tells broadcasters. Idempotent. */
 export async function deleteMembership(
   { dynamo, tableName }: RealtimeTable,
   connectionId: string,
@@ -11,4 +12,5 @@ export async function deleteMembership(
   await dynamo.send(
     new DeleteCommand({ TableName: tableName, Key: connectionTopicKey(connectionId, topic) }),
   );
+  await bumpGeneration({ dynamo, tableName }, topic);
 }

@@ -8,18 +8,23 @@ import {
 import { EventBusError } from "../errors.ts";
 import type { EventBusCloudEvent } from "../events/types.ts";
 import { limits } from "../limits.ts";
+import { type ConnectionPoster, createConnectionPoster } from "./connectionPoster.ts";
 import type { ServerFrame } from "./frames.ts";
 
 /** Posts in flight at once per client; the broadcaster's parallelism is bounded by the same number. */
 export const POST_CONCURRENCY = 100;
 
+const posters = new WeakMap<ApiGatewayManagementApiClient, ConnectionPoster>();
+
 /**
  * A client for the WebSocket API's `@connections` endpoint:
  * `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` on AWS, the local gateway otherwise.
- * Its keep-alive sockets match `POST_CONCURRENCY` (the SDK's default pool has 50).
+ * Its keep-alive sockets match `POST_CONCURRENCY` (the SDK's default pool has 50). `postFrame` sends
+ * through a lighter poster made with the same endpoint, region and credentials (see
+ * `connectionPoster.ts`); `GetConnection` and `DeleteConnection` go through the SDK.
  */
-export const createManagementApi = (endpoint: string, region: string): ApiGatewayManagementApiClient =>
-  new ApiGatewayManagementApiClient({
+export function createManagementApi(endpoint: string, region: string): ApiGatewayManagementApiClient {
+  const api = new ApiGatewayManagementApiClient({
     endpoint,
     region,
     requestHandler: {
@@ -27,6 +32,33 @@ export const createManagementApi = (endpoint: string, region: string): ApiGatewa
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: POST_CONCURRENCY }),
     },
   });
+  posters.set(
+    api,
+    createConnectionPoster({
+      endpoint,
+      region,
+      credentials: () => api.config.credentials(),
+      maxSockets: POST_CONCURRENCY,
+    }),
+  );
+  return api;
+}
+
+/** Attempts of one post through the poster on throttling, 5xx or a reset, as the SDK's default of 3. */
+const POST_ATTEMPTS = 3;
+
+async function postWithPoster(poster: ConnectionPoster, connectionId: string, data: Uint8Array) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await poster.post(connectionId, data);
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
+      if (permanent || attempt >= POST_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt * Math.random()));
+    }
+  }
+}
 
 /** SDK v3 reports HTTP statuses in `$metadata`, not in `statusCode`. */
 export const isGone = (error: unknown): boolean =>
@@ -59,6 +91,8 @@ export async function postFrame(
       `WebSocket messages are limited to ${limits.maxWebSocketMessageBytes} bytes.`,
     );
   }
+  const poster = posters.get(api);
+  if (poster) return postWithPoster(poster, connectionId, data);
   try {
     await api.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
     return "sent";

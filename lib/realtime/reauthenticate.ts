@@ -14,6 +14,7 @@ import {
   topicMemberKey,
 } from "./table.ts";
 import { parseTopic } from "./topic.ts";
+import { bumpGeneration } from "./topicDirectory.ts";
 
 /**
  * Replaces a connection's token with a fresh one (the `auth` frame), so that it stays open past the old
@@ -73,6 +74,7 @@ export async function reauthenticate(
       update(deps.table, connectionTopicKey(connection.connectionId, topic), updated, false),
     ]),
   );
+  await Promise.all(topics.map((topic) => bumpGeneration(deps.table, topic)));
   return updated;
 }
 

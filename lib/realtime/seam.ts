@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Membership } from "./connection.ts";
 import { type RealtimeTable, topicMemberKey } from "./table.ts";
+import { bumpGeneration } from "./topicDirectory.ts";
 
 /*
  * The seam between history and live events when a client subscribes with `from`.
@@ -77,6 +78,7 @@ export async function settleSeam(
         ExpressionAttributeValues: { ":s": seam, ":yes": true },
       }),
     );
+    await bumpGeneration({ dynamo, tableName }, member.topic); // cached copies still say catchingUp
     return "settled";
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;

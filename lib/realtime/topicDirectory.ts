@@ -17,6 +17,12 @@ import { type RealtimeTable, TOPIC_SHARDS } from "./table.ts";
  *   membership put, hence after the query: the removal either fails its condition or lands before the
  *   re-add. Either way the shard is listed again once the subscribe is acknowledged.
  * - `ADD` of a set member is idempotent and an extra `gen` increment is harmless, so retries are safe.
+ *
+ * `gen` also validates the broadcaster's cache of a topic's memberships (`queryTopicMembers.ts`): every
+ * change of a membership bumps it once the change is written (subscribe, unsubscribe, disconnect or
+ * `410 Gone`, a fresh token, the end of a `from` replay), before it is acknowledged. A broadcast whose
+ * directory read shows the `gen` it cached under reuses the members it read then, so a warm broadcaster
+ * reads one BatchGetItem per batch and nothing else while nobody subscribes or leaves.
  */
 
 export const directoryKey = (topic: string) => ({ pk: `dir#${topic}`, sk: "dir" });
@@ -37,6 +43,26 @@ export async function registerShard(
       ExpressionAttributeValues: { ":shard": new Set([shard]), ":one": 1, ":expiresAt": expiresAt },
     }),
   );
+}
+
+/**
+ * Tells broadcasters that a membership of `topic` changed (after the change is written). Never creates
+ * a directory item: a topic without one has no members to cache.
+ */
+export async function bumpGeneration({ dynamo, tableName }: RealtimeTable, topic: string): Promise<void> {
+  try {
+    await dynamo.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: directoryKey(topic),
+        UpdateExpression: "ADD gen :one",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":one": 1 },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
 }
 
 export interface DirectoryEntry {

@@ -35,7 +35,7 @@ async function invokeDirectly(routeKey: string, connectionId: string, bodies: un
 
 async function frames(client: TestClient, count: number, predicate: (frame: any) => boolean) {
   const taken = [];
-  for (let i = 0; i < count; i++) taken.push(await client.next(predicate, 10_000));
+  for (let i = 0; i < count; i++) taken.push(await client.next(predicate, 30_000));
   return taken;
 }
 
@@ -81,6 +81,30 @@ describe("ordering", () => {
     for (let i = 0; i < 200; i++) publisher.send({ action: "publish", topic: "room:order", data: i });
     const received = await frames(subscriber, 200, (f) => f.type === "message");
     expect(received.map((f) => f.data)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  }, 120_000);
+});
+
+describe("membership lookups", () => {
+  it("sees a subscription acknowledged a moment ago, and no longer one just removed", async () => {
+    const [first, second] = await Promise.all([h.connect(), h.connect()]);
+    await first.request({ action: "subscribe", topic: "room:cache" });
+    // A broadcast that lets the broadcaster cache the topic's members...
+    await h.api.request("POST", "/topics/room:cache/messages", { body: { data: 1 } });
+    expect((await first.next((f) => f.type === "message")).data).toBe(1);
+    // ... then a change right before the next one, each time.
+    for (let round = 2; round < 6; round++) {
+      const [joining, leaving] = round % 2 === 0 ? [second, first] : [first, second];
+      expect(await joining.request({ action: "subscribe", topic: "room:cache" })).toMatchObject({
+        type: "ack",
+      });
+      expect(await leaving.request({ action: "unsubscribe", topic: "room:cache" })).toMatchObject({
+        type: "ack",
+      });
+      await h.api.request("POST", "/topics/room:cache/messages", { body: { data: round } });
+      expect((await joining.next((f) => f.type === "message")).data).toBe(round);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([...first.frames, ...second.frames].filter((f) => f.type === "message")).toEqual([]);
   });
 });
 

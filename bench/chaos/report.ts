@@ -6,7 +6,10 @@ const cell = (value: unknown, width: number) => String(value ?? "-").padStart(wi
 export function formatReport(report: ChaosReport): string {
   const lines: string[] = [];
   const a = report.appended;
-  lines.push(`\n${report.mode} report  (seed ${report.seed}, ${report.seconds}s of load)`);
+  const t = report.timings;
+  lines.push(
+    `\n${report.mode} report  (seed ${report.seed}; startup ${t.startup}s, load ${t.load}s, drained ${t.drain}s after the last append)`,
+  );
   lines.push(
     `appended (2xx): ${a.events} events in ${a.requests} requests; answers ${Object.entries(a.statuses)
       .map(([s, n]) => `${s}x${n}`)

@@ -86,6 +86,8 @@ export interface ChaosReport {
     proxyResetBefore: number;
     proxyResetAfter: number;
   };
+  /** Seconds to start the bus, of load (faults included), and from the last append until every sink had it all. */
+  timings: { startup: number; load: number; drain: number };
   listenerProblems: Array<{ message: string; count: number }>;
   /** Warnings and errors logged by the HTTP and WebSocket handlers and the broadcaster (this process). */
   handlerProblems: Array<{ message: string; count: number }>;
@@ -174,6 +176,7 @@ function judgeMemory(name: string, samples: ProcessSample[]): MemoryReport {
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
+  const bootAt = Date.now();
   const random = seededRandom(options.seed);
   const bus = await startChaosBus({
     fault: {
@@ -321,16 +324,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sampler;
 
     // Drain: faults stay on (transient errors must never stall anything), until every sink has everything.
+    const loadEndedAt = Date.now();
     const accepted = stats.accepted;
     const acceptedIds = new Set(accepted.map((e) => e.id));
     log(`load done: ${accepted.length} events accepted; draining up to ${options.drainSeconds}s`);
     const drainUntil = Date.now() + options.drainSeconds * 1000;
     const complete = (sink: SinkRecord) => [...acceptedIds].every((id) => sink.counts.has(id));
+    const realtimeLag = async () => {
+      const [row] = await bus.sql<[{ lag: number }?]>`
+        select (select coalesce(max(position), 0) from eventbus.events) - c.position as lag
+        from eventbus.checkpoints c where c.name = '$realtime'`.catch(() => []);
+      return row ? Number(row.lag) : 0;
+    };
+    // Persistent sinks and the realtime checkpoint first; WebSocket clients (best effort) get 10 s more.
     while (Date.now() < drainUntil) {
-      if (complete(sinks.ordered) && complete(sinks.unordered) && wsClients.every((c) => complete(c.sink)))
-        break;
+      if (complete(sinks.ordered) && complete(sinks.unordered) && (await realtimeLag()) === 0) break;
       await sleep(1000);
     }
+    const wsUntil = Math.min(drainUntil, Date.now() + 10_000);
+    while (Date.now() < wsUntil && !wsClients.every((c) => complete(c.sink))) await sleep(500);
+    const drainedAt = Date.now();
     await sleep(2000); // late duplicates
     if (options.soak) await sampleAll();
 
@@ -499,6 +512,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         proxyRefused: bus.proxy.counts.refused,
         proxyResetBefore: bus.proxy.counts.resetBefore,
         proxyResetAfter: bus.proxy.counts.resetAfter,
+      },
+      timings: {
+        startup: Math.round((startedAt - bootAt) / 100) / 10,
+        load: Math.round((loadEndedAt - startedAt) / 100) / 10,
+        drain: Math.round((drainedAt - loadEndedAt) / 100) / 10,
       },
       listenerProblems: [...bus.listener.stats.problems]
         .sort((a, b) => b[1] - a[1])

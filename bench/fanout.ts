@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { WebSocketServer } from "ws";
 import { issueToken } from "../lib/auth/token.ts";
 import { createSql } from "../lib/db/client.ts";
@@ -111,15 +111,51 @@ const clients = tsWorker("./fanoutClients.ts");
 const call = (command: ClientCommand) => clients.ask<{ times?: number[] }>(command);
 const now = () => performance.timeOrigin + performance.now();
 
+// --- DynamoDB requests per event (what DynamoDB bills), with 0, 1 and CLIENTS subscribers -----------------
+const COST_EVENTS = Number(process.env.BENCH_COST_EVENTS ?? 20);
+async function queueDrained() {
+  for (;;) {
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+    if (
+      Number(Attributes.ApproximateNumberOfMessages) +
+        Number(Attributes.ApproximateNumberOfMessagesNotVisible) ===
+      0
+    )
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+/** Appends COST_EVENTS events one at a time (one fan-out batch each) and counts the DynamoDB requests. */
+async function requestsPerEvent(): Promise<{ perEvent: number; byOperation: Record<string, number> }> {
+  await queueDrained();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  dynamoServer.resetRequestCounts();
+  for (let i = 0; i < COST_EVENTS; i++) {
+    await post("/streams/bench-1/events", { type: "Cost", data: { key: `cost-${i}` } }, 201);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // one listener batch per event
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await queueDrained();
+  const byOperation = dynamoServer.requestCounts();
+  const total = Object.values(byOperation).reduce((sum, n) => sum + n, 0);
+  return { perEvent: total / COST_EVENTS, byOperation };
+}
+const cost: Array<{ subscribers: number; perEvent: number; byOperation: Record<string, number> }> = [];
+cost.push({ subscribers: 0, ...(await requestsPerEvent()) });
+
 const started = performance.now();
-await call({
-  cmd: "connect",
-  group: "bus",
-  url: `${gatewayUrl}/?token=${token}`,
-  count: CLIENTS,
-  topics: ["category:bench", "room:bench"],
-});
+const busUrl = `${gatewayUrl}/?token=${token}`;
+const busTopics = ["category:bench", "room:bench"];
+await call({ cmd: "connect", group: "bus", url: busUrl, count: 1, topics: busTopics });
+cost.push({ subscribers: 1, ...(await requestsPerEvent()) });
+await call({ cmd: "connect", group: "bus", url: busUrl, count: CLIENTS - 1, topics: busTopics });
 const setupSeconds = (performance.now() - started) / 1000;
+cost.push({ subscribers: CLIENTS, ...(await requestsPerEvent()) });
 const raw = new WebSocketServer({ port: 0, host: "127.0.0.1" });
 await new Promise((resolve) => raw.once("listening", resolve));
 await call({
@@ -197,6 +233,16 @@ for (const [name, label] of [
   if (name !== "raw") ok &&= within;
   console.log(
     `${label.padEnd(34)}${ms(sorted[0] ?? Number.NaN)}${ms(percentile(sorted, 50))}${ms(percentile(sorted, 99))}${ms(max)}  ${within ? "yes" : "NO"}${complete ? "" : ` (${sorted.length}/${CLIENTS * ROUNDS} deliveries)`}`,
+  );
+}
+
+console.log("\nDynamoDB requests per event (one event per fan-out batch, what DynamoDB bills):");
+for (const { subscribers, perEvent, byOperation } of cost) {
+  const detail = Object.entries(byOperation)
+    .map(([operation, n]) => `${operation} ${(n / COST_EVENTS).toFixed(1)}`)
+    .join(", ");
+  console.log(
+    `  ${String(subscribers).padStart(6)} subscribers: ${perEvent.toFixed(1).padStart(6)}  (${detail || "none"})`,
   );
 }
 

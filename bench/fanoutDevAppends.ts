@@ -1,0 +1,135 @@
+/**
+ * `npx tsx bench/fanoutDevAppends.ts`: HTTP appends served by `npm run dev` with realtime on (listener,
+ * fan-out queue, broadcaster, DynamoDB stand-in, WebSocket gateway, all in its one process), against a
+ * bare `node:http` server doing a plain single-row insert into the same Postgres, driven by the same
+ * client at 1 and 8 concurrent requests in alternating rounds. Realtime must cost appends next to nothing
+ * while nobody listens (goal: >= 0.7 of the bare server). BENCH_SUBSCRIBERS (default 0) WebSocket clients
+ * subscribe to `$all` first; BENCH_SECONDS (default 6) per case and side.
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage } from "node:http";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import { issueToken } from "../lib/auth/token.ts";
+import { createSql } from "../lib/db/client.ts";
+import { migrate } from "../lib/db/migrate.ts";
+import { freePort } from "../lib/local/embeddedPostgres.ts";
+import { listen } from "../lib/local/httpAdapter.ts";
+import { type BenchCase, benchPostgres, compareRates, printJsonSummary, report } from "./support.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 0);
+const secret = "bench-secret-bench-secret-bench-secret";
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+const pg = await benchPostgres();
+const sql = createSql(pg.url, { max: 10 });
+await migrate(sql);
+await sql`drop table if exists bench_plain`;
+await sql`
+  create table bench_plain (
+    position bigserial primary key, stream_id text not null, version bigint not null, id text not null,
+    type text not null, data jsonb, metadata jsonb
+  )`;
+
+// --- npm run dev, as a user starts it (with this Postgres) ---------------------------------------------
+const ports = {
+  EVENTBUS_HTTP_PORT: await freePort(),
+  EVENTBUS_WS_PORT: await freePort(),
+  EVENTBUS_SQS_PORT: await freePort(),
+  EVENTBUS_DYNAMODB_PORT: await freePort(),
+};
+const dev = spawn(process.execPath, ["--import", "tsx", "lib/local/dev.ts"], {
+  cwd: root,
+  env: {
+    ...process.env,
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    DATABASE_URL: pg.url,
+    EVENTBUS_JWT_SECRET: secret,
+    EVENTBUS_CONSUMERS_FILE: "/nonexistent/consumers.json",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  },
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let devOutput = "";
+await new Promise<void>((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`npm run dev did not get ready:\n${devOutput}`)), 120_000);
+  dev.stdout.on("data", (chunk: Buffer) => {
+    devOutput += chunk.toString();
+    if (devOutput.includes("ready.")) {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+  dev.stderr.on("data", (chunk: Buffer) => {
+    devOutput += chunk.toString();
+  });
+  dev.once("exit", (code) => reject(new Error(`npm run dev exited (${code}):\n${devOutput}`)));
+});
+const devUrl = `http://127.0.0.1:${ports.EVENTBUS_HTTP_PORT}`;
+
+// --- the bare baseline server: parse, plain insert, 201 ------------------------------------------------
+async function readJson(req: IncomingMessage): Promise<{ type: string; data: unknown }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+}
+const bare = createServer(async (req, res) => {
+  try {
+    const event = await readJson(req);
+    const streamId = decodeURIComponent(req.url!.split("/")[2]!);
+    const [row] = await sql<[{ position: number }]>`
+      insert into bench_plain (stream_id, version, id, type, data, metadata)
+      values (${streamId}, 1, ${randomUUID()}, ${event.type}, ${sql.json(event.data as never)}, null)
+      returning position`;
+    const body = JSON.stringify({ streamId, position: row!.position });
+    res.writeHead(201, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  } catch {
+    res.writeHead(500).end();
+  }
+});
+const bareUrl = await listen(bare, 0);
+
+const token = await issueToken(secret, { scope: "admin" });
+let seq = 0;
+const data = { orderId: "o-1", total: 42.5, lines: [{ sku: "A-1", qty: 2 }], note: "benchmark payload" };
+const post = (url: string) => async () => {
+  const res = await fetch(`${url}/streams/http-${seq++}/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ type: "OrderPlaced", data }),
+  });
+  if (res.status !== 201) throw new Error(`append failed: ${res.status} ${await res.text()}`);
+  await res.arrayBuffer();
+};
+
+const sockets: WebSocket[] = [];
+for (let i = 0; i < SUBSCRIBERS; i++) {
+  const socket = new WebSocket(`ws://127.0.0.1:${ports.EVENTBUS_WS_PORT}/?token=${token}`);
+  await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+  await new Promise<void>((resolve) => {
+    socket.once("message", () => resolve());
+    socket.send(JSON.stringify({ action: "subscribe", id: "s", topic: "$all" }));
+  });
+  sockets.push(socket);
+}
+
+console.log(
+  `bench:fanout (dev appends)  npm run dev with realtime on, ${SUBSCRIBERS} subscriber(s) on $all, vs a bare node:http insert; ${SECONDS}s per case and side\n`,
+);
+const cases: BenchCase[] = [];
+for (const concurrency of [1, 8]) {
+  const { ours, baseline } = await compareRates(SECONDS, 1, post(devUrl), post(bareUrl), concurrency);
+  cases.push(report(`HTTP single append via npm run dev, ${concurrency} client(s)`, ours, baseline, 0.7));
+}
+printJsonSummary(cases);
+
+for (const socket of sockets) socket.terminate();
+dev.kill("SIGINT");
+await new Promise((resolve) => dev.once("exit", resolve));
+bare.close();
+await sql.end({ timeout: 5 });
+await pg.stop();
+process.exit(0);

@@ -18,7 +18,6 @@
  * poison filters: 400), or in a soak, memory or handles do not level off.
  */
 import { parseArgs } from "node:util";
-import { captureHandlerLogs } from "./chaos/hostLog.ts";
 import { formatReport } from "./chaos/report.ts";
 import { runChaos } from "./chaos/run.ts";
 
@@ -65,7 +64,6 @@ const soak = values.soak;
 const seconds = soak ? number("minutes", values.minutes, 10) * 60 : number("seconds", values.seconds, 60);
 const log = (message: string) => process.stderr.write(`[chaos] ${message}\n`);
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-const handlerLogs = captureHandlerLogs();
 
 const report = await runChaos({
   seconds,
@@ -85,7 +83,6 @@ const report = await runChaos({
   seed: number("seed", values.seed, Date.now() % 1_000_000),
   ...(soak ? { soak: { sampleSeconds: number("sample-seconds", values["sample-seconds"], 15) } } : {}),
   log,
-  handlerLogs,
 });
 
 process.stdout.write(`${formatReport(report)}\n`);

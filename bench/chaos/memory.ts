@@ -34,8 +34,13 @@ export function takeSample(): ProcessSample {
   return { at: Date.now(), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, handles };
 }
 
-/** The resident memory of a process tree (Postgres: the postmaster and its backends), Linux only. */
-export function treeRssBytes(rootPid: number): number | null {
+/**
+ * The private (anonymous) memory of a process tree (Postgres: the postmaster and its backends) as
+ * proportional set size, Linux only. Shared buffers are left out on purpose: they fill up with pages as
+ * the tables grow, by design and up to `shared_buffers`, and summing RSS would even count them once per
+ * backend that touched them. What a backend leaks (caches, prepared statements) is private memory.
+ */
+export function treePrivateBytes(rootPid: number): number | null {
   try {
     const parents = new Map<number, number>();
     for (const entry of readdirSync("/proc")) {
@@ -59,11 +64,10 @@ export function treeRssBytes(rootPid: number): number | null {
     for (const pid of parents.keys()) {
       if (!inTree(pid)) continue;
       try {
-        const status = readFileSync(`/proc/${pid}/status`, "utf8");
-        const kb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
-        total += kb * 1024;
+        const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+        total += Number(rollup.match(/^Pss_Anon:\s+(\d+)/m)?.[1] ?? 0) * 1024;
       } catch {
-        // gone
+        // gone, or not ours to read
       }
     }
     return total;

@@ -256,7 +256,7 @@ describe("subscribe with random from", () => {
           }
         },
       ),
-      { numRuns: Math.ceil(RUNS / 2) },
+      { numRuns: Math.ceil(RUNS / 4) },
     );
   }, 120_000);
 });

@@ -23,6 +23,11 @@
  * token and validates nothing. Both servers run in this process and are driven by the same `fetch`
  * client (keep-alive) at the same concurrency.
  *
+ * Under each case it prints the CPU this process (clients, servers, handler) and Postgres spent per 1,000
+ * events, ours and baseline (warm-up excluded): on a shared machine the rates swing with the neighbours'
+ * load, CPU per event much less, so it shows where a gap lies. `--json` adds them as
+ * `"cpuMsPerThousandEvents": {"<case name>": {"ours": {...}, "baseline": {...}}}`.
+ *
  * BENCH_SECONDS (default 3) is the measuring time per case and side.
  */
 import { randomUUID } from "node:crypto";
@@ -32,7 +37,14 @@ import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { appendToStream } from "../lib/events/appendToStream.ts";
 import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
-import { type BenchCase, benchPostgres, compareRates, printJsonSummary, report } from "./support.ts";
+import {
+  type BenchCase,
+  benchPostgres,
+  compareRatesWithCpu,
+  printJsonSummary,
+  report,
+  type SideFigures,
+} from "./support.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const POOL = 20;
@@ -125,19 +137,40 @@ console.log(
 );
 
 const cases: BenchCase[] = [];
+/** CPU ms per 1,000 events by process, ours and baseline, per case (see processCpu.ts). */
+const cpu: Record<string, Record<"ours" | "baseline", Record<string, number>>> = {};
+const cpuFigures = (figures: SideFigures) => ({
+  "bench (clients, servers, handler)": figures.cpuMsPerThousand.self ?? 0,
+  postgres: figures.cpuMsPerThousand.postgres ?? 0,
+});
+const compare = async (
+  name: string,
+  n: number,
+  concurrency: number,
+  target: number,
+  ours: () => Promise<unknown>,
+  baseline: () => Promise<unknown>,
+) => {
+  const figures = await compareRatesWithCpu(SECONDS, n, ours, baseline, concurrency);
+  cases.push(report(name, figures.ours.perSecond, figures.baseline.perSecond, target));
+  cpu[name] = { ours: cpuFigures(figures.ours), baseline: cpuFigures(figures.baseline) };
+  const line = (side: Record<string, number>) =>
+    Object.entries(side)
+      .map(([group, ms]) => `${group.split(" ")[0]} ${ms.toFixed(1)}`)
+      .join(", ");
+  console.log(
+    `  CPU ms per 1,000 events: ours ${line(cpu[name].ours)};  baseline ${line(cpu[name].baseline)}`,
+  );
+};
 for (const [name, n, concurrency, target] of [
   ["single-event append, 1 writer", 1, 1, 0.8],
   ["100-event append, 1 writer", 100, 1, 0.7],
   ["single-event append, 8 writers", 1, 8, 0.7],
   ["100-event append, 8 writers", 100, 8, 0.7],
 ] as const) {
-  const { ours, baseline } = await compareRates(SECONDS, n, append(n), plainInsert(n), concurrency);
-  cases.push(report(name, ours, baseline, target));
+  await compare(name, n, concurrency, target, append(n), plainInsert(n));
 }
-{
-  const { ours, baseline } = await compareRates(SECONDS, 1, post(baseUrl), post(bareUrl), 8);
-  cases.push(report("HTTP single append, 8 clients", ours, baseline, 0.7));
-}
+await compare("HTTP single append, 8 clients", 1, 8, 0.7, post(baseUrl), post(bareUrl));
 console.log(
   "\nBaseline: autocommit INSERTs of the same rows into a table with only a bigserial primary key, on the",
 );
@@ -149,4 +182,4 @@ const { getRuntime } = await import("../functions/shared/runtime.ts");
 await (await getRuntime()).sql.end();
 await sql.end();
 await pg.stop();
-printJsonSummary(cases);
+printJsonSummary(cases, { cpuMsPerThousandEvents: cpu });

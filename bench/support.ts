@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres } from "../lib/local/embeddedPostgres.ts";
+import { addCpu, type CpuSnapshot, cpuSnapshot, cpuSpent } from "./processCpu.ts";
 
 /** A throwaway Postgres for a benchmark run: `DATABASE_URL` if set, else an embedded one. */
 export async function benchPostgres() {
@@ -13,10 +14,10 @@ export async function benchPostgres() {
 }
 
 /**
- * Runs `op` back to back (with `concurrency` loops) for `seconds` after a short warm-up and returns the
- * rate of `unitsPerOp` units per second.
+ * Runs `op` back to back (with `concurrency` loops) for `seconds` after a short warm-up; returns the units
+ * done, their rate, and the CPU spent by each process meanwhile (warm-up excluded).
  */
-export async function rate(seconds: number, unitsPerOp: number, op: () => Promise<unknown>, concurrency = 1) {
+async function measure(seconds: number, unitsPerOp: number, op: () => Promise<unknown>, concurrency: number) {
   // Warm up with every loop, so that pools and keep-alive sockets are open before the clock starts.
   const warmUntil = Date.now() + 100;
   await Promise.all(
@@ -25,6 +26,7 @@ export async function rate(seconds: number, unitsPerOp: number, op: () => Promis
     }),
   );
   let ops = 0;
+  const cpu = cpuSnapshot();
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
@@ -35,7 +37,26 @@ export async function rate(seconds: number, unitsPerOp: number, op: () => Promis
       }
     }),
   );
-  return (ops * unitsPerOp) / ((performance.now() - start) / 1000);
+  const units = ops * unitsPerOp;
+  return {
+    units,
+    perSecond: units / ((performance.now() - start) / 1000),
+    cpu: cpuSpent(cpu, cpuSnapshot()),
+  };
+}
+
+/**
+ * Runs `op` back to back (with `concurrency` loops) for `seconds` after a short warm-up and returns the
+ * rate of `unitsPerOp` units per second.
+ */
+export async function rate(seconds: number, unitsPerOp: number, op: () => Promise<unknown>, concurrency = 1) {
+  return (await measure(seconds, unitsPerOp, op, concurrency)).perSecond;
+}
+
+/** What one side of a comparison achieved: units per second, and CPU ms per 1,000 units by process. */
+export interface SideFigures {
+  perSecond: number;
+  cpuMsPerThousand: Record<string, number>;
 }
 
 /**
@@ -48,15 +69,45 @@ export async function compareRates(
   ours: () => Promise<unknown>,
   baseline: () => Promise<unknown>,
   concurrency = 1,
-) {
+): Promise<{ ours: number; baseline: number }> {
+  const figures = await compareRatesWithCpu(seconds, unitsPerOp, ours, baseline, concurrency);
+  return { ours: figures.ours.perSecond, baseline: figures.baseline.perSecond };
+}
+
+/**
+ * Like {@link compareRates}, and also returns the CPU each process (this one, Postgres, ...) spent per 1,000
+ * units on each side: a figure that the neighbours' load moves much less than the rates.
+ */
+export async function compareRatesWithCpu(
+  seconds: number,
+  unitsPerOp: number,
+  ours: () => Promise<unknown>,
+  baseline: () => Promise<unknown>,
+  concurrency = 1,
+): Promise<{ ours: SideFigures; baseline: SideFigures }> {
   const rounds = 6;
-  let oursTotal = 0;
-  let baselineTotal = 0;
+  const sides = {
+    ours: { op: ours, rates: 0, units: 0, cpu: [] as CpuSnapshot[] },
+    baseline: { op: baseline, rates: 0, units: 0, cpu: [] as CpuSnapshot[] },
+  };
   for (let round = 0; round < rounds; round++) {
-    baselineTotal += await rate(seconds / rounds, unitsPerOp, baseline, concurrency);
-    oursTotal += await rate(seconds / rounds, unitsPerOp, ours, concurrency);
+    for (const side of [sides.baseline, sides.ours]) {
+      const { perSecond, units, cpu } = await measure(seconds / rounds, unitsPerOp, side.op, concurrency);
+      side.rates += perSecond;
+      side.units += units;
+      side.cpu.push(cpu);
+    }
   }
-  return { ours: oursTotal / rounds, baseline: baselineTotal / rounds };
+  const figures = (side: typeof sides.ours): SideFigures => ({
+    perSecond: side.rates / rounds,
+    cpuMsPerThousand: Object.fromEntries(
+      Object.entries(addCpu(...side.cpu)).map(([group, ms]) => [
+        group,
+        Number(((1000 * ms) / side.units).toFixed(1)),
+      ]),
+    ),
+  });
+  return { ours: figures(sides.ours), baseline: figures(sides.baseline) };
 }
 
 export const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });

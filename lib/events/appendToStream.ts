@@ -60,7 +60,7 @@ export async function appendToStream(
   // it; on its own, the append commits first and wakes listeners after (see wakeListeners).
   const inTransaction = "savepoint" in sql;
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
-    select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)}, ${sql.json(valid as never)},
+    select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)}, ${`[${valid.map((e) => e.json).join(",")}]`}::text::jsonb,
       ${inTransaction}) as outcome`;
   const outcome = row!.outcome;
   if (outcome.ok && !outcome.created) {

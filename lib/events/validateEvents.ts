@@ -1,8 +1,8 @@
-import { v7 as uuidv7 } from "uuid";
 import { EventBusError, validationFailed } from "../errors.ts";
 import { limits } from "../limits.ts";
-import { assertStorableJson, MAX_EVENT_JSON_DEPTH } from "../text/checkJson.ts";
+import { assertStorableJson, jsonTextDepthExceeds, MAX_EVENT_JSON_DEPTH } from "../text/checkJson.ts";
 import { printable, unstorableTextRule } from "../text/storableText.ts";
+import { newEventId } from "./newEventId.ts";
 import type { ProposedEvent } from "./types.ts";
 
 /** Event ids must also be valid SQS FIFO deduplication ids: 1–128 printable ASCII characters, no spaces. */
@@ -46,6 +46,46 @@ export interface ValidEvent {
   type: string;
   data: unknown;
   metadata: Record<string, unknown> | null;
+  /** `{id, type, data, metadata}` as JSON text: what the append sends to the database. */
+  json: string;
+}
+
+/**
+ * What JSON.stringify writes for the characters Postgres cannot store: NUL, and a surrogate that is not half
+ * of a pair (written as an escape, lower case). A match may be a false alarm (an escaped backslash
+ * followed by "u0000"); the exact walk decides.
+ */
+const MAYBE_UNSTORABLE = /\\u0000|\\ud[89a-f]/;
+
+/**
+ * The event as JSON text, after making sure Postgres can store it. The text is checked first, because the
+ * exact walk over the value costs more than serialising it; only text that looks suspicious, or a value
+ * JSON.stringify cannot handle (nested too deep for the call stack), goes through the walk, which names
+ * the offending pointer and rule.
+ */
+function storableJson(index: number, event: Omit<ValidEvent, "json">): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(event);
+  } catch {
+    json = undefined;
+  }
+  // The envelope object adds one level above data and metadata.
+  if (
+    json === undefined ||
+    MAYBE_UNSTORABLE.test(json) ||
+    jsonTextDepthExceeds(json, MAX_EVENT_JSON_DEPTH + 1)
+  ) {
+    const what = "Invalid event";
+    assertStorableJson(event.data, { pointer: `/${index}/data`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
+    assertStorableJson(event.metadata, {
+      pointer: `/${index}/metadata`,
+      maxDepth: MAX_EVENT_JSON_DEPTH,
+      what,
+    });
+    if (json === undefined) throw invalid(`/${index}/data`, "cannot be written as JSON");
+  }
+  return json;
 }
 
 /**
@@ -64,7 +104,7 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
   const seen = new Set<string>();
   return events.map((event, index) => {
     // Time-ordered ids keep the unique index on ids append-mostly, which keeps appends fast.
-    const id = event.id ?? uuidv7();
+    const id = event.id ?? newEventId();
     if (typeof id !== "string" || !EVENT_ID.test(id)) {
       throw invalid(`/${index}/id`, "must be 1-128 printable ASCII characters without spaces");
     }
@@ -79,16 +119,8 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
       throw invalid(`/${index}/metadata`, "must be an object");
     }
     const data = event.data === undefined ? null : event.data;
-    // Before anything serialises them: a value nested thousands deep would overflow JSON.stringify.
-    const what = "Invalid event";
-    assertStorableJson(data, { pointer: `/${index}/data`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
-    assertStorableJson(metadata, { pointer: `/${index}/metadata`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
-    const bytes =
-      Buffer.byteLength(JSON.stringify({ data, metadata })) +
-      Buffer.byteLength(id) +
-      Buffer.byteLength(event.type) +
-      2 * streamId.length +
-      ENVELOPE_BYTES;
+    const json = storableJson(index, { id, type: event.type, data, metadata });
+    const bytes = Buffer.byteLength(json) + 2 * streamId.length + ENVELOPE_BYTES;
     if (bytes > limits.maxEventBytes) {
       throw new EventBusError(
         "PAYLOAD_TOO_LARGE",
@@ -96,6 +128,6 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
         { maxEventBytes: limits.maxEventBytes, eventBytes: bytes, index },
       );
     }
-    return { id, type: event.type, data, metadata };
+    return { id, type: event.type, data, metadata, json };
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Sql } from "../../lib/db/client.ts";
+import { createSql, type Sql } from "../../lib/db/client.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { readAll } from "../../lib/events/readAll.ts";
 import { receiveEvents, useListenerHarness } from "../listener/support.ts";
@@ -112,6 +112,38 @@ describe("appends without a global lock", () => {
     expect(new Set(positions).size).toBe(positions.length);
     expect(positions).toContain(firstHeld);
     expect(positions).toHaveLength(baseline.length + during.length + 2);
+  });
+
+  it("is not held back by a long transaction in another database of the same server", async () => {
+    const { sql } = harness.db;
+    const otherUrl = new URL(harness.db.url);
+    otherUrl.pathname = "/postgres";
+    const other = createSql(otherUrl.toString(), { max: 1 });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started!: () => void;
+    const isOpen = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    // Takes a transaction id (it writes) and stays open, as a slow batch job of another application would.
+    const slow = other.begin(async (tx) => {
+      await tx`create temporary table scratch (id int)`;
+      await tx`insert into scratch values (1)`;
+      started();
+      await released;
+    });
+    await isOpen;
+    try {
+      const appended = await appendToStream(sql, "not-held-1", [{ type: "NotHeld" }]);
+      const page = await readAll(sql, { after: appended.events[0]!.position - 1 });
+      expect(page.events.map((e) => e.id)).toEqual([appended.events[0]!.id]);
+    } finally {
+      release();
+      await slow;
+      await other.end();
+    }
   });
 
   const seeds = Number(process.env.GAP_SEEDS ?? 4);

@@ -13,9 +13,12 @@
  *     records (y, S). Transaction ids are handed out in increasing order.
  *  3. Any position p <= S was drawn before the probe read S, by a transaction that got its id x before
  *     drawing p, hence before y was handed out: x < y.
- *  4. Once y < xmin of a reader's snapshot, every transaction below y, so every writer of a position <= S,
- *     has committed (and is visible to that snapshot) or rolled back. Nothing at or below S can appear later.
- * The reader's safe head is the largest S among probes below its xmin. Probes are cheap (one tiny row,
+ *  4. Once no transaction below y that may have appended is still running for the reader's snapshot, every
+ *     writer of a position <= S has committed (and is visible to that snapshot) or rolled back. Nothing at
+ *     or below S can appear later. The simple case: y below the snapshot's xmin. Otherwise `safe_head`
+ *     looks at the running transactions below y and ignores those that hold no write lock on the events
+ *     table, so a long transaction that never appends (another table, another database) holds nothing back.
+ * The reader's safe head is the largest S among the probes that pass. Probes are cheap (one tiny row,
  * committed without waiting for the WAL flush) and the listener, `readAll` and `readSafeHead` make them.
  * An open transaction holds back delivery of what was appended after it began, never other writers.
  *
@@ -35,6 +38,7 @@ create table eventbus.head_probes (
   xid xid8 not null,
   head bigint not null
 );
+create index head_probes_xid_idx on eventbus.head_probes (xid);
 
 -- Records (own transaction id, sequence value read before taking it). Call it in a transaction of its own,
 -- before reading with safe_head(). See the header for why the order of the two steps matters.
@@ -62,13 +66,41 @@ end;
 $$;
 
 -- The highest position at or below which every event is either visible to the caller's snapshot or never
--- will be.
+-- will be. Runs on the caller's snapshot (stable): what it vouches for is what the same statement reads.
 create function eventbus.safe_head() returns bigint
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(max(head), 0)::int8 from eventbus.head_probes
-  where xid < pg_snapshot_xmin(pg_current_snapshot())
+declare
+  v_snapshot pg_snapshot := pg_current_snapshot();
+  v_xmin xid8 := pg_snapshot_xmin(v_snapshot);
+  v_safe bigint;
+  v_newest xid8;
+  v_blocking xid8;
+begin
+  -- Probes below xmin are safe: every transaction older than them has ended.
+  select max(p.head) into v_safe from eventbus.head_probes p where p.xid < v_xmin;
+  select max(p.xid) into v_newest from eventbus.head_probes p where p.xid >= v_xmin;
+  if v_newest is null then
+    return coalesce(v_safe, 0);
+  end if;
+  -- A newer probe is held back only by older transactions that may own events: those of this database, and
+  -- those that ended after this snapshot was taken (their events may be invisible to it). A transaction
+  -- running in another database can never append here, so a long one there holds nothing back. A backend
+  -- belongs to one database for life, so pg_stat_activity tells which database each running id is in.
+  select min(x) into v_blocking
+  from pg_snapshot_xip(v_snapshot) x
+  where x < v_newest
+    and not exists (
+      select 1 from pg_stat_activity a
+      where a.backend_xid = x::xid
+        and a.datid <> (select d.oid from pg_database d where d.datname = current_database()));
+  -- Concurrent probers may take their ids in the other order than they read the sequence: take the
+  -- largest head, not the newest probe's.
+  select max(p.head) into v_safe from eventbus.head_probes p
+  where v_blocking is null or p.xid < v_blocking;
+  return coalesce(v_safe, 0);
+end;
 $$;
 
 create table eventbus.parked (

@@ -11,6 +11,8 @@ export const MAX_EVENT_JSON_DEPTH = 64;
  */
 export const MAX_BODY_JSON_DEPTH = 128;
 
+const NOT_FINITE = "must be a finite number";
+
 export interface JsonProblem {
   /** RFC 6901 JSON pointer to the offending value or key. */
   pointer: string;
@@ -49,7 +51,7 @@ export function findJsonProblem(
       const rule = unstorableTextRule(v);
       if (rule) return { pointer: item.pointer, message: rule };
     } else if (typeof v === "number") {
-      if (!Number.isFinite(v)) return { pointer: item.pointer, message: "must be a finite number" };
+      if (!Number.isFinite(v)) return { pointer: item.pointer, message: NOT_FINITE };
     } else if (v !== null && typeof v === "object") {
       const depth = item.depth + 1;
       if (depth > options.maxDepth) {
@@ -129,9 +131,24 @@ export function parseJsonBody(text: string): unknown {
       { maxDepth: MAX_BODY_JSON_DEPTH },
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw validationFailed("The request body is not valid JSON.");
   }
+  // A number too large for a double parses as Infinity, which JSON.stringify would silently store as null.
+  if (MAYBE_NOT_FINITE.test(text)) {
+    const problem = findJsonProblem(value, { pointer: "", maxDepth: MAX_BODY_JSON_DEPTH });
+    if (problem?.message === NOT_FINITE) {
+      throw validationFailed(`Invalid request body: ${problem.pointer} ${problem.message}.`, {
+        pointer: problem.pointer,
+        errors: [problem],
+      });
+    }
+  }
+  return value;
 }
+
+/** Number literals that may overflow a double: 309 or more digits, or a 3-digit exponent. */
+const MAYBE_NOT_FINITE = /\d{309}|\d[eE]\+?\d{3}/;

@@ -87,6 +87,14 @@ describe("JSON bodies", () => {
     expect(() => parseJsonBody("{nope")).toThrow("The request body is not valid JSON.");
     expect(parseJsonBody('{"a":[1]}')).toEqual({ a: [1] });
   });
+
+  it("refuses numbers too large for a double rather than storing them as null", () => {
+    expect(() => parseJsonBody('[{"type":"T","data":{"n":[1,-1E+999]}}]')).toThrow(
+      "Invalid request body: /0/data/n/1 must be a finite number.",
+    );
+    expect(() => parseJsonBody(`{"n":${"9".repeat(400)}}`)).toThrow("/n must be a finite number");
+    expect(parseJsonBody('{"n":1e300,"s":"1e999"}')).toEqual({ n: 1e300, s: "1e999" });
+  });
 });
 
 describe("eventTypeRule", () => {

@@ -5,7 +5,10 @@
  * gateway. Beside it, in the same run, a raw `ws` server broadcasting to 1,000 clients of its own.
  * Prints p50/p99/max; the target is every client within 1 s. Bounded: exits after BENCH_TIMEOUT_S.
  */
+
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -88,11 +91,40 @@ function tsWorker(file: string) {
       );
       worker.postMessage(message);
     });
-  return { worker, ask };
+  return {
+    ask,
+    stop: () => worker.terminate(),
+    ready: () => new Promise((resolve) => worker.once("message", resolve)),
+  };
+}
+
+/**
+ * The same for a child process: each WebSocket endpoint costs a file descriptor, and 10,000 clients with
+ * the gateway's 10,000 sockets (and the raw baseline's as many again) do not fit one process's limit.
+ */
+function tsProcess(file: string) {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+    execArgv: ["--import", "tsx"],
+    env: process.env, // the environment set above
+    serialization: "advanced",
+  });
+  const ask = <T>(message: unknown) =>
+    new Promise<T>((resolve, reject) => {
+      child.once("message", (reply: T & { ok: boolean; error?: string }) =>
+        reply.ok ? resolve(reply) : reject(new Error(reply.error)),
+      );
+      child.send(message as never);
+    });
+  return {
+    ask,
+    stop: async () => {
+      child.kill("SIGKILL");
+    },
+  };
 }
 const broadcasters = Array.from({ length: BROADCASTERS }, () => tsWorker("./fanoutBroadcaster.ts"));
-await Promise.all(broadcasters.map((b) => new Promise((resolve) => b.worker.once("message", resolve))));
-const gateway = tsWorker("./fanoutGateway.ts");
+await Promise.all(broadcasters.map((b) => b.ready()));
+const gateway = tsProcess("./fanoutGateway.ts");
 const { url: gatewayUrl } = await gateway.ask<{ url: string }>({ port: gatewayPort });
 const { loadLocalHttpRoutes } = await import("../functions/http/localRoutes.ts");
 const http = createHttpAdapter(await loadLocalHttpRoutes());
@@ -107,8 +139,17 @@ const listener = await startListener({
 const token = await issueToken(secret, { scope: "admin" });
 
 // --- clients (in a worker thread) --------------------------------------------------------------------
-const clients = tsWorker("./fanoutClients.ts");
-const call = (command: ClientCommand) => clients.ask<{ times?: number[] }>(command);
+// One process per group of clients (each holds CLIENTS sockets).
+const clientGroups = { bus: tsProcess("./fanoutClients.ts"), raw: tsProcess("./fanoutClients.ts") };
+const call = (command: ClientCommand) => {
+  const group =
+    command.cmd === "connect"
+      ? command.group
+      : command.cmd === "expect" && command.key.startsWith("raw-")
+        ? "raw"
+        : "bus";
+  return clientGroups[group as keyof typeof clientGroups].ask<{ times?: number[] }>(command);
+};
 const now = () => performance.timeOrigin + performance.now();
 
 // --- DynamoDB requests per event (what DynamoDB bills), with 0, 1 and CLIENTS subscribers -----------------
@@ -247,13 +288,15 @@ for (const { subscribers, perEvent, byOperation } of cost) {
 }
 
 // The gateway goes first and at once: 1,000 $disconnect invocations would only slow the teardown.
-await gateway.worker.terminate();
-await call({ cmd: "close" });
-await clients.worker.terminate();
+await gateway.stop();
+for (const group of Object.values(clientGroups)) {
+  await group.ask({ cmd: "close" });
+  await group.stop();
+}
 raw.close();
 await listener.stop();
 await Promise.all(broadcasters.map((b) => b.ask({ stop: true })));
-await Promise.all(broadcasters.map((b) => b.worker.terminate()));
+await Promise.all(broadcasters.map((b) => b.stop()));
 await new Promise((resolve) => http.close(resolve));
 await listenerSql.end({ timeout: 5 });
 await sql.end({ timeout: 5 });

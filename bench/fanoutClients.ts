@@ -5,7 +5,16 @@
  * times of a key once every client has it, or at the deadline), `close`.
  */
 import { randomBytes } from "node:crypto";
-import { parentPort } from "node:worker_threads";
+import { parentPort as workerPort } from "node:worker_threads";
+
+type Listener = (message: any) => void;
+/** The parent, whether this module runs in a worker thread or in a child process (`fork`). */
+const parentPort = workerPort ?? {
+  postMessage: (message: unknown) => process.send!(message),
+  on: (_event: "message", listener: Listener) => process.on("message", listener),
+  once: (_event: "message", listener: Listener) => process.once("message", listener),
+};
+
 import WebSocket from "ws";
 
 export type ClientCommand =

@@ -75,7 +75,9 @@ export async function appendToStream(
       version: firstVersion + i,
       position: positions[i]!,
     }));
-    if (!inTransaction) await wakeListeners(sql as Sql, positions.at(-1)!);
+    // Not awaited: the NOTIFY is written to a free connection within this tick's microtasks (so before a
+    // Lambda handler's response), and an append never waits for, or fails over, a wake-up.
+    if (!inTransaction) void wakeListeners(sql as Sql, positions.at(-1)!);
     return { streamId, version: outcome.version, events, created: true };
   }
   if (outcome.reason === "wrong_expected_version") {

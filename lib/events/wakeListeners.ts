@@ -24,8 +24,9 @@ function createWaker(sql: Sql) {
 /**
  * Wakes the listeners after an append committed. NOTIFY inside the appending transaction would take
  * Postgres's cluster-wide notify lock in every commit and defeat group commit; sent afterwards, in its own
- * transaction, it costs writers one short round trip. Callers of one pool share NOTIFYs: each waits for one
- * sent after it called (so after its commit), at most one is in flight per pool.
+ * transaction, it costs writers nothing they wait for. Callers of one pool share NOTIFYs: the promise
+ * resolves once one sent after the call (so after the caller's commit) is done, and at most one is in
+ * flight per pool, however many writers there are.
  */
 export function wakeListeners(sql: Sql, position: number): Promise<void> {
   let wake = wakers.get(sql);

@@ -94,6 +94,7 @@ const bareUrl = await listen(bare, 0);
 
 const token = await issueToken(secret, { scope: "admin" });
 let seq = 0;
+let devAppends = 0;
 const data = { orderId: "o-1", total: 42.5, lines: [{ sku: "A-1", qty: 2 }], note: "benchmark payload" };
 const post = (url: string) => async () => {
   const res = await fetch(`${url}/streams/http-${seq++}/events`, {
@@ -103,9 +104,11 @@ const post = (url: string) => async () => {
   });
   if (res.status !== 201) throw new Error(`append failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
+  if (url === devUrl) devAppends++;
 };
 
 const sockets: WebSocket[] = [];
+let eventsReceived = 0;
 for (let i = 0; i < SUBSCRIBERS; i++) {
   const socket = new WebSocket(`ws://127.0.0.1:${ports.EVENTBUS_WS_PORT}/?token=${token}`);
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
@@ -113,6 +116,12 @@ for (let i = 0; i < SUBSCRIBERS; i++) {
     socket.once("message", () => resolve());
     socket.send(JSON.stringify({ action: "subscribe", id: "s", topic: "$all" }));
   });
+  if (i === 0) {
+    socket.on("message", (raw) => {
+      const frame = JSON.parse(raw.toString()) as { type: string; events?: unknown[] };
+      if (frame.type === "events") eventsReceived += frame.events?.length ?? 0;
+    });
+  }
   sockets.push(socket);
 }
 
@@ -123,6 +132,12 @@ const cases: BenchCase[] = [];
 for (const concurrency of [1, 8]) {
   const { ours, baseline } = await compareRates(SECONDS, 1, post(devUrl), post(bareUrl), concurrency);
   cases.push(report(`HTTP single append via npm run dev, ${concurrency} client(s)`, ours, baseline, 0.7));
+}
+if (SUBSCRIBERS > 0) {
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  console.log(
+    `\nthe first subscriber received ${eventsReceived} events live (of ${devAppends} appended through npm run dev)`,
+  );
 }
 printJsonSummary(cases);
 

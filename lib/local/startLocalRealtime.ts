@@ -1,9 +1,8 @@
+import { Worker } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../config.ts";
 import { createRealtimeTable } from "../realtime/table.ts";
 import { startDynamoServer } from "./dynamoServer.ts";
-import { startSqsPoller } from "./sqsPoller.ts";
 import { startWsGateway } from "./wsGateway.ts";
 
 type Stop = () => Promise<void> | void;
@@ -20,7 +19,7 @@ export interface LocalRealtimeOptions {
  * The realtime half of `npm run dev`: DynamoDB (dynalite on `EVENTBUS_DYNAMODB_PORT`, unless
  * `AWS_ENDPOINT_URL` names a LocalStack or other endpoint) with the realtime table, the WebSocket gateway
  * stand-in on `EVENTBUS_WS_PORT` serving the unmodified route handlers and `@connections`, and the
- * broadcaster Lambda polling the realtime fan-out queue (`EVENTBUS_REALTIME_QUEUE_URL`, created by the
+ * broadcaster Lambda (in a worker thread of its own) polling the realtime fan-out queue (`EVENTBUS_REALTIME_QUEUE_URL`, created by the
  * SQS part of `dev.ts`). Returns the WebSocket URL.
  */
 export async function startLocalRealtime({ config, env, stops, log }: LocalRealtimeOptions): Promise<string> {
@@ -41,20 +40,54 @@ export async function startLocalRealtime({ config, env, stops, log }: LocalRealt
 
   const queueUrl = env.EVENTBUS_REALTIME_QUEUE_URL;
   if (queueUrl) {
-    const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false });
-    const { handler } = await import("../../functions/realtime/broadcaster.ts");
-    const poller = startSqsPoller({
-      sqs,
-      queueUrl,
-      handler,
-      region: config.AWS_REGION,
-      waitTimeSeconds: 5,
-      onError: (error) => log(`broadcaster: ${(error as Error).message}`),
-    });
-    stops.push({ name: "broadcaster", stop: () => poller.stop().finally(() => sqs.destroy()) });
+    const broadcaster = await startBroadcasterWorker(queueUrl, config.AWS_REGION, env, (message) =>
+      log(`broadcaster: ${message}`),
+    );
+    stops.push({ name: "broadcaster", stop: broadcaster.stop });
   } else {
     log("realtime fan-out queue not configured (EVENTBUS_REALTIME_QUEUE_URL): no live events or publishes");
   }
   log(`WebSocket API ${gateway.url}  (management ${gateway.managementEndpoint}/@connections)`);
   return gateway.url;
+}
+
+/**
+ * Runs `broadcasterWorker.ts` in a worker thread (registering tsx's loader first when the parent runs
+ * under it, as `npm run dev` does) with `env` as its environment.
+ */
+async function startBroadcasterWorker(
+  queueUrl: string,
+  region: string,
+  env: Record<string, string | undefined>,
+  log: (message: string) => void,
+): Promise<{ stop(): Promise<void> }> {
+  const url = new URL("./broadcasterWorker.ts", import.meta.url).href;
+  const worker = new Worker(
+    `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`,
+    { eval: true, workerData: { queueUrl, region }, env: { ...env } },
+  );
+  worker.on("message", (message: { error?: string }) => {
+    if (message.error) log(message.error);
+  });
+  worker.on("error", (error) => log(`worker failed: ${error.message}`));
+  await new Promise<void>((resolve, reject) => {
+    const onReady = (message: { ready?: boolean }) => {
+      if (!message.ready) return;
+      worker.off("message", onReady);
+      resolve();
+    };
+    worker.on("message", onReady);
+    worker.once("error", reject);
+  });
+  return {
+    async stop() {
+      const stopped = new Promise<void>((resolve) => {
+        worker.on("message", (message: { stopped?: boolean }) => message.stopped && resolve());
+        worker.once("exit", () => resolve());
+      });
+      worker.postMessage({ stop: true });
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await worker.terminate();
+    },
+  };
 }

@@ -12,8 +12,9 @@
  *   npm run chaos -- --json                the report as one JSON object on the last line, too
  *   other flags: --writers --streams --rate --failure-rate --poison-rate --drain --seed
  *
- * Exits 1 if an accepted event is lost from a persistent subscription, the ordered subscription has an
- * order inversion, a subscription (or the realtime fan-out) is stuck after the drain, poison is not
+ * Exits 1 if an accepted event is lost from a persistent subscription (or parked: nothing here is
+ * undeliverable and every injected fault is transient), the ordered subscription has an order
+ * inversion, a subscription (or the realtime fan-out) is stuck after the drain, poison is not
  * handled as promised (NUL and lone surrogates: 400; U+FFFE, U+FFFF, astral: accepted and delivered;
  * poison filters: 400), or in a soak, memory or handles do not level off.
  */

@@ -72,6 +72,10 @@ export function formatReport(report: ChaosReport): string {
     lines.push("listener warnings and errors (most frequent):");
     for (const p of report.listenerProblems) lines.push(`  ${String(p.count).padStart(6)}  ${p.message}`);
   }
+  if (report.parkedReasons.length) {
+    lines.push("parked (refused for good by SQS, visible and redrivable):");
+    for (const p of report.parkedReasons) lines.push(`  ${String(p.count).padStart(6)}  ${p.message}`);
+  }
   if (report.handlerProblems.length) {
     lines.push("handler (HTTP, WebSocket, broadcaster) warnings and errors (most frequent):");
     for (const p of report.handlerProblems) lines.push(`  ${String(p.count).padStart(6)}  ${p.message}`);

@@ -87,6 +87,8 @@ export interface ChaosReport {
   /** Seconds to start the bus, of load (faults included), and from the last append until every sink had it all. */
   timings: { startup: number; load: number; drain: number };
   listenerProblems: Array<{ message: string; count: number }>;
+  /** Why events were parked, per subscription (from the store's parked table), with counts. */
+  parkedReasons: Array<{ message: string; count: number }>;
   /** Warnings and errors logged by the HTTP and WebSocket handlers and the broadcaster (this process). */
   handlerProblems: Array<{ message: string; count: number }>;
   memory?: MemoryReport[];
@@ -357,12 +359,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     const reports: SinkReport[] = [];
+    const parkedReasons = new Map<string, number>();
     for (const name of ["ordered", "unordered"] as const) {
       const sink = sinks[name];
       const status = await subscriptionStatus(name);
       const dlqIds = new Set(
         await readAllMessages(sqs, subscriptions[name]!.dlqUrl).catch(() => [] as string[]),
       );
+      // Events the listener parked (SQS refused them for good) are visible, not lost: count them as parked.
+      const parkedRows = await bus.sql<Array<{ event_id: string; reason: string }>>`
+        select event_id, reason from eventbus.parked where name = ${name}`.catch(() => []);
+      for (const row of parkedRows) {
+        dlqIds.add(row.event_id);
+        const reason = `${name}: ${row.reason.slice(0, 120)}`;
+        parkedReasons.set(reason, (parkedReasons.get(reason) ?? 0) + 1);
+      }
       const missingIds = [...acceptedIds].filter((id) => !sink.counts.has(id));
       const parkedInDlq = missingIds.filter((id) => dlqIds.has(id)).length;
       const parked = Math.min(missingIds.length, Math.max(parkedInDlq, parkedOf(status)));
@@ -391,6 +402,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         violations.push(
           `${report.sink}: ${report.lost} accepted events lost (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}; first missing position ${Math.min(...missingIds.map((id) => byId.get(id)!.position))})`,
         );
+      }
+      // Nothing in this run is undeliverable (accepted means deliverable) and injected faults are transient,
+      // which must never be parked: a parked event here is a finding, though not a loss.
+      if (report.parked > 0) {
+        violations.push(`${report.sink}: ${report.parked} accepted events parked instead of delivered`);
       }
       if (report.inversions)
         violations.push(`${report.sink}: ${report.inversions} order inversions within streams`);
@@ -524,6 +540,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         .sort((a, b) => b[1] - a[1])
         .slice(0, 8)
         .map(([message, count]) => ({ message, count })),
+      parkedReasons: [...parkedReasons].map(([message, count]) => ({ message, count })),
       handlerProblems: [...busStats.handlerProblems]
         .sort((a, b) => b[1] - a[1])
         .slice(0, 8)

@@ -68,15 +68,22 @@ describe("chaos: listener SIGKILLs, a Postgres restart, SQS faults, poison", () 
     expect.soft(report.poisonFilters.accepted).toEqual([]);
     expect.soft(report.poisonFilters.refused).toBe(report.poisonFilters.tried);
 
-    // Persistent subscriptions: nothing lost, no inversion in the ordered one, nothing stuck anywhere.
+    // Persistent subscriptions: nothing lost or parked, no inversion in the ordered one, nothing stuck.
     for (const sink of report.sinks.filter(
       (s) => s.sink.startsWith("sqs ") || s.sink.startsWith("realtime"),
     )) {
       expect
-        .soft({ sink: sink.sink, lost: sink.lost, inversions: sink.inversions ?? 0, stuck: sink.stuck })
+        .soft({
+          sink: sink.sink,
+          lost: sink.lost,
+          parked: sink.parked,
+          inversions: sink.inversions ?? 0,
+          stuck: sink.stuck,
+        })
         .toEqual({
           sink: sink.sink,
           lost: 0,
+          parked: 0,
           inversions: 0,
           stuck: false,
         });

@@ -25,19 +25,34 @@ export interface ReadAllResult {
 
 const list = (value: string | readonly string[]) => (typeof value === "string" ? [value] : [...value]);
 
+/** Waits between reads while transactions that began before the probe finish (2, 4, 8, 16, 32 ms). */
+const SETTLE_DELAYS_MS = [2, 4, 8, 16, 32];
+
 /**
  * Reads all streams in global position order, up to the gap-safe head (see `readSafeHead`): an event that
  * commits late always has a position above every page already returned, so paging by `after` never skips
- * one. It records a head probe first, so a caller sees what it committed before calling.
+ * one. It records a head probe first and, while transactions that began earlier are still finishing,
+ * re-reads for up to ~60 ms, so that a caller normally sees what it committed before calling. A
+ * transaction held open longer holds back what follows it, and the page simply ends before it.
  */
 export async function readAll(sql: Sql, options: ReadAllOptions = {}): Promise<ReadAllResult> {
+  const probed = await probeHead(sql);
+  for (const delay of SETTLE_DELAYS_MS) {
+    const page = await readAllPage(sql, options);
+    if (page.result.next !== null || page.safeHead >= probed) return page.result;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  return (await readAllPage(sql, options)).result;
+}
+
+async function readAllPage(sql: Sql, options: ReadAllOptions) {
   const limit = options.limit ?? limits.defaultReadLimit;
   const after = options.after ?? 0;
   const likes = options.streamPatterns?.map(globToLike);
-  await probeHead(sql);
+  const [{ head }] = await sql<[{ head: number }]>`select eventbus.safe_head() as head`;
   const rows = await sql<EventRow[]>`
     select * from eventbus.events
-    where position > ${after} and position <= (select eventbus.safe_head())
+    where position > ${after} and position <= ${head}
       ${options.type === undefined ? sql`` : sql`and type = any(${list(options.type)}::text[])`}
       ${options.category === undefined ? sql`` : sql`and category = any(${list(options.category)}::text[])`}
       ${likes === undefined ? sql`` : sql`and stream_id like any(${likes}::text[])`}
@@ -45,7 +60,7 @@ export async function readAll(sql: Sql, options: ReadAllOptions = {}): Promise<R
     limit ${limit + 1}`;
   const more = rows.length > limit;
   const events = rows.slice(0, limit).map(toRecordedEvent);
-  return { events, next: more ? (events.at(-1)?.position ?? null) : null };
+  return { safeHead: head, result: { events, next: more ? (events.at(-1)?.position ?? null) : null } };
 }
 
 /**

@@ -1,12 +1,14 @@
 import type { Sql } from "postgres";
 
 /**
- * Records a head probe (see the migration `0003_concurrentAppends`) in a transaction of its own. A read
- * that follows it with `eventbus.safe_head()` sees everything committed before the probe, unless a
- * transaction that began earlier is still open.
+ * Records a head probe (see the migration `0003_concurrentAppends`) in a transaction of its own and returns
+ * the position it vouches for once it is safe. A read that follows it with `eventbus.safe_head()` sees
+ * everything committed before the probe, unless a transaction of this database that began earlier is
+ * still open.
  */
-export async function probeHead(sql: Sql): Promise<void> {
-  await sql`select eventbus.probe_head()`;
+export async function probeHead(sql: Sql): Promise<number> {
+  const [row] = await sql<[{ head: number }]>`select eventbus.probe_head() as head`;
+  return row!.head;
 }
 
 /**

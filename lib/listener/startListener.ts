@@ -256,7 +256,10 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
    * every forwarder and every wake-up that arrived while the last one was in flight, precedes each kick.
    */
   const probe = coalescedRuns(() =>
-    probeHead(sql).catch((error) => log("warn", "head probe failed", { error: (error as Error).message })),
+    probeHead(sql).then(
+      () => {},
+      (error) => log("warn", "head probe failed", { error: (error as Error).message }),
+    ),
   );
   const kickAll = (position?: number) => {
     void probe().then(() => {

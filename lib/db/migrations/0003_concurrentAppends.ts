@@ -40,9 +40,9 @@ create table eventbus.head_probes (
 );
 create index head_probes_xid_idx on eventbus.head_probes (xid);
 
--- Records (own transaction id, sequence value read before taking it). Call it in a transaction of its own,
--- before reading with safe_head(). See the header for why the order of the two steps matters.
-create function eventbus.probe_head() returns void
+-- Records (own transaction id, sequence value read before taking it) and returns that value. Call it in a
+-- transaction of its own, before reading with safe_head(). See the header for why the order matters.
+create function eventbus.probe_head() returns bigint
 language plpgsql
 as $$
 declare
@@ -62,6 +62,7 @@ begin
       and q.head < (select max(r.head) from eventbus.head_probes r
                     where r.xid < pg_snapshot_xmin(pg_current_snapshot()))
     for update skip locked));
+  return v_head;
 end;
 $$;
 

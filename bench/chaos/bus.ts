@@ -1,8 +1,11 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { issueToken } from "../../lib/auth/token.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { createSql, type Sql } from "../../lib/db/client.ts";
@@ -12,7 +15,8 @@ import { createHttpAdapter, listen } from "../../lib/local/httpAdapter.ts";
 import { startLocalRealtime } from "../../lib/local/startLocalRealtime.ts";
 import { startLocalSqs } from "../../lib/local/startLocalSubscriptions.ts";
 import { type FaultProxyOptions, type RunningFaultProxy, startFaultProxy } from "./faultProxy.ts";
-import { type ListenerSupervisor, superviseListener } from "./listenerProcess.ts";
+import { type ListenerSupervisor, probeChild, superviseListener } from "./listenerProcess.ts";
+import type { ProcessSample } from "./memory.ts";
 
 type Stop = () => Promise<void> | void;
 
@@ -28,6 +32,8 @@ export interface ChaosBus {
   sql: Sql;
   /** Stops Postgres (a clean shutdown: every connection is cut) and starts it again on the same port. */
   restartPostgres(downMs: number): Promise<void>;
+  /** The stand-ins' process (fauxqs, dynalite): its memory and handles. */
+  sampleStandIns(): Promise<ProcessSample | null>;
   /** The postmaster's pid, for its memory. */
   postgresPid(): number | null;
   stop(): Promise<void>;
@@ -69,6 +75,31 @@ export async function startChaosBus(options: ChaosBusOptions): Promise<ChaosBus>
   delete process.env.AWS_ENDPOINT_URL_SQS;
   delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
   delete process.env.EVENTBUS_REALTIME_QUEUE_URL;
+  // The stand-ins run in a child of their own; with their endpoints set, startLocalSqs/startLocalRealtime
+  // only create the fan-out queue and the realtime table on them.
+  const standIns = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("./standIns.ts", import.meta.url))],
+    { stdio: ["ignore", "pipe", "inherit", "ipc"], cwd: fileURLToPath(new URL("../../", import.meta.url)) },
+  );
+  stops.push({
+    name: "stand-ins",
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (standIns.exitCode !== null) return resolve();
+        standIns.once("exit", () => resolve());
+        standIns.kill("SIGTERM");
+      }),
+  });
+  const endpoints = JSON.parse(
+    await new Promise<string>((resolve, reject) => {
+      createInterface({ input: standIns.stdout! }).once("line", resolve);
+      standIns.once("exit", (code) => reject(new Error(`the stand-ins exited with ${code}`)));
+    }),
+  ) as { sqs: string; dynamo: string };
+  process.env.AWS_ENDPOINT_URL_SQS = endpoints.sqs;
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoints.dynamo;
+  let probeId = 0;
   const config = parseConfig({
     ...process.env,
     EVENTBUS_SQS_PORT: "0",
@@ -124,6 +155,7 @@ export async function startChaosBus(options: ChaosBusOptions): Promise<ChaosBus>
       await new Promise((resolve) => setTimeout(resolve, downMs));
       pg = await startEmbeddedPostgres({ dataDir, port, persistent: true });
     },
+    sampleStandIns: () => probeChild(standIns, ++probeId),
     postgresPid() {
       try {
         return Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);

@@ -26,7 +26,12 @@ export interface BusHandle {
   sql: Sql;
   killListener(): Promise<number>;
   restartPostgres(downMs: number): Promise<void>;
-  sample(): Promise<{ bus: ProcessSample; listener: ProcessSample | null; postgres: ProcessSample | null }>;
+  sample(): Promise<{
+    bus: ProcessSample;
+    listener: ProcessSample | null;
+    standIns: ProcessSample | null;
+    postgres: ProcessSample | null;
+  }>;
   stats(): Promise<BusStats>;
   stop(): Promise<void>;
 }

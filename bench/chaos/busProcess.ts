@@ -50,6 +50,7 @@ async function handle(command: BusCommand): Promise<unknown> {
       return {
         bus: takeSample(),
         listener: await bus.listener.sample(),
+        standIns: await bus.sampleStandIns(),
         postgres: pss === null ? null : { at: Date.now(), rssBytes: pss, heapUsedBytes: null, handles: null },
       };
     }

@@ -122,27 +122,30 @@ export function superviseListener(env: Record<string, string>): ListenerSupervis
       await spawnOne();
     },
     sample() {
-      const proc = child;
-      if (!proc?.connected) return Promise.resolve(null);
-      const id = ++probeId;
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          proc.off("message", onMessage);
-          resolve(null);
-        }, 1000);
-        const onMessage = (message: { type?: string; id?: number; sample?: ProcessSample }) => {
-          if (message?.type !== "probe" || message.id !== id) return;
-          clearTimeout(timer);
-          proc.off("message", onMessage);
-          resolve(message.sample ?? null);
-        };
-        proc.on("message", onMessage);
-        proc.send({ type: "probe", id });
-      });
+      return child ? probeChild(child, ++probeId) : Promise.resolve(null);
     },
     async stop() {
       stopped = true;
       await killCurrent("SIGTERM");
     },
   };
+}
+
+/** Asks a child that preloads `probe.ts` for its memory and handles; `null` when it does not answer in 1 s. */
+export function probeChild(proc: ChildProcess, id: number): Promise<ProcessSample | null> {
+  if (!proc.connected) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      proc.off("message", onMessage);
+      resolve(null);
+    }, 1000);
+    const onMessage = (message: { type?: string; id?: number; sample?: ProcessSample }) => {
+      if (message?.type !== "probe" || message.id !== id) return;
+      clearTimeout(timer);
+      proc.off("message", onMessage);
+      resolve(message.sample ?? null);
+    };
+    proc.on("message", onMessage);
+    proc.send({ type: "probe", id });
+  });
 }

@@ -38,9 +38,9 @@ describe("chaos: listener SIGKILLs, a Postgres restart, SQS faults, poison", () 
   it("loses nothing accepted, keeps stream order, leaves nothing stuck, and handles poison as promised", async () => {
     const { code, report, output } = await runChaos([
       "--seconds",
-      "25",
+      "20",
       "--kills",
-      "4",
+      "3",
       "--pg-restarts",
       "1",
       "--rate",
@@ -52,7 +52,7 @@ describe("chaos: listener SIGKILLs, a Postgres restart, SQS faults, poison", () 
     if (code !== 0) console.log(output);
 
     // The faults really happened and load really flowed.
-    expect(report.faults.listenerKills).toBe(4);
+    expect(report.faults.listenerKills).toBe(3);
     expect(report.faults.postgresRestarts).toBe(1);
     expect(
       report.faults.proxyRefused + report.faults.proxyResetBefore + report.faults.proxyResetAfter,

@@ -254,16 +254,32 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   /**
    * Forwarders read up to the gap-safe head, which moves only with a new head probe; one probe, shared by
    * every forwarder and every wake-up that arrived while the last one was in flight, precedes each kick.
+   * When transactions that began before the probe are still finishing, the head reaches the probe a moment
+   * later: `settle` kicks again when it does (for up to ~250 ms; after that the poll takes over), so the
+   * last events of a burst do not wait for the next wake-up.
    */
+  let probed = 0;
   const probe = coalescedRuns(() =>
     probeHead(sql).then(
-      () => {},
+      (head) => {
+        probed = Math.max(probed, head);
+      },
       (error) => log("warn", "head probe failed", { error: (error as Error).message }),
     ),
   );
+  const readSafe = () =>
+    sql<[{ head: number }]>`select eventbus.safe_head() as head`.then(([row]) => row!.head);
+  const settle = coalescedRuns(async () => {
+    for (const delay of [2, 4, 8, 16, 32, 64, 128]) {
+      if (stopped || (await readSafe()) >= probed) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    for (const forwarder of forwarders.values()) forwarder.kick();
+  });
   const kickAll = (position?: number) => {
-    void probe().then(() => {
+    void probe().then(async () => {
       for (const forwarder of forwarders.values()) forwarder.kick(position);
+      if ((await readSafe().catch(() => probed)) < probed) void settle();
     });
   };
 

@@ -52,15 +52,22 @@ export async function databaseUrl(config: Config): Promise<string> {
 }
 
 async function tokenVerifier(config: Config): Promise<TokenVerifier> {
+  const maxLifetimeSeconds = config.EVENTBUS_TOKEN_MAX_LIFETIME_SECONDS;
   if (config.EVENTBUS_OIDC_ISSUER) {
     return createOidcVerifier({
       issuer: config.EVENTBUS_OIDC_ISSUER,
+      maxLifetimeSeconds,
       ...(config.EVENTBUS_OIDC_AUDIENCE ? { audience: config.EVENTBUS_OIDC_AUDIENCE } : {}),
     });
   }
-  if (config.EVENTBUS_JWT_SECRET) return createHs256Verifier(config.EVENTBUS_JWT_SECRET);
+  const policy = {
+    maxLifetimeSeconds,
+    issuer: config.EVENTBUS_JWT_ISSUER,
+    ...(config.EVENTBUS_JWT_AUDIENCE ? { audience: config.EVENTBUS_JWT_AUDIENCE } : {}),
+  };
+  if (config.EVENTBUS_JWT_SECRET) return createHs256Verifier(config.EVENTBUS_JWT_SECRET, policy);
   if (config.EVENTBUS_JWT_SECRET_ARN) {
-    return createHs256Verifier(await readSecret(config, config.EVENTBUS_JWT_SECRET_ARN));
+    return createHs256Verifier(await readSecret(config, config.EVENTBUS_JWT_SECRET_ARN), policy);
   }
   throw new Error("EVENTBUS_JWT_SECRET, EVENTBUS_JWT_SECRET_ARN or EVENTBUS_OIDC_ISSUER must be set");
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres } from "../lib/local/embeddedPostgres.ts";
-import { addCpu, type CpuSnapshot, cpuSnapshot, cpuSpent } from "./processCpu.ts";
+import { addCpu, type CpuSpent, cpuSnapshot, cpuSpent } from "./processCpu.ts";
 
 /** A throwaway Postgres for a benchmark run: `DATABASE_URL` if set, else an embedded one. */
 export async function benchPostgres() {
@@ -87,8 +87,8 @@ export async function compareRatesWithCpu(
 ): Promise<{ ours: SideFigures; baseline: SideFigures }> {
   const rounds = 6;
   const sides = {
-    ours: { op: ours, rates: 0, units: 0, cpu: [] as CpuSnapshot[] },
-    baseline: { op: baseline, rates: 0, units: 0, cpu: [] as CpuSnapshot[] },
+    ours: { op: ours, rates: 0, units: 0, cpu: [] as CpuSpent[] },
+    baseline: { op: baseline, rates: 0, units: 0, cpu: [] as CpuSpent[] },
   };
   for (let round = 0; round < rounds; round++) {
     for (const side of [sides.baseline, sides.ours]) {

@@ -1,7 +1,7 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Sql } from "postgres";
 import { EventBusError } from "../errors.ts";
-import { readHeadPosition } from "../events/readAll.ts";
+import { readSafeHead } from "../events/readSafeHead.ts";
 import { assertNotBeyondHead } from "./assertNotBeyondHead.ts";
 import { type SubscriptionDefinition, sameDefinition } from "./definition.ts";
 import { findSubscription } from "./getSubscription.ts";
@@ -46,6 +46,9 @@ export async function createSubscription(
     await assertNotBeyondHead(sql, "startFrom", definition.startFrom);
   }
   const { queueUrl, dlqUrl } = await createSubscriptionQueues(sqs, options.queuePrefix, name, definition);
+  // "current" is the gap-safe head, read before (and outside) the transaction its probe must not share: an
+  // event that commits after this call, even with a lower position, is still delivered.
+  const current = definition.startFrom === "current" ? await readSafeHead(sql) : 0;
   const inserted = await sql.begin(async (tx) => {
     const [row] = await tx<SubscriptionRow[]>`
       insert into eventbus.subscriptions (name, definition, queue_url, dlq_url)
@@ -57,7 +60,7 @@ export async function createSubscription(
       definition.startFrom === "origin"
         ? 0
         : definition.startFrom === "current"
-          ? await readHeadPosition(tx as unknown as Sql)
+          ? current
           : // A position is the first one delivered (like `from` elsewhere); the checkpoint is the last one done.
             Math.max(0, definition.startFrom - 1);
     await tx`

@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
-import { readHeadPosition } from "../events/readAll.ts";
+import { readSafeHead } from "../events/readSafeHead.ts";
+import { EVENTS_CHANNEL } from "../events/wakeListeners.ts";
 import { assertNotBeyondHead } from "./assertNotBeyondHead.ts";
 import type { StartFrom } from "./definition.ts";
 import { getSubscription } from "./getSubscription.ts";
@@ -17,11 +18,11 @@ export async function replaySubscription(sql: Sql, name: string, from: StartFrom
   if (typeof from === "number") await assertNotBeyondHead(sql, "from", from);
   // A numeric `from` is the first position delivered again; the checkpoint is the last one done.
   const position =
-    from === "origin" ? 0 : from === "current" ? await readHeadPosition(sql) : Math.max(0, from - 1);
+    from === "origin" ? 0 : from === "current" ? await readSafeHead(sql) : Math.max(0, from - 1);
   await sql`
     update eventbus.checkpoints set position = ${position}, generation = generation + 1, updated_at = now()
     where name = ${name}`;
   // Wake the listeners so the replay starts now rather than at the next poll.
-  await sql`select pg_notify('eventbus_events', '0')`;
+  await sql`select pg_notify(${EVENTS_CHANNEL}, '0')`;
   return position;
 }

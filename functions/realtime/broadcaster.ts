@@ -1,6 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { escapeForSqs } from "../../lib/listener/cloudEventJson.ts";
 import { broadcastBatch } from "../../lib/realtime/broadcastBatch.ts";
 import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
 import { managementApiFor, realtimeTable } from "../../lib/realtime/wsHandler.ts";
@@ -26,7 +27,10 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
             await Promise.all(
               messages.map((message) =>
                 runtime.sqs.send(
-                  new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }),
+                  new SendMessageCommand({
+                    QueueUrl: queueUrl,
+                    MessageBody: escapeForSqs(JSON.stringify(message)),
+                  }),
                 ),
               ),
             );

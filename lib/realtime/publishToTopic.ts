@@ -2,6 +2,7 @@ import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Principal } from "../auth/token.ts";
 import { EventBusError } from "../errors.ts";
 import { limits } from "../limits.ts";
+import { escapeForSqs } from "../listener/cloudEventJson.ts";
 import { authorizePublish } from "./authorizeTopic.ts";
 import type { FanoutMessage } from "./fanoutMessage.ts";
 import { frameBytes } from "./postFrame.ts";
@@ -50,5 +51,8 @@ export async function publishToTopic(
     sender: message.sender,
     excludeSelf: message.excludeSelf,
   };
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(body) }));
+  // Characters SQS refuses (U+FFFE, U+FFFF; astral ones on some stand-ins) travel as JSON escapes.
+  await deps.sqs.send(
+    new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: escapeForSqs(JSON.stringify(body)) }),
+  );
 }

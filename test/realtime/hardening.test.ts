@@ -84,6 +84,18 @@ describe("ordering", () => {
   }, 120_000);
 });
 
+describe("publishing", () => {
+  it("delivers characters SQS refuses in a body (U+FFFE, U+FFFF, astral) exactly as published", async () => {
+    const [publisher, subscriber] = await Promise.all([h.connect(), h.connect()]);
+    await subscriber.request({ action: "subscribe", topic: "room:chars" });
+    const data = { text: "a\uFFFEb\uFFFFc \u{1F600} \u0001" };
+    expect(await publisher.request({ action: "publish", topic: "room:chars", data })).toMatchObject({
+      type: "ack",
+    });
+    expect((await subscriber.next((f) => f.type === "message")).data).toEqual(data);
+  });
+});
+
 describe("membership lookups", () => {
   it("sees a subscription acknowledged a moment ago, and no longer one just removed", async () => {
     const [first, second] = await Promise.all([h.connect(), h.connect()]);

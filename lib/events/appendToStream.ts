@@ -59,9 +59,11 @@ export async function appendToStream(
   // Inside a caller's transaction only its commit can publish the events, so the wake-up rides along with
   // it; on its own, the append commits first and wakes listeners after (see wakeListeners).
   const inTransaction = "savepoint" in sql;
+  // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
+  const callerIds = events.some((event) => event.id !== undefined);
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
-    select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)}, ${`[${valid.map((e) => e.json).join(",")}]`}::text::jsonb,
-      ${inTransaction}) as outcome`;
+    select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)},
+      ${`[${valid.map((e) => e.json).join(",")}]`}::text::jsonb, ${callerIds}, ${inTransaction}) as outcome`;
   const outcome = row!.outcome;
   if (outcome.ok && !outcome.created) {
     return { streamId, version: outcome.version, events: outcome.events, created: false };

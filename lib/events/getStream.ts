@@ -12,8 +12,12 @@ export interface StreamInfo {
 /** @throws {EventBusError} `STREAM_NOT_FOUND` when the stream has no events. */
 export async function getStream(sql: Sql, streamId: string): Promise<StreamInfo> {
   assertStreamId(streamId);
+  // The stream was last updated when its newest event was appended.
   const [row] = await sql<[{ version: number; created_at: Date; updated_at: Date }?]>`
-    select version, created_at, updated_at from eventbus.streams where stream_id = ${streamId}`;
+    select s.version, s.created_at, e.created_at as updated_at
+    from eventbus.streams s
+    join eventbus.events e on e.stream_id = s.stream_id and e.version = s.version
+    where s.stream_id = ${streamId}`;
   if (!row) throw new EventBusError("STREAM_NOT_FOUND", `Stream '${streamId}' does not exist.`, { streamId });
   return { streamId, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at };
 }

@@ -115,53 +115,51 @@ create table eventbus.parked (
 
 drop function eventbus.append_to_stream(text, text, jsonb);
 
+-- The stream's last append time is its newest event's, so an append need not write it (nor undo it).
+alter table eventbus.streams drop column updated_at;
+
 -- Appends a batch to one stream and returns a jsonb outcome instead of raising, so callers inside their own
 -- transaction are not forced into a rollback by an expected conflict.
---   p_expected: 'any' | 'no_stream' | 'stream_exists' | '<n>'
---   p_events:   [{"id", "type", "data", "metadata"}, ...]
---   p_notify:   send the wake-up inside this transaction (callers that cannot notify after their commit)
+--   p_expected:  'any' | 'no_stream' | 'stream_exists' | '<n>'
+--   p_events:    [{"id", "type", "data", "metadata"}, ...]
+--   p_check_ids: some ids came from the caller (an idempotent retry is possible); ids the bus generated
+--                cannot be in the stream yet
+--   p_notify:    send the wake-up inside this transaction (callers that cannot notify after their commit)
 -- Outcomes:
 --   {"ok": true, "version": n, "firstPosition": p, "created": true}                       (contiguous)
 --   {"ok": true, "version": n, "positions": [p, ...], "created": true}                    (interleaved)
 --   {"ok": true, "version": n, "events": [{"id","version","position"}], "created": false}  (idempotent retry)
 --   {"ok": false, "reason": "wrong_expected_version", "actual": n}
 --   {"ok": false, "reason": "duplicate_event_id", "ids": [...]}
-create function eventbus.append_to_stream(p_stream_id text, p_expected text, p_events jsonb, p_notify boolean)
+--
+-- The common case is two statements: one upsert that locks the stream's row (appends to one stream take
+-- turns on it; appends to other streams never wait) and reserves the versions, then the insert. A refusal,
+-- rare, undoes the reservation under the same lock.
+create function eventbus.append_to_stream(p_stream_id text, p_expected text, p_events jsonb,
+  p_check_ids boolean, p_notify boolean)
 returns jsonb
 language plpgsql
 as $$
 declare
-  v_current bigint;
   v_count int := jsonb_array_length(p_events);
+  v_after bigint;
+  v_current bigint;
   v_existing jsonb;
   v_existing_count int;
   v_first bigint;
   v_last bigint;
   v_positions bigint[];
-  v_new boolean := false;
+  v_refusal jsonb;
 begin
   -- Gap safety, step 1 (see the migration header): the transaction id before any position.
   perform pg_current_xact_id();
 
-  loop
-    -- Appends to one stream take turns on its row; appends to other streams never wait.
-    select s.version into v_current from eventbus.streams s where s.stream_id = p_stream_id for update;
-    exit when found;
-    -- A new stream has no events, so only the expected version can refuse it.
-    if p_expected = 'stream_exists' or (p_expected ~ '^[0-9]+$' and p_expected::bigint <> 0) then
-      return jsonb_build_object('ok', false, 'reason', 'wrong_expected_version', 'actual', 0);
-    end if;
-    -- Waits for a concurrent creator of the same stream; then the loop locks the row it made.
-    insert into eventbus.streams (stream_id, version) values (p_stream_id, v_count)
-    on conflict (stream_id) do nothing;
-    if found then
-      v_current := 0;
-      v_new := true;
-      exit;
-    end if;
-  end loop;
+  insert into eventbus.streams as s (stream_id, version) values (p_stream_id, v_count)
+  on conflict (stream_id) do update set version = s.version + v_count
+  returning s.version into v_after;
+  v_current := v_after - v_count;
 
-  if not v_new then
+  if v_current > 0 and p_check_ids then
     -- Idempotent retry: every id already in this stream, in the same order, is a success that appends
     -- nothing.
     select count(*),
@@ -170,22 +168,29 @@ begin
     into v_existing_count, v_existing
     from jsonb_array_elements(p_events) with ordinality as p(ev, ord)
     join eventbus.events e on e.stream_id = p_stream_id and e.id = p.ev->>'id';
-
-    if v_existing_count > 0 then
-      if v_existing_count = v_count then
-        return jsonb_build_object('ok', true, 'version', v_current, 'events', v_existing, 'created', false);
-      end if;
-      return jsonb_build_object('ok', false, 'reason', 'duplicate_event_id',
+    if v_existing_count = v_count then
+      v_refusal := jsonb_build_object('ok', true, 'version', v_current, 'events', v_existing,
+        'created', false);
+    elsif v_existing_count > 0 then
+      v_refusal := jsonb_build_object('ok', false, 'reason', 'duplicate_event_id',
         'ids', (select jsonb_agg(x->'id') from jsonb_array_elements(v_existing) x));
     end if;
+  end if;
 
-    if p_expected = 'no_stream'
-       or (p_expected ~ '^[0-9]+$' and v_current <> p_expected::bigint) then
-      return jsonb_build_object('ok', false, 'reason', 'wrong_expected_version', 'actual', v_current);
+  if v_refusal is null and (
+       (p_expected = 'no_stream' and v_current > 0)
+    or (p_expected = 'stream_exists' and v_current = 0)
+    or (p_expected ~ '^[0-9]+$' and v_current <> p_expected::bigint)) then
+    v_refusal := jsonb_build_object('ok', false, 'reason', 'wrong_expected_version', 'actual', v_current);
+  end if;
+
+  if v_refusal is not null then
+    if v_current = 0 then
+      delete from eventbus.streams where stream_id = p_stream_id;
+    else
+      update eventbus.streams set version = v_current where stream_id = p_stream_id;
     end if;
-
-    update eventbus.streams set version = v_current + v_count, updated_at = now()
-    where stream_id = p_stream_id;
+    return v_refusal;
   end if;
 
   -- Versions come from the locked stream row, positions from the sequence: ascending in batch order, and
@@ -208,10 +213,9 @@ begin
   end if;
 
   if v_last - v_first + 1 = v_count then
-    return jsonb_build_object('ok', true, 'version', v_current + v_count, 'firstPosition', v_first,
-      'created', true);
+    return jsonb_build_object('ok', true, 'version', v_after, 'firstPosition', v_first, 'created', true);
   end if;
-  return jsonb_build_object('ok', true, 'version', v_current + v_count, 'positions', to_jsonb(v_positions),
+  return jsonb_build_object('ok', true, 'version', v_after, 'positions', to_jsonb(v_positions),
     'created', true);
 end;
 $$;

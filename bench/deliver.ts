@@ -42,7 +42,12 @@ import { migrate } from "../lib/db/migrate.ts";
 import { appendToStream } from "../lib/events/appendToStream.ts";
 import { toCloudEvent } from "../lib/events/cloudEvent.ts";
 import { readAll } from "../lib/events/readAll.ts";
-import { type Listener, listenerSqlOptions, startListener } from "../lib/listener/startListener.ts";
+import {
+  type Listener,
+  listenerSqlOptions,
+  listenerSqsOptions,
+  startListener,
+} from "../lib/listener/startListener.ts";
 import { createSubscription } from "../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../lib/subscriptions/definition.ts";
 import { replaySubscription } from "../lib/subscriptions/replaySubscription.ts";
@@ -81,6 +86,13 @@ const sqs = new SQSClient({
   credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
 });
 const listenerSql = createSql(pg.url, { max: 10, ...listenerSqlOptions });
+// The listener's own client, configured as it is in production; raw sends use the SDK's defaults.
+const listenerSqs = new SQSClient({
+  endpoint,
+  region: "us-east-1",
+  credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  ...listenerSqsOptions,
+});
 const prefix = `bench${Date.now().toString(36)}-`;
 const data = { orderId: "o-1", total: 42.5, lines: [{ sku: "A-1", qty: 2 }], note: "benchmark payload" };
 const cases: BenchCase[] = [];
@@ -97,7 +109,7 @@ const subscribe = async (name: string, body: unknown = {}) =>
 const startBenchListener = async (count: number): Promise<Listener> => {
   const listener = await startListener({
     sql: listenerSql,
-    sqs,
+    sqs: listenerSqs,
     source: "urn:bench",
     claimIntervalMs: 100,
     sendConcurrency: SEND_CONCURRENCY,
@@ -150,7 +162,12 @@ let replayCpuMs: Record<"replay" | "raw", Record<string, number>>;
 const CPU_GROUPS = { self: "bench+listener", node: "SQS stand-in", postgres: "postgres" };
 {
   const subscription = await subscribe("latency", { startFrom: "current" });
-  const listener = await startListener({ sql: listenerSql, sqs, source: "urn:bench", claimIntervalMs: 100 });
+  const listener = await startListener({
+    sql: listenerSql,
+    sqs: listenerSqs,
+    source: "urn:bench",
+    claimIntervalMs: 100,
+  });
   while (!listener.owned().includes("latency")) await new Promise((r) => setTimeout(r, 20));
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
@@ -382,6 +399,7 @@ console.log(
 await listenerSql.end({ timeout: 5 });
 await sql.end({ timeout: 5 });
 sqs.destroy();
+listenerSqs.destroy();
 stand.kill("SIGTERM");
 await pg.stop();
 printJsonSummary(cases, { latency, replayCpuMsPerThousandMessages: replayCpuMs });

@@ -8,7 +8,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../../lib/config.ts";
 import { createSql } from "../../lib/db/client.ts";
-import { listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
+import { listenerSqlOptions, listenerSqsOptions, startListener } from "../../lib/listener/startListener.ts";
 import { databaseUrl } from "../shared/runtime.ts";
 
 const logger = new Logger({ serviceName: "eventbus-listener" });
@@ -16,7 +16,11 @@ const logger = new Logger({ serviceName: "eventbus-listener" });
 async function main() {
   const config = parseConfig(process.env);
   const sql = createSql(await databaseUrl(config), { max: config.DATABASE_POOL_MAX, ...listenerSqlOptions });
-  const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false });
+  const sqs = new SQSClient({
+    region: config.AWS_REGION,
+    useQueueUrlAsEndpoint: false,
+    ...listenerSqsOptions,
+  });
   const listener = await startListener({
     sql,
     sqs,

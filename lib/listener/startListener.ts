@@ -55,6 +55,13 @@ const REALTIME_LOCK_ID = 1;
 const LOCK_QUERY_TIMEOUT_MS = 3_000;
 
 /**
+ * SQS client options for the listener: it skips the SDK's MD5 check of every message it sends (the
+ * transport is TLS, and the check is a fair share of the listener's CPU per message when it forwards
+ * thousands per second).
+ */
+export const listenerSqsOptions = { md5: false } as const;
+
+/**
  * postgres.js options for the listener's pool: its default reconnect back-off grows to seconds, during
  * which no NOTIFY arrives; the listener wants its LISTEN connection back within ~100 ms.
  */

@@ -3,7 +3,7 @@ import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../config.ts";
 import { readLocalConsumers, startLocalConsumers } from "../consumer/localConsumers.ts";
 import { createSql, type Sql } from "../db/client.ts";
-import { listenerSqlOptions, startListener } from "../listener/startListener.ts";
+import { listenerSqlOptions, listenerSqsOptions, startListener } from "../listener/startListener.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { createSubscriptionQueues } from "../subscriptions/subscriptionQueues.ts";
 import { updateSubscriptionQueues } from "../subscriptions/updateSubscriptionQueues.ts";
@@ -55,7 +55,11 @@ export async function startLocalSubscriptions({
   root,
 }: LocalPartOptions & { databaseUrl: string; root: string }): Promise<void> {
   const sql = createSql(databaseUrl, { max: 5, ...listenerSqlOptions });
-  const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false });
+  const sqs = new SQSClient({
+    region: config.AWS_REGION,
+    useQueueUrlAsEndpoint: false,
+    ...listenerSqsOptions,
+  });
   stops.push({ name: "listener clients", stop: () => sql.end({ timeout: 5 }).finally(() => sqs.destroy()) });
   await recreateQueues(sql, sqs, config);
 

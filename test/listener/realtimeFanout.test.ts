@@ -67,4 +67,21 @@ describe("realtime fan-out", () => {
     expect(messages.length).toBeGreaterThan(1);
     for (const m of messages) expect(JSON.stringify(m).length).toBeLessThanOrEqual(200 * 1024 + 100);
   });
+
+  it("keeps forwarding past an event with characters SQS refuses, and delivers it intact", async () => {
+    const text = "\uFFFE \uFFFF \u{1F600}";
+    await appendToStream(db.sql, "room-3", [
+      { type: "Odd", data: { text } },
+      { type: "After", data: { n: 1 } },
+    ]);
+    const events = (await receiveFanout(2)).flatMap((m) => (m.kind === "events" ? m.events : []));
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ["Odd", { text }],
+      ["After", { n: 1 }],
+    ]);
+    const [{ parked }] = await db.sql<
+      [{ parked: number }]
+    >`select count(*)::int8 as parked from eventbus.parked`;
+    expect(parked).toBe(0);
+  });
 });

@@ -66,6 +66,20 @@ export interface ConnectionPosterOptions {
   maxSockets: number;
 }
 
+/**
+ * SHA-256 of each body, computed once: a frame broadcast to 1,000 connections is the same `Uint8Array`
+ * for all of them (see `postFrame`), and hashing a 128 KB frame 1,000 times would cost more than posting.
+ */
+const payloadHashes = new WeakMap<Uint8Array, string>();
+const payloadHash = (data: Uint8Array): string => {
+  let hash = payloadHashes.get(data);
+  if (hash === undefined) {
+    hash = createHash("sha256").update(data).digest("hex");
+    payloadHashes.set(data, hash);
+  }
+  return hash;
+};
+
 /** A `ConnectionPoster` for one `@connections` endpoint. */
 export function createConnectionPoster(options: ConnectionPosterOptions): ConnectionPoster {
   const url = new URL(options.endpoint);
@@ -96,6 +110,8 @@ export function createConnectionPoster(options: ConnectionPosterOptions): Connec
           host: url.host,
           "content-type": "application/octet-stream",
           "content-length": String(data.byteLength),
+          // The signer takes the payload hash from here rather than hashing the body again (the SDK sends it too).
+          "x-amz-content-sha256": payloadHash(data),
         },
         body: data,
       });

@@ -35,7 +35,11 @@ const configSchema = z.object({
   EVENTBUS_OIDC_ISSUER: z.string().url().optional(),
   EVENTBUS_OIDC_AUDIENCE: z.string().optional(),
   /** Tokens living longer than this (`exp` - `iat`) are refused; every token must carry `exp`. 30 days. */
-  EVENTBUS_TOKEN_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 60 * 60),
+  EVENTBUS_TOKEN_MAX_LIFETIME_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 24 * 60 * 60),
   /** HS256 tokens: the required `iss` (what `npm run token` writes by default). */
   EVENTBUS_JWT_ISSUER: z.string().min(1).default("eventbus"),
   /** HS256 tokens: the required `aud`, when set. */

@@ -64,7 +64,7 @@ describe("configuration errors fail at synth, not half-way through a deployment"
 
   it("rejects a subscription name that does not fit SQS's queue names", () => {
     expect(() => synthesise({ bundle: false, subscriptions: { "not a name": {} } })).toThrow(
-      /Subscription names/,
+      /Subscription name 'not a name' must be 1-64 characters/,
     );
   });
 

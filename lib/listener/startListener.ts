@@ -62,11 +62,17 @@ const LOCK_QUERY_TIMEOUT_MS = 3_000;
 export const listenerSqsOptions = { md5: false } as const;
 
 /**
- * postgres.js options for the listener's pool: its default reconnect back-off grows to seconds, during
- * which no NOTIFY arrives; the listener wants its LISTEN connection back within ~100 ms.
+ * postgres.js options for the listener's pool:
+ * - its default reconnect back-off grows to seconds, during which no NOTIFY arrives; the listener wants
+ *   its LISTEN connection back within ~100 ms;
+ * - its commits (checkpoints, parked events, head probes) do not wait for the WAL flush. A checkpoint
+ *   lost in a database crash only repeats what was sent (at-least-once already allows that), WAL order
+ *   keeps a parked event durable before the checkpoint that passed it, and appenders no longer queue
+ *   behind the listener's flushes.
  */
 export const listenerSqlOptions = {
   backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2),
+  connection: { synchronous_commit: "off" },
 };
 
 /**

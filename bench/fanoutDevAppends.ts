@@ -4,7 +4,8 @@
  * bare `node:http` server doing a plain single-row insert into the same Postgres, driven by the same
  * client at 1 and 8 concurrent requests in alternating rounds. Realtime must cost appends next to nothing
  * while nobody listens (goal: >= 0.7 of the bare server). BENCH_SUBSCRIBERS (default 0) WebSocket clients
- * subscribe to `$all` first; BENCH_SECONDS (default 6) per case and side.
+ * subscribe to `$all` first; BENCH_SECONDS (default 6) per case and side; DEV_PROF=1 writes CPU profiles of
+ * the dev process to /tmp/devprof.
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -40,18 +41,27 @@ const ports = {
   EVENTBUS_SQS_PORT: await freePort(),
   EVENTBUS_DYNAMODB_PORT: await freePort(),
 };
-const dev = spawn(process.execPath, ["--import", "tsx", "lib/local/dev.ts"], {
-  cwd: root,
-  env: {
-    ...process.env,
-    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-    DATABASE_URL: pg.url,
-    EVENTBUS_JWT_SECRET: secret,
-    EVENTBUS_CONSUMERS_FILE: "/nonexistent/consumers.json",
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+const dev = spawn(
+  process.execPath,
+  [
+    ...(process.env.DEV_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/devprof"] : []),
+    "--import",
+    "tsx",
+    "lib/local/dev.ts",
+  ],
+  {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      DATABASE_URL: pg.url,
+      EVENTBUS_JWT_SECRET: secret,
+      EVENTBUS_CONSUMERS_FILE: "/nonexistent/consumers.json",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
   },
-  stdio: ["ignore", "pipe", "pipe"],
-});
+);
 let devOutput = "";
 await new Promise<void>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error(`npm run dev did not get ready:\n${devOutput}`)), 120_000);

@@ -8,7 +8,13 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { parseConfig } from "../../lib/config.ts";
 import { createSql } from "../../lib/db/client.ts";
-import { listenerSqlOptions, listenerSqsOptions, startListener } from "../../lib/listener/startListener.ts";
+import {
+  type Listener,
+  type ListenerOptions,
+  listenerSqlOptions,
+  listenerSqsOptions,
+  startListener,
+} from "../../lib/listener/startListener.ts";
 import { databaseUrl } from "../shared/runtime.ts";
 
 const logger = new Logger({ serviceName: "eventbus-listener" });
@@ -21,7 +27,7 @@ async function main() {
     useQueueUrlAsEndpoint: false,
     ...listenerSqsOptions,
   });
-  const listener = await startListener({
+  const options: ListenerOptions = {
     sql,
     sqs,
     source: config.EVENTBUS_SOURCE,
@@ -32,7 +38,19 @@ async function main() {
     sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
     maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
     log: (level, message, fields) => logger[level](message, fields ?? {}),
-  });
+  };
+  // A database that is restarting or not reachable yet is waited for, not a reason to exit: the process
+  // would only be restarted into the same situation.
+  let listener: Listener | undefined;
+  for (let attempt = 0; !listener; attempt++) {
+    try {
+      listener = await startListener(options);
+    } catch (error) {
+      const retryInMs = Math.min(250 * 2 ** attempt, 5_000);
+      logger.warn("listener could not start yet, retrying", { error: (error as Error).message, retryInMs });
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
+    }
+  }
   logger.info("listener started", { listenerId: listener.listenerId });
 
   let stopping = false;
@@ -40,7 +58,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info("stopping");
-    await listener.stop();
+    await listener?.stop();
     await sql.end({ timeout: 5 });
     sqs.destroy();
     process.exit(0);

@@ -31,12 +31,13 @@
  * BENCH_SECONDS (default 3) is the measuring time per case and side.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { Server } from "node:http";
 import { issueToken } from "../lib/auth/token.ts";
 import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { appendToStream } from "../lib/events/appendToStream.ts";
 import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
+import { createPlainTable, startBareInsertServer } from "./plainBaseline.ts";
 import {
   type BenchCase,
   benchPostgres,
@@ -53,17 +54,7 @@ const data = { orderId: "o-1", total: 42.5, lines: [{ sku: "A-1", qty: 2 }], not
 const pg = await benchPostgres();
 const sql = createSql(pg.url, { max: POOL });
 await migrate(sql);
-await sql`drop table if exists bench_plain`;
-await sql`
-  create table bench_plain (
-    position bigserial primary key,
-    stream_id text not null,
-    version bigint not null,
-    id text not null,
-    type text not null,
-    data jsonb,
-    metadata jsonb
-  )`;
+await createPlainTable(sql);
 
 const rows = (n: number, stream: string) =>
   Array.from({ length: n }, (_, i) => ({
@@ -93,29 +84,7 @@ const server: Server = createHttpAdapter(await loadLocalHttpRoutes());
 const baseUrl = await listen(server, 0);
 const token = await issueToken(secret, { scope: "events:write" });
 
-// --- the bare baseline server: parse, plain insert, 201 -----------------------------------------------------
-async function readJson(req: IncomingMessage): Promise<{ type: string; data: unknown; metadata?: unknown }> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
-const bare = createServer(async (req, res) => {
-  try {
-    const event = await readJson(req);
-    const streamId = decodeURIComponent(req.url!.split("/")[2]!);
-    const [row] = await sql<[{ position: number }]>`
-      insert into bench_plain (stream_id, version, id, type, data, metadata)
-      values (${streamId}, 1, ${randomUUID()}, ${event.type}, ${sql.json(event.data as never)},
-        ${event.metadata === undefined ? null : sql.json(event.metadata as never)})
-      returning position`;
-    const body = JSON.stringify({ streamId, position: row!.position });
-    res.writeHead(201, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  } catch {
-    res.writeHead(500).end();
-  }
-});
-const bareUrl = await listen(bare, 0);
+const { url: bareUrl, server: bare } = await startBareInsertServer(sql);
 
 /** The same client for both servers: one event per POST, a fresh stream each, the same headers. */
 const post = (url: string) => async () => {

@@ -16,6 +16,7 @@ import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { appendToStream } from "../lib/events/appendToStream.ts";
 import { freePort } from "../lib/local/embeddedPostgres.ts";
+import { createPlainTable } from "./plainBaseline.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 8);
@@ -49,16 +50,7 @@ const sql = createSql(`postgres://postgres:bench@127.0.0.1:${port}/postgres`, { 
 try {
   await migrate(sql);
   await sql`create extension pg_stat_statements`;
-  await sql`
-    create table bench_plain (
-      position bigserial primary key,
-      stream_id text not null,
-      version bigint not null,
-      id text not null,
-      type text not null,
-      data jsonb,
-      metadata jsonb
-    )`;
+  await createPlainTable(sql);
 
   let streamSeq = 0;
   const run = async (op: () => Promise<unknown>) => {

@@ -8,15 +8,13 @@
  * the dev process to /tmp/devprof.
  */
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage } from "node:http";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { issueToken } from "../lib/auth/token.ts";
 import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { freePort } from "../lib/local/embeddedPostgres.ts";
-import { listen } from "../lib/local/httpAdapter.ts";
+import { createPlainTable, startBareInsertServer } from "./plainBaseline.ts";
 import { type BenchCase, benchPostgres, compareRates, printJsonSummary, report } from "./support.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -27,12 +25,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const pg = await benchPostgres();
 const sql = createSql(pg.url, { max: 10 });
 await migrate(sql);
-await sql`drop table if exists bench_plain`;
-await sql`
-  create table bench_plain (
-    position bigserial primary key, stream_id text not null, version bigint not null, id text not null,
-    type text not null, data jsonb, metadata jsonb
-  )`;
+await createPlainTable(sql);
 
 // --- npm run dev, as a user starts it (with this Postgres) ---------------------------------------------
 const ports = {
@@ -79,28 +72,7 @@ await new Promise<void>((resolve, reject) => {
 });
 const devUrl = `http://127.0.0.1:${ports.EVENTBUS_HTTP_PORT}`;
 
-// --- the bare baseline server: parse, plain insert, 201 ------------------------------------------------
-async function readJson(req: IncomingMessage): Promise<{ type: string; data: unknown }> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
-const bare = createServer(async (req, res) => {
-  try {
-    const event = await readJson(req);
-    const streamId = decodeURIComponent(req.url!.split("/")[2]!);
-    const [row] = await sql<[{ position: number }]>`
-      insert into bench_plain (stream_id, version, id, type, data, metadata)
-      values (${streamId}, 1, ${randomUUID()}, ${event.type}, ${sql.json(event.data as never)}, null)
-      returning position`;
-    const body = JSON.stringify({ streamId, position: row!.position });
-    res.writeHead(201, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  } catch {
-    res.writeHead(500).end();
-  }
-});
-const bareUrl = await listen(bare, 0);
+const { url: bareUrl, server: bare } = await startBareInsertServer(sql);
 
 const token = await issueToken(secret, { scope: "admin" });
 let seq = 0;

@@ -1,0 +1,181 @@
+/**
+ * Errors the client raises, one class per family of the server's stable `code`s (see the README's Errors
+ * table), so callers can branch with `instanceof` or on `error.code`. `NETWORK` is the client's own code
+ * for a server that could not be reached or answered something that is not a problem document.
+ */
+
+/** The server's stable error codes, plus `NETWORK` for failures before any answer arrived. */
+export type ClientErrorCode =
+  | "VALIDATION_FAILED"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "STREAM_NOT_FOUND"
+  | "SUBSCRIPTION_NOT_FOUND"
+  | "ROUTE_NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "WRONG_EXPECTED_VERSION"
+  | "DUPLICATE_EVENT_ID"
+  | "SUBSCRIPTION_CONFLICT"
+  | "CONNECTION_GONE"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "RATE_LIMITED"
+  | "INTERNAL"
+  | "UNAVAILABLE"
+  | "NETWORK";
+
+/** An RFC 9457 problem document as the bus sends it. */
+export interface ProblemDocument {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  [member: string]: unknown;
+}
+
+/** Any error answered by the bus (or `NETWORK` when it could not be reached). */
+export class EventBusClientError extends Error {
+  /** The server's stable code (`WRONG_EXPECTED_VERSION`, ...), or `NETWORK`. */
+  readonly code: ClientErrorCode | (string & {});
+  /** The HTTP status, or 0 when no answer arrived. */
+  readonly status: number;
+  /** The problem document's `detail`: what went wrong, safe to show. */
+  readonly detail: string;
+  /** The whole problem document (`errors`, `expectedVersion`, ... when the server adds them). */
+  readonly problem: ProblemDocument;
+
+  constructor(
+    code: string,
+    status: number,
+    detail: string,
+    problem: ProblemDocument = {},
+    options?: ErrorOptions,
+  ) {
+    super(`${code}: ${detail}`, options);
+    this.name = "EventBusClientError";
+    this.code = code;
+    this.status = status;
+    this.detail = detail;
+    this.problem = problem;
+  }
+}
+
+/** 400 `VALIDATION_FAILED`; `errors` lists each problem as `{pointer, message}` when the server gives them. */
+export class ValidationFailedError extends EventBusClientError {
+  override readonly name = "ValidationFailedError";
+  get errors(): Array<{ pointer: string; message: string }> {
+    return Array.isArray(this.problem.errors)
+      ? (this.problem.errors as Array<{ pointer: string; message: string }>)
+      : [];
+  }
+}
+
+/** 401 `UNAUTHORIZED`: no token, a bad signature, an expired token. */
+export class UnauthorizedError extends EventBusClientError {
+  override readonly name = "UnauthorizedError";
+}
+
+/** 403 `FORBIDDEN`: a missing scope or a stream/topic outside the token's `streams`. */
+export class ForbiddenError extends EventBusClientError {
+  override readonly name = "ForbiddenError";
+}
+
+/** 404: `STREAM_NOT_FOUND`, `SUBSCRIPTION_NOT_FOUND`, `ROUTE_NOT_FOUND`. */
+export class NotFoundError extends EventBusClientError {
+  override readonly name = "NotFoundError";
+}
+
+/** 409 `WRONG_EXPECTED_VERSION`, with the versions involved. */
+export class WrongExpectedVersionError extends EventBusClientError {
+  override readonly name = "WrongExpectedVersionError";
+  get expectedVersion(): unknown {
+    return this.problem.expectedVersion;
+  }
+  get actualVersion(): number | undefined {
+    return typeof this.problem.actualVersion === "number" ? this.problem.actualVersion : undefined;
+  }
+}
+
+/** 409 `DUPLICATE_EVENT_ID` or `SUBSCRIPTION_CONFLICT`. */
+export class ConflictError extends EventBusClientError {
+  override readonly name = "ConflictError";
+}
+
+/** 413 `PAYLOAD_TOO_LARGE`. */
+export class PayloadTooLargeError extends EventBusClientError {
+  override readonly name = "PayloadTooLargeError";
+}
+
+/** 429, 500, 503 and `NETWORK`: worth retrying later (`retryAfterSeconds` when the server said). */
+export class UnavailableError extends EventBusClientError {
+  override readonly name = "UnavailableError";
+  /** From the `Retry-After` header, when present. */
+  retryAfterSeconds: number | undefined;
+}
+
+type ErrorClass = new (
+  code: string,
+  status: number,
+  detail: string,
+  problem?: ProblemDocument,
+  options?: ErrorOptions,
+) => EventBusClientError;
+
+const classByCode: Record<string, ErrorClass> = {
+  VALIDATION_FAILED: ValidationFailedError,
+  UNAUTHORIZED: UnauthorizedError,
+  FORBIDDEN: ForbiddenError,
+  STREAM_NOT_FOUND: NotFoundError,
+  SUBSCRIPTION_NOT_FOUND: NotFoundError,
+  ROUTE_NOT_FOUND: NotFoundError,
+  WRONG_EXPECTED_VERSION: WrongExpectedVersionError,
+  DUPLICATE_EVENT_ID: ConflictError,
+  SUBSCRIPTION_CONFLICT: ConflictError,
+  PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+  RATE_LIMITED: UnavailableError,
+  INTERNAL: UnavailableError,
+  UNAVAILABLE: UnavailableError,
+  NETWORK: UnavailableError,
+};
+
+/**
+ * The typed error for a code, e.g. from a problem document or a WebSocket `error` frame.
+ *
+ * @example
+ * ```ts
+ * const error = errorForCode("FORBIDDEN", 403, "Missing scope 'events:write'.");
+ * error instanceof ForbiddenError; // true
+ * ```
+ */
+export function errorForCode(
+  code: string,
+  status: number,
+  detail: string,
+  problem: ProblemDocument = {},
+  options?: ErrorOptions,
+): EventBusClientError {
+  const ErrorType = classByCode[code] ?? EventBusClientError;
+  return new ErrorType(code, status, detail, problem, options);
+}
+
+/** The typed error for a non-2xx HTTP answer, whatever its body. */
+export function errorFromResponse(
+  status: number,
+  body: unknown,
+  retryAfter: string | null,
+): EventBusClientError {
+  const problem =
+    typeof body === "object" && body !== null && !Array.isArray(body) ? (body as ProblemDocument) : {};
+  const code =
+    typeof problem.code === "string" ? problem.code : status >= 500 ? "UNAVAILABLE" : `HTTP_${status}`;
+  const detail =
+    typeof problem.detail === "string"
+      ? problem.detail
+      : `The server answered HTTP ${status} without a problem document.`;
+  const error = errorForCode(code, status, detail, problem);
+  if (error instanceof UnavailableError && retryAfter !== null && /^\d+$/.test(retryAfter)) {
+    error.retryAfterSeconds = Number(retryAfter);
+  }
+  return error;
+}

@@ -1,0 +1,54 @@
+/**
+ * `eventbus/client`: the typed SDK for the bus's HTTP and WebSocket APIs. Node 20+ and browsers; no
+ * Node-only imports except the lazily loaded `ws` fallback for Node 20 (see `webSocket.ts`).
+ */
+export {
+  type ClientOptions,
+  createClient,
+  EventBusClient,
+  type ReadAllOptions,
+  type ReadOptions,
+} from "./client.ts";
+export {
+  type ClientErrorCode,
+  ConflictError,
+  EventBusClientError,
+  errorForCode,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  type ProblemDocument,
+  UnauthorizedError,
+  UnavailableError,
+  ValidationFailedError,
+  WrongExpectedVersionError,
+} from "./errors.ts";
+export { PagedRead } from "./pages.ts";
+export { comparePositions, toBigPosition } from "./position.ts";
+export {
+  type ConnectionState,
+  type EventContext,
+  type EventHandler,
+  type EventTopic,
+  type Message,
+  type MessageHandler,
+  RealtimeClient,
+  type RealtimeOptions,
+  type SubscribeOptions,
+  type Unsubscribe,
+} from "./realtime.ts";
+export { type TokenSource, tokenTimes } from "./token.ts";
+export type {
+  AllPage,
+  AppendResult,
+  CloudEvent,
+  EventPattern,
+  ExpectedVersion,
+  NewEvent,
+  Position,
+  StreamInfo,
+  StreamPage,
+  SubscriptionDefinition,
+  SubscriptionStatus,
+} from "./types.ts";
+export type { WebSocketConstructor, WebSocketLike } from "./webSocket.ts";

@@ -9,19 +9,20 @@ import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
-import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { IFunction, Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { IgnoreMode } from "aws-cdk-lib/core";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
+import { httpRoutes as defaultHttpRoutes } from "../functions/http/routes.ts";
+import { wsRoutes as defaultWsRoutes } from "../functions/ws/routes.ts";
 import { migrations } from "../lib/db/migrations/index.ts";
 import { EventBusDatabase, type ExistingDatabase } from "./database.ts";
 import { createEventBusFunction } from "./eventBusFunction.ts";
-import { repoRoot } from "./paths.ts";
+import { fromSources, listenerBundleDir, repoRoot } from "./paths.ts";
 import { type Capability, httpRouteCapabilities, wsRouteCapabilities } from "./routeGrants.ts";
 import { EventBusSubscription, type EventBusSubscriptionProps } from "./subscription.ts";
 
@@ -35,10 +36,15 @@ export interface RouteDefinition {
 }
 
 export interface EventBusProps {
-  /** HTTP API routes, normally `httpRoutes` from `functions/http/routes.ts`. */
-  httpRoutes: readonly RouteDefinition[];
-  /** WebSocket API routes, normally `wsRoutes` from `functions/ws/routes.ts`. */
-  wsRoutes: readonly RouteDefinition[];
+  /** HTTP API routes. Default: every route of the bus (`functions/http/routes.ts`). */
+  httpRoutes?: readonly RouteDefinition[];
+  /** WebSocket API routes. Default: every route of the bus (`functions/ws/routes.ts`). */
+  wsRoutes?: readonly RouteDefinition[];
+  /**
+   * Persistent subscriptions declared with the bus, by name (the same as calling
+   * {@link EventBus.addSubscription} for each), optionally with a consumer function.
+   */
+  subscriptions?: Record<string, EventBusSubscriptionProps>;
   /** The broadcaster handler (drains the realtime fan-out queue). */
   broadcasterEntry?: string;
   /** The migrations custom resource handler. */
@@ -49,7 +55,10 @@ export interface EventBusProps {
   name?: string;
   /** The subscription registration custom resource handler. */
   registerSubscriptionEntry?: string;
-  /** The listener's Dockerfile, relative to the repository root (the build context). */
+  /**
+   * The listener's Dockerfile, relative to the repository root (the build context). Only used from the
+   * repository's sources; the installed package builds the image from its pre-bundled dist/listener/.
+   */
   listenerDockerfile?: string;
   /** An existing VPC. Default: a new one over two AZs with `natGateways` NAT gateways. */
   vpc?: ec2.IVpc;
@@ -78,11 +87,11 @@ export interface EventBusProps {
 
 /** Where each Lambda function of the bus stands, for alarms and dashboards. */
 export interface EventBusFunctions {
-  http: Map<string, NodejsFunction>;
-  ws: Map<string, NodejsFunction>;
-  broadcaster: NodejsFunction;
+  http: Map<string, LambdaFunction>;
+  ws: Map<string, LambdaFunction>;
+  broadcaster: LambdaFunction;
   /** Publishes every subscription's lag, queue depths and ownership each minute. */
-  metrics: NodejsFunction;
+  metrics: LambdaFunction;
 }
 
 /**
@@ -204,8 +213,12 @@ export class EventBus extends Construct {
     });
 
     this.functions = {
-      http: new Map(props.httpRoutes.map((route) => [route.name, this.addHttpRoute(route)])),
-      ws: new Map(props.wsRoutes.map((route) => [route.name, this.addWebSocketRoute(route)])),
+      http: new Map(
+        (props.httpRoutes ?? defaultHttpRoutes).map((route) => [route.name, this.addHttpRoute(route)]),
+      ),
+      ws: new Map(
+        (props.wsRoutes ?? defaultWsRoutes).map((route) => [route.name, this.addWebSocketRoute(route)]),
+      ),
       broadcaster: this.createBroadcaster(props.broadcasterEntry ?? "functions/realtime/broadcaster.ts"),
       metrics: this.createMetricsPublisher(
         props.metricsEntry ?? "functions/metrics/publishSubscriptionMetrics.ts",
@@ -221,6 +234,10 @@ export class EventBus extends Construct {
     this.registrationProvider = this.createRegistrationProvider(
       props.registerSubscriptionEntry ?? "functions/registerSubscription/handler.ts",
     );
+
+    for (const [name, subscription] of Object.entries(props.subscriptions ?? {})) {
+      this.addSubscription(name, subscription);
+    }
 
     const stack = Stack.of(this);
     new CfnOutput(stack, "HttpApiUrl", { value: this.httpApi.apiEndpoint, description: "HTTP API base URL" });
@@ -314,7 +331,7 @@ export class EventBus extends Construct {
   }
 
   /** A handler function with Postgres and token access plus exactly the capabilities given. */
-  private createHandler(id: string, entry: string, capabilities: Capability[]): NodejsFunction {
+  private createHandler(id: string, entry: string, capabilities: Capability[]): LambdaFunction {
     const fn = createEventBusFunction(this, id, {
       entry,
       environment: this.runtimeEnvironment(),
@@ -356,7 +373,7 @@ export class EventBus extends Construct {
     }
   }
 
-  private addHttpRoute(route: RouteDefinition): NodejsFunction {
+  private addHttpRoute(route: RouteDefinition): LambdaFunction {
     const fn = this.createHandler(`Http${route.name}`, route.entry, httpRouteCapabilities(route.routeKey));
     new apigwv2.HttpRoute(this, `HttpRoute${route.name}`, {
       httpApi: this.httpApi,
@@ -368,7 +385,7 @@ export class EventBus extends Construct {
     return fn;
   }
 
-  private addWebSocketRoute(route: RouteDefinition): NodejsFunction {
+  private addWebSocketRoute(route: RouteDefinition): LambdaFunction {
     const id = route.name.startsWith("Ws") ? route.name : `Ws${route.name}`;
     const fn = this.createHandler(id, route.entry, wsRouteCapabilities(route.routeKey));
     this.webSocketApi.addRoute(route.routeKey, {
@@ -377,7 +394,7 @@ export class EventBus extends Construct {
     return fn;
   }
 
-  private createBroadcaster(entry: string): NodejsFunction {
+  private createBroadcaster(entry: string): LambdaFunction {
     // It also sends to its own queue: a large topic is split into deliveries that run in parallel.
     const fn = this.createHandler("Broadcaster", entry, [
       "realtimeTable",
@@ -394,7 +411,7 @@ export class EventBus extends Construct {
     return fn;
   }
 
-  private createMetricsPublisher(entry: string): NodejsFunction {
+  private createMetricsPublisher(entry: string): LambdaFunction {
     const fn = this.createHandler("SubscriptionMetrics", entry, ["subscriptionQueues:read"]);
     this.metricsSchedule = new events.Rule(this, "SubscriptionMetricsSchedule", {
       description: "Publishes subscription lag, queue depths and ownership",
@@ -475,13 +492,16 @@ export class EventBus extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     task.addContainer("listener", {
-      image: ecs.ContainerImage.fromAsset(repoRoot, {
-        file: props.listenerDockerfile ?? "infra/listener/Dockerfile",
-        platform: Platform.LINUX_ARM64,
-        // The build context is the repository root; only what the build reads is sent to Docker.
-        ignoreMode: IgnoreMode.DOCKER,
-        exclude: listenerBuildContextExcludes,
-      }),
+      image: fromSources
+        ? ecs.ContainerImage.fromAsset(repoRoot, {
+            file: props.listenerDockerfile ?? "infra/listener/Dockerfile",
+            platform: Platform.LINUX_ARM64,
+            // The build context is the repository root; only what the build reads is sent to Docker.
+            ignoreMode: IgnoreMode.DOCKER,
+            exclude: listenerBuildContextExcludes,
+          })
+        : // The installed package: the listener pre-bundled by `npm run build`, with its own Dockerfile.
+          ecs.ContainerImage.fromAsset(listenerBundleDir, { platform: Platform.LINUX_ARM64 }),
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: "listener", logGroup }),
       // An init process forwards SIGTERM to node, so a stopping task releases its subscriptions promptly.
       linuxParameters: new ecs.LinuxParameters(this, "ListenerLinuxParameters", { initProcessEnabled: true }),

@@ -1,14 +1,25 @@
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
-import { Architecture, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
+import {
+  Architecture,
+  Code,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+} from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { repoRoot } from "./paths.ts";
+import { esmRequireShim, fromSources, isPrebundled, lambdaBundleDir, repoRoot } from "./paths.ts";
 
 export interface EventBusFunctionProps {
-  /** Module path relative to the repository root; it exports `handler`. */
+  /**
+   * The module that exports `handler`. The bus's own handlers are named relative to the package root
+   * (`functions/http/appendEvents.ts`). Any other module (a subscription consumer) is bundled with esbuild
+   * at synth: from the repository's sources it is relative to the repository root; from the installed
+   * package it is absolute or relative to the current directory (the CDK app's project).
+   */
   entry: string;
   description?: string;
   environment?: Record<string, string>;
@@ -21,13 +32,6 @@ export interface EventBusFunctionProps {
 }
 
 /**
- * The package is ESM and some dependencies are still CommonJS; this shim gives their `require` calls a
- * working `require` inside the ESM bundle.
- */
-const esmRequireShim =
-  "import { createRequire as __eventbusCreateRequire } from 'node:module'; const require = __eventbusCreateRequire(import.meta.url);";
-
-/**
  * Every Lambda of the bus is built the same way: Node 22 on ARM64 (cheaper per GB-second than x86),
  * bundled at synth by the locally installed esbuild (never Docker), ESM, with its own log group so
  * retention is explicit and the group is deleted with the stack.
@@ -36,21 +40,17 @@ export function createEventBusFunction(
   scope: Construct,
   id: string,
   props: EventBusFunctionProps,
-): NodejsFunction {
+): LambdaFunction {
   const logGroup = new LogGroup(scope, `${id}Logs`, {
     retention: props.logRetention ?? RetentionDays.ONE_MONTH,
     removalPolicy: RemovalPolicy.DESTROY,
   });
-  return new NodejsFunction(scope, id, {
-    entry: join(repoRoot, props.entry),
-    handler: "handler",
+  const common = {
     description: props.description ?? props.entry,
     runtime: Runtime.NODEJS_22_X,
     architecture: Architecture.ARM_64,
     memorySize: props.memorySize ?? 512,
     timeout: props.timeout ?? Duration.seconds(29),
-    projectRoot: repoRoot,
-    depsLockFilePath: join(repoRoot, "package-lock.json"),
     environment: {
       NODE_OPTIONS: "--enable-source-maps",
       ...props.environment,
@@ -60,6 +60,26 @@ export function createEventBusFunction(
     vpc: props.vpc,
     securityGroups: props.securityGroups,
     ...(props.vpc ? { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : {}),
+  };
+  if (isPrebundled(props.entry)) {
+    // Every function shares the one pre-bundled asset; `handler` names the function's own file in it.
+    return new LambdaFunction(scope, id, {
+      ...common,
+      code: Code.fromAsset(lambdaBundleDir),
+      handler: `${props.entry.replace(/\.ts$/, "")}.handler`,
+    });
+  }
+  return new NodejsFunction(scope, id, {
+    ...common,
+    handler: "handler",
+    ...(fromSources
+      ? {
+          entry: join(repoRoot, props.entry),
+          projectRoot: repoRoot,
+          depsLockFilePath: join(repoRoot, "package-lock.json"),
+        }
+      : // The user's own module in the user's project: CDK finds that project's lock file from here.
+        { entry: isAbsolute(props.entry) ? props.entry : resolve(props.entry) }),
     bundling: {
       forceDockerBundling: false,
       format: OutputFormat.ESM,

@@ -1,7 +1,7 @@
 import { CustomResource, Duration, Stack } from "aws-cdk-lib";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
@@ -24,7 +24,11 @@ export interface SubscriptionDefinitionInput {
 
 /** A Lambda function that consumes the subscription's queue. */
 export interface SubscriptionConsumer {
-  /** Handler module relative to the repository root; it exports `handler` (an SQS handler). */
+  /**
+   * The module exporting `handler` (an SQS handler, e.g. from `createConsumer` of `eventbus/consumer`),
+   * bundled with esbuild at synth: absolute, or relative to the CDK app's directory (the repository root
+   * when synthesised from this repository).
+   */
   entry: string;
   /** Messages per invocation (default 10). Failed items are retried alone (partial batch responses). */
   batchSize?: number;
@@ -63,7 +67,7 @@ export class EventBusSubscription extends Construct {
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   readonly registration: CustomResource;
-  readonly consumer?: NodejsFunction;
+  readonly consumer?: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: InternalProps) {
     super(scope, id);
@@ -96,7 +100,7 @@ export class EventBusSubscription extends Construct {
     if (props.consumer) this.consumer = this.createConsumer(props.consumer, props.vpc);
   }
 
-  private createConsumer(consumer: SubscriptionConsumer, vpc: ec2.IVpc): NodejsFunction {
+  private createConsumer(consumer: SubscriptionConsumer, vpc: ec2.IVpc): LambdaFunction {
     const visibility = this.definition.visibilityTimeout;
     const timeout = consumer.timeout ?? Duration.seconds(Math.min(visibility, 30));
     // Lambda refuses an SQS event source whose visibility timeout is shorter than the function's timeout.

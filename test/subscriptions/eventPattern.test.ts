@@ -53,7 +53,7 @@ describe("event patterns", () => {
     ["an empty pattern", {}],
     ["a bare value instead of an array", { type: "OrderPlaced" }],
     ["an empty array", { type: [] }],
-    ["an unknown operator", { type: [{ wildcard: "*" }] }],
+    ["an unknown operator", { type: [{ regex: ".*" }] }],
     ["two operators in one object", { type: [{ prefix: "a", suffix: "b" }] }],
     ["a numeric operator that is not one", { n: [{ numeric: ["~", 1] }] }],
     ["a numeric bound that is not a number", { n: [{ numeric: [">", "1"] }] }],

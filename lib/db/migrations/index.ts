@@ -1,10 +1,12 @@
 import { eventStore } from "./0001_eventStore.ts";
 import { subscriptions } from "./0002_subscriptions.ts";
 import { concurrentAppends } from "./0003_concurrentAppends.ts";
+import { cloudEventIdentity } from "./0004_cloudEventIdentity.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
   { id: 1, name: "event_store", sql: eventStore },
   { id: 2, name: "subscriptions", sql: subscriptions },
   { id: 3, name: "concurrent_appends", sql: concurrentAppends },
+  { id: 4, name: "cloud_event_identity", sql: cloudEventIdentity },
 ];

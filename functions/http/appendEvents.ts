@@ -22,7 +22,10 @@ export const handler = httpHandler(getRuntime, async (request, { sql }) => {
   const streamId = assertStreamId(request.path("streamId"));
   requireAccess(request.principal, "events:write", streamId);
   const expectedVersion = expectedVersionParam(request.query("expectedVersion"));
-  const events = parseAppendBody(request.header("content-type"), request.body());
+  const headers = Object.fromEntries(
+    Object.entries(request.event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+  const events = parseAppendBody(headers, request.body());
   const result = await appendToStream(sql, streamId, events, { expectedVersion });
   return json(201, { streamId, version: result.version, events: result.events });
 });

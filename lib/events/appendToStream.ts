@@ -30,9 +30,10 @@ type AppendOutcome =
  * (readers stop at the gap-safe head), so keep such transactions short. Appends to the same stream wait for
  * it (they take turns on the stream's row).
  *
- * Re-sending events whose ids are all already in the stream is a success that appends nothing
- * (`created: false`). Event ids are unique per stream: ids of this stream used by a different batch fail
- * with `DUPLICATE_EVENT_ID`.
+ * An event's identity is its `source` and `id` (CloudEvents), within its stream; events without a
+ * `source` attribute share the bus's. Re-sending events that are all already in the stream is a success
+ * that appends nothing (`created: false`); the same id from another source is another event. Events of
+ * this stream re-sent in a different batch fail with `DUPLICATE_EVENT_ID`.
  *
  * @throws {WrongExpectedVersionError} when the stream is not at `expectedVersion`.
  * @throws {EventBusError} `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE` or `DUPLICATE_EVENT_ID`.

@@ -1,3 +1,4 @@
+import type { AttributeValue } from "./cloudEventAttributes.ts";
 import type { RecordedEvent } from "./types.ts";
 
 /** The columns of `eventbus.events` as postgres.js returns them. */
@@ -8,7 +9,8 @@ export interface EventRow {
   id: string;
   type: string;
   data: unknown;
-  metadata: Record<string, unknown> | null;
+  /** The event's CloudEvents attributes (see migration 0004). */
+  metadata: Record<string, AttributeValue> | null;
   created_at: Date;
 }
 
@@ -19,6 +21,6 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   position: row.position,
   type: row.type,
   data: row.data,
-  metadata: row.metadata,
+  attributes: row.metadata,
   createdAt: row.created_at,
 });

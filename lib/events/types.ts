@@ -1,9 +1,22 @@
+import type { AttributeValue } from "./cloudEventAttributes.ts";
+
 /** An event as the caller proposes it. `id` is generated when absent. */
 export interface ProposedEvent {
   id?: string;
   type: string;
   data?: unknown;
+  /**
+   * Extension attributes, as plain-JSON appends send them: every key must be a valid CloudEvents extension
+   * name (`[a-z0-9]{1,20}`, not a context attribute of the spec or of the bus) and every value a string, a
+   * boolean or a 32-bit integer. Each leaves the bus as an extension attribute of the same name.
+   */
   metadata?: Record<string, unknown>;
+  /**
+   * CloudEvents attributes a producer set besides `id`, `type` and `data`: `source`, `time`, `subject`,
+   * `dataschema`, `datacontenttype` and extensions. Kept and emitted unchanged. `source` and `id` are the
+   * event's identity.
+   */
+  attributes?: Record<string, unknown>;
 }
 
 /** An event as stored. */
@@ -14,25 +27,36 @@ export interface RecordedEvent {
   position: number;
   type: string;
   data: unknown;
-  metadata: Record<string, unknown> | null;
+  /** The attributes its producer set (see `ProposedEvent.attributes`), or `null` for none. */
+  attributes: Record<string, AttributeValue> | null;
   createdAt: Date;
 }
 
 /** `any`, `no_stream`, `stream_exists`, or the exact current version (0 means "no stream yet"). */
 export type ExpectedVersion = "any" | "no_stream" | "stream_exists" | number;
 
-/** The CloudEvents 1.0 JSON form in which events leave the bus. */
+/**
+ * The CloudEvents 1.0 JSON form in which events leave the bus: the producer's attributes unchanged, the
+ * bus's defaults for those it did not set, and the bus's extensions `streamid`, `streamversion` and
+ * `position` (a decimal string: CloudEvents integers are 32-bit, positions are not).
+ */
 export interface EventBusCloudEvent {
   specversion: "1.0";
   id: string;
+  /** The producer's, else the bus's configured source. */
   source: string;
   type: string;
-  time: string;
+  /** The producer's, else the stream id. */
   subject: string;
-  datacontenttype: "application/json";
+  /** The producer's, else when the event was appended. */
+  time: string;
+  /** The producer's, else `application/json`. */
+  datacontenttype: string;
+  dataschema?: string;
   data: unknown;
   streamid: string;
   streamversion: number;
-  position: number;
-  metadata?: Record<string, unknown>;
+  position: string;
+  /** Extension attributes: strings, booleans and 32-bit integers. */
+  [extension: string]: unknown;
 }

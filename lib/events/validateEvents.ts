@@ -2,6 +2,14 @@ import { EventBusError, validationFailed } from "../errors.ts";
 import { limits } from "../limits.ts";
 import { assertStorableJson, jsonTextDepthExceeds, MAX_EVENT_JSON_DEPTH } from "../text/checkJson.ts";
 import { printable, unstorableTextRule } from "../text/storableText.ts";
+import {
+  type AttributeValue,
+  attributeNameRule,
+  attributeValueRule,
+  CORE_ATTRIBUTES,
+  extensionValueRule,
+  OPTIONAL_ATTRIBUTES,
+} from "./cloudEventAttributes.ts";
 import { newEventId } from "./newEventId.ts";
 import type { ProposedEvent } from "./types.ts";
 
@@ -35,7 +43,7 @@ export function eventTypeRule(type: string): string | undefined {
   return undefined;
 }
 
-/** Room for the CloudEvent envelope and SQS message attributes around `data` and `metadata`. */
+/** Room for the CloudEvent envelope and SQS message attributes around `data` and the attributes. */
 const ENVELOPE_BYTES = 1024;
 
 const invalid = (pointer: string, message: string) =>
@@ -45,9 +53,59 @@ export interface ValidEvent {
   id: string;
   type: string;
   data: unknown;
-  metadata: Record<string, unknown> | null;
-  /** `{id, type, data, metadata}` as JSON text: what the append sends to the database. */
+  /** The attributes to store (see migration 0004), or `null` for none. */
+  attributes: Record<string, AttributeValue> | null;
+  /** `{id, type, data, metadata: attributes}` as JSON text: what the append sends to the database. */
   json: string;
+}
+
+/** Attributes a producer may set besides id, type and data (the others have a place of their own). */
+const SETTABLE_CORE = new Set<string>(OPTIONAL_ATTRIBUTES);
+
+/** JSON media types: the bus stores JSON data only. */
+const JSON_MEDIA_TYPE = /^application\/([\w.+-]+\+)?json\s*(;.*)?$/i;
+
+/**
+ * The attributes to store: a CloudEvent's (core ones and extensions) and plain-JSON `metadata` (extensions
+ * only), every name and value checked against the CloudEvents rules.
+ */
+function storedAttributes(index: number, event: ProposedEvent): Record<string, AttributeValue> | null {
+  const stored: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(event.attributes ?? {})) {
+    if (value === null || value === undefined) continue;
+    const pointer = `/${index}/${printable(name)}`;
+    const nameRule =
+      CORE_ATTRIBUTES.has(name) && !SETTABLE_CORE.has(name)
+        ? "has a place of its own in the event, not among its attributes"
+        : attributeNameRule(name);
+    if (nameRule) throw invalid(pointer, nameRule);
+    const valueRule = attributeValueRule(name, value);
+    if (valueRule) throw invalid(pointer, valueRule);
+    if (name === "datacontenttype" && !JSON_MEDIA_TYPE.test(value as string)) {
+      throw invalid(
+        pointer,
+        "must be a JSON media type (application/json or */*+json): the bus stores JSON data only",
+      );
+    }
+    stored[name] = value as AttributeValue;
+  }
+  const metadata = event.metadata ?? null;
+  if (metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
+    throw invalid(`/${index}/metadata`, "must be an object");
+  }
+  for (const [name, value] of Object.entries(metadata ?? {})) {
+    const pointer = `/${index}/metadata/${printable(name)}`;
+    const nameRule = CORE_ATTRIBUTES.has(name)
+      ? "is a CloudEvents context attribute, not an extension: send a CloudEvent (application/cloudevents+json or binary mode) to set it"
+      : attributeNameRule(name);
+    if (nameRule)
+      throw invalid(pointer, `${nameRule} (metadata keys become CloudEvents extension attributes)`);
+    const valueRule = extensionValueRule(value);
+    if (valueRule) throw invalid(pointer, valueRule);
+    if (name in stored) throw invalid(pointer, "is also set as an attribute of this event");
+    stored[name] = value as AttributeValue;
+  }
+  return Object.keys(stored).length === 0 ? null : stored;
 }
 
 /**
@@ -63,14 +121,16 @@ const MAYBE_UNSTORABLE = /\\u0000|\\ud[89a-f]/;
  * JSON.stringify cannot handle (nested too deep for the call stack), goes through the walk, which names
  * the offending pointer and rule.
  */
-function storableJson(index: number, event: Omit<ValidEvent, "json">): string {
+function storableJson(index: number, valid: Omit<ValidEvent, "json">): string {
+  const { attributes, ...rest } = valid;
+  const event = { ...rest, metadata: attributes };
   let json: string | undefined;
   try {
     json = JSON.stringify(event);
   } catch {
     json = undefined;
   }
-  // The envelope object adds one level above data and metadata.
+  // The envelope object adds one level above data. Attribute values are scalars checked one by one.
   if (
     json === undefined ||
     MAYBE_UNSTORABLE.test(json) ||
@@ -78,19 +138,15 @@ function storableJson(index: number, event: Omit<ValidEvent, "json">): string {
   ) {
     const what = "Invalid event";
     assertStorableJson(event.data, { pointer: `/${index}/data`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
-    assertStorableJson(event.metadata, {
-      pointer: `/${index}/metadata`,
-      maxDepth: MAX_EVENT_JSON_DEPTH,
-      what,
-    });
     if (json === undefined) throw invalid(`/${index}/data`, "cannot be written as JSON");
   }
   return json;
 }
 
 /**
- * Checks a batch before it reaches the database: ids, types, duplicates within the batch and the size each
- * event will have once it leaves the bus as a CloudEvent. Fills in missing ids.
+ * Checks a batch before it reaches the database: ids, types, CloudEvents attributes (names and values),
+ * duplicates (same source and id) within the batch and the size each event will have once it leaves the bus
+ * as a CloudEvent. Fills in missing ids.
  */
 export function validateEvents(streamId: string, events: readonly ProposedEvent[]): ValidEvent[] {
   if (events.length === 0) throw validationFailed("At least one event is required.");
@@ -108,18 +164,22 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
     if (typeof id !== "string" || !EVENT_ID.test(id)) {
       throw invalid(`/${index}/id`, "must be 1-128 printable ASCII characters without spaces");
     }
-    if (seen.has(id)) throw invalid(`/${index}/id`, `'${id}' appears twice in this batch`);
-    seen.add(id);
     const typeRule = typeof event.type === "string" ? eventTypeRule(event.type) : "must be a string";
     if (typeRule) {
       throw invalid(`/${index}/type`, typeRule);
     }
-    const metadata = event.metadata ?? null;
-    if (metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
-      throw invalid(`/${index}/metadata`, "must be an object");
+    const attributes = storedAttributes(index, event);
+    // An event is its source and id (CloudEvents); without a source, the bus's.
+    const identity = `${attributes?.source ?? ""} ${id}`;
+    if (seen.has(identity)) {
+      throw invalid(
+        `/${index}/id`,
+        `'${id}' appears twice in this batch${attributes?.source ? " with the same source" : ""}`,
+      );
     }
+    seen.add(identity);
     const data = event.data === undefined ? null : event.data;
-    const json = storableJson(index, { id, type: event.type, data, metadata });
+    const json = storableJson(index, { id, type: event.type, data, attributes });
     const bytes = Buffer.byteLength(json) + 2 * streamId.length + ENVELOPE_BYTES;
     if (bytes > limits.maxEventBytes) {
       throw new EventBusError(
@@ -128,6 +188,6 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
         { maxEventBytes: limits.maxEventBytes, eventBytes: bytes, index },
       );
     }
-    return { id, type: event.type, data, metadata, json };
+    return { id, type: event.type, data, attributes, json };
   });
 }

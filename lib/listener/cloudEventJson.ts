@@ -1,18 +1,35 @@
+import type { AttributeValue } from "../events/cloudEventAttributes.ts";
 import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
+
+/** Stored attributes that `cloudEventJson` writes in their own place rather than among the extensions. */
+const PLACED = new Set(["source", "subject", "time", "datacontenttype", "dataschema"]);
+
+/** The attributes its producer set, stored as JSON text in `metadata` (see migration 0004). */
+export const storedAttributes = (event: ForwardEvent): Record<string, AttributeValue> =>
+  event.metadataJson === null ? {} : (JSON.parse(event.metadataJson) as Record<string, AttributeValue>);
 
 /**
  * The CloudEvent JSON of `toCloudEvent` (lib/events/cloudEvent.ts), built as text around the payload text
  * Postgres returned: forwarding then costs no JSON parse or stringify of `data`, which is most of the
- * bytes. `test/listener/cloudEventJson.test.ts` keeps the two forms equal.
+ * bytes (only the small attributes object is parsed). `test/listener/cloudEventJson.test.ts` keeps the
+ * two forms equal.
  */
 export function cloudEventJson(event: ForwardEvent, source: string): string {
-  const subject = JSON.stringify(event.streamId);
-  const metadata = event.metadataJson === null ? "" : `,"metadata":${event.metadataJson}`;
+  const attributes = storedAttributes(event);
+  const text = JSON.stringify;
+  let extensions = "";
+  for (const [name, value] of Object.entries(attributes)) {
+    if (!PLACED.has(name)) extensions += `,${text(name)}:${text(value)}`;
+  }
+  const dataschema =
+    attributes.dataschema === undefined ? "" : `,"dataschema":${text(attributes.dataschema)}`;
   return escapeForSqs(
-    `{"specversion":"1.0","id":${JSON.stringify(event.id)},"source":${JSON.stringify(source)},` +
-      `"type":${JSON.stringify(event.type)},"time":"${event.createdAt.toISOString()}","subject":${subject},` +
-      `"datacontenttype":"application/json","data":${event.dataJson ?? "null"},"streamid":${subject},` +
-      `"streamversion":${event.version},"position":${event.position}${metadata}}`,
+    `{"specversion":"1.0","id":${text(event.id)},"source":${text(attributes.source ?? source)},` +
+      `"type":${text(event.type)},"subject":${text(attributes.subject ?? event.streamId)},` +
+      `"time":${text(attributes.time ?? event.createdAt.toISOString())},` +
+      `"datacontenttype":${text(attributes.datacontenttype ?? "application/json")}${dataschema},` +
+      `"data":${event.dataJson ?? "null"}${extensions},"streamid":${text(event.streamId)},` +
+      `"streamversion":${event.version},"position":"${event.position}"}`,
   );
 }
 

@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
+import { storedAttributes } from "./cloudEventJson.ts";
 import { type OutgoingMessage, sqsId } from "./sendMessages.ts";
 
 /** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */
@@ -11,12 +13,22 @@ export interface Outgoing {
 const MAX_FANOUT_MESSAGE_BYTES = 200 * 1024;
 
 /**
- * FIFO deduplication id: the stream and event id (event ids are unique per stream), so a resend after a
- * crash is dropped by SQS within its 5-minute window. `retry` tells a deliberate resend (a replay's
- * generation, a redrive) from a duplicate, or SQS would drop that too.
+ * FIFO deduplication id: the event's identity in its stream (stream, source and id), so a resend after a
+ * crash is dropped by SQS within its 5-minute window. Events without a producer source keep the readable
+ * `<stream>/<id>` form (stream ids have no `/`); with one, a hash of the three, which never contains a `/`,
+ * so the two forms cannot collide. `retry` tells a deliberate resend (a replay's generation, a redrive)
+ * from a duplicate, or SQS would drop that too.
  */
-export const deduplicationId = (event: ForwardEvent, retry: string | number) =>
-  sqsId(`${event.streamId}/${event.id}${retry === 0 || retry === "" ? "" : `:r${retry}`}`);
+export const deduplicationId = (event: ForwardEvent, retry: string | number) => {
+  const source = event.metadataJson?.includes('"source"') ? storedAttributes(event).source : undefined;
+  const identity =
+    typeof source === "string"
+      ? createHash("sha256")
+          .update(JSON.stringify([event.streamId, source, event.id]))
+          .digest("hex")
+      : `${event.streamId}/${event.id}`;
+  return sqsId(`${identity}${retry === 0 || retry === "" ? "" : `:r${retry}`}`);
+};
 
 /** One SQS message per event of a persistent subscription. */
 export function subscriptionMessages(

@@ -46,7 +46,7 @@ describe("text Postgres cannot store", () => {
       "a lone low surrogate in metadata",
       { type: "A", metadata: { "\udc00": 1 } },
       "/0/metadata/\\uDC00",
-      /lone/,
+      /is not a valid attribute name/,
     ],
     ["NUL in type", { type: "A\u0000" }, "/0/type", /U\+0000/],
     ["a lone surrogate in type", { type: "A\ud800" }, "/0/type", /lone surrogate \(U\+D800/],
@@ -62,9 +62,9 @@ describe("text Postgres cannot store", () => {
   it("refuses them in CloudEvents extension attributes too", async () => {
     const res = await api.request("POST", "/streams/unicode-1/events", {
       contentType: "application/cloudevents+json",
-      body: { specversion: "1.0", id: "ce-nul", source: "/s\u0000", type: "T" },
+      body: { specversion: "1.0", id: "ce-nul", source: "/s", type: "T", trace: "a\u0000" },
     });
-    await expect400(res, /\/0\/metadata\/source must not contain U\+0000/);
+    await expect400(res, /\/0\/trace must not contain U\+0000/);
   });
 
   it("stores and reads back what it accepts: astral characters, escapes, U+FFFF in data", async () => {
@@ -116,7 +116,8 @@ describe("nesting", () => {
     const meta = await api.request("POST", "/streams/deep-1/events", {
       rawBody: `{"type":"A","metadata":{"m":${nested(64)}}}`,
     });
-    await expect400(meta, /\/0\/metadata\/m(\/0){63} nests deeper than the limit of 64/);
+    // Metadata keys become CloudEvents extension attributes, whose values are scalars.
+    await expect400(meta, /\/0\/metadata\/m must be a string, a boolean or an integer/);
   });
 
   it("refuses a subscription filter nested 5,000 deep, and one nested beyond its limit", async () => {
@@ -234,7 +235,8 @@ describe("start positions beyond the head", () => {
     });
     expect(appended.status).toBe(201);
     const all = await api.request("GET", "/events?limit=1000");
-    const head = all.body.events.at(-1).position as number;
+    // Positions leave the bus as decimal strings (CloudEvents integers are 32-bit).
+    const head = Number(all.body.events.at(-1).position);
 
     const beyond = await api.request("PUT", "/subscriptions/beyond", { body: { startFrom: head + 100 } });
     await expect400(beyond, new RegExp(`startFrom ${head + 100} is beyond the head position ${head}`));

@@ -57,7 +57,10 @@ describe("listener killed with SIGKILL mid-forward", () => {
         settleMs: 500,
       });
       const counts = new Map<number, number>();
-      for (const r of received) counts.set(r.event.position, (counts.get(r.event.position) ?? 0) + 1);
+      for (const r of received) {
+        const position = Number(r.event.position);
+        counts.set(position, (counts.get(position) ?? 0) + 1);
+      }
       // Nothing lost.
       expect(counts.size).toBe(total);
       // Duplicates only above the checkpoint at the kill, at most the two pages that were in flight.

@@ -40,7 +40,7 @@ describe("a late-committing transaction", () => {
       settleMs: 500,
     });
     expect(received.map((r) => r.event.type).sort()).toEqual([...Array(5).fill("Fast"), "Slow", "Slow"]);
-    const positions = received.map((r) => r.event.position).sort((a, b) => a - b);
+    const positions = received.map((r) => Number(r.event.position)).sort((a, b) => a - b);
     expect(positions).toEqual(Array.from({ length: 7 }, (_, i) => positions[0]! + i));
   });
 });

@@ -134,7 +134,7 @@ describe("GET, replay, DELETE", () => {
     );
 
     // A numeric `from` is inclusive: that position is the first delivered again.
-    const second = first[1]!.event.position;
+    const second = Number(first[1]!.event.position);
     const fromSecond = await api.request("POST", "/subscriptions/audits/replay", { body: { from: second } });
     expect(fromSecond.body.checkpoint).toBe(second - 1);
     const tail = await receiveEvents(sqs, status.queueUrl, 1, { settleMs: 300 });

@@ -1,0 +1,233 @@
+import { CloudEvent, HTTP } from "cloudevents";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
+import { parseStrict } from "./conformance.ts";
+
+let api: TestHttpApi;
+beforeAll(async () => {
+  api = await startTestHttpApi();
+});
+afterAll(() => api.close());
+
+/** POSTs what an SDK emitter produced (headers and body), with the admin token. */
+async function post(streamId: string, message: { headers: Record<string, unknown>; body: unknown }) {
+  const headers: Record<string, string> = { authorization: `Bearer ${await api.token("admin")}` };
+  for (const [name, value] of Object.entries(message.headers)) headers[name] = String(value);
+  const response = await fetch(`${api.baseUrl}/streams/${streamId}/events`, {
+    method: "POST",
+    headers,
+    body: message.body as string,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const read = async (streamId: string) => (await api.request("GET", `/streams/${streamId}/events`)).body;
+
+const producerEvent = () =>
+  new CloudEvent({
+    id: `evt-${Math.random().toString(36).slice(2)}`,
+    source: "https://shop.example.com/orders",
+    type: "com.example.shop.OrderPlaced",
+    subject: "order 17",
+    time: "2024-05-01T12:30:00.123Z",
+    dataschema: "https://shop.example.com/schemas/order-placed.json",
+    data: { orderId: 17, lines: [{ sku: "A-1", qty: 2 }] },
+    tenant: "acme",
+    attempt: 3,
+    replayed: false,
+  });
+
+describe("CloudEvents HTTP binding, the SDK as producer", () => {
+  it("binary mode: stores the ce-* attributes and the body as data, and reads them back unchanged", async () => {
+    const sent = producerEvent();
+    const message = HTTP.binary(sent);
+    const res = await post("orders-binary", message);
+    expect(res.status).toBe(201);
+
+    const [event] = (await read("orders-binary")).events;
+    const parsed = parseStrict(event);
+    expect(parsed).toMatchObject({
+      id: sent.id,
+      source: "https://shop.example.com/orders",
+      type: "com.example.shop.OrderPlaced",
+      subject: "order 17",
+      time: message.headers["ce-time"],
+      dataschema: "https://shop.example.com/schemas/order-placed.json",
+      datacontenttype: message.headers["content-type"],
+      data: { orderId: 17, lines: [{ sku: "A-1", qty: 2 }] },
+      // The binary binding carries every extension as a header string.
+      tenant: "acme",
+      attempt: "3",
+      replayed: "false",
+      streamid: "orders-binary",
+      streamversion: 1,
+      position: String(res.body.events[0].position),
+    });
+  });
+
+  it("structured mode: keeps every producer attribute with its JSON type", async () => {
+    const sent = producerEvent();
+    expect((await post("orders-structured", HTTP.structured(sent))).status).toBe(201);
+    const [event] = (await read("orders-structured")).events;
+    expect(parseStrict(event)).toMatchObject({
+      id: sent.id,
+      source: sent.source,
+      subject: "order 17",
+      time: "2024-05-01T12:30:00.123Z",
+      dataschema: sent.dataschema,
+      tenant: "acme",
+      attempt: 3,
+      replayed: false,
+      streamid: "orders-structured",
+    });
+    expect(event.position).toMatch(/^[1-9][0-9]*$/);
+  });
+
+  it("batch mode: appends every event in order, and GET /events parses as a strict batch", async () => {
+    const batch = [producerEvent(), producerEvent(), producerEvent()];
+    const res = await post("orders-batch", {
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(batch),
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.events.map((e: { id: string }) => e.id)).toEqual(batch.map((e) => e.id));
+
+    const all = await api.request("GET", "/events?category=orders&limit=1000");
+    // HTTP.toEvent validates each member of a batch strictly.
+    const parsed = HTTP.toEvent({
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(all.body.events),
+    }) as CloudEvent<unknown>[];
+    const mine = parsed.filter((e) => e.streamid === "orders-batch");
+    expect(mine.map((e) => e.id)).toEqual(batch.map((e) => e.id));
+    expect(mine.map((e) => e.streamversion)).toEqual([1, 2, 3]);
+    for (const event of all.body.events) parseStrict(event);
+  });
+
+  it("fills in source, subject, time and datacontenttype only when the producer left them out", async () => {
+    const before = Date.now();
+    const res = await api.request("POST", "/streams/plain-1/events", {
+      body: { type: "Plain", data: { a: 1 }, metadata: { tenant: "acme", attempt: 2, sampled: true } },
+    });
+    expect(res.status).toBe(201);
+    const [event] = (await read("plain-1")).events;
+    expect(parseStrict(event)).toMatchObject({
+      source: "urn:eventbus",
+      subject: "plain-1",
+      datacontenttype: "application/json",
+      tenant: "acme",
+      attempt: 2,
+      sampled: true,
+    });
+    expect(event).not.toHaveProperty("metadata");
+    expect(Date.parse(event.time)).toBeGreaterThanOrEqual(before - 5_000);
+  });
+});
+
+describe("identity: source + id", () => {
+  const ce = (source: string) => ({
+    specversion: "1.0",
+    id: "same-id",
+    source,
+    type: "T",
+    data: { source },
+  });
+  const structured = (body: unknown) => ({
+    contentType: "application/cloudevents+json",
+    body,
+  });
+
+  it("re-sending the same source and id is an idempotent success; another source is another event", async () => {
+    const first = await api.request("POST", "/streams/ident-1/events", structured(ce("urn:a")));
+    expect(first.status).toBe(201);
+    const again = await api.request("POST", "/streams/ident-1/events", structured(ce("urn:a")));
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+
+    const other = await api.request("POST", "/streams/ident-1/events", structured(ce("urn:b")));
+    expect(other.status).toBe(201);
+    expect(other.body.version).toBe(2);
+    // A plain-JSON event has the bus's identity: a third event with that id.
+    const plain = await api.request("POST", "/streams/ident-1/events", {
+      body: { id: "same-id", type: "T" },
+    });
+    expect(plain.body.version).toBe(3);
+
+    const events = (await read("ident-1")).events;
+    expect(events.map((e: { id: string; source: string }) => [e.id, e.source])).toEqual([
+      ["same-id", "urn:a"],
+      ["same-id", "urn:b"],
+      ["same-id", "urn:eventbus"],
+    ]);
+  });
+
+  it("refuses the same source and id twice in one batch", async () => {
+    const res = await api.request("POST", "/streams/ident-2/events", {
+      contentType: "application/cloudevents-batch+json",
+      body: [ce("urn:a"), ce("urn:b"), ce("urn:a")],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toMatch(/\/2\/id 'same-id' appears twice in this batch with the same source/);
+  });
+});
+
+describe("refusals name the attribute and the rule", () => {
+  const base = { specversion: "1.0", id: "r-1", source: "/orders", type: "T" };
+  it.each([
+    ["an upper-case extension name", { traceId: "x" }, "/0/traceId", /not a valid attribute name/],
+    ["a 21-character name", { abcdefghijklmnopqrstu: "x" }, "/0/abcdefghijklmnopqrstu", /1-20/],
+    ["an object extension", { ext: { a: 1 } }, "/0/ext", /scalars/],
+    ["a fractional extension", { ext: 1.5 }, "/0/ext", /32-bit/],
+    ["an extension beyond 32 bits", { ext: 2 ** 31 }, "/0/ext", /32-bit/],
+    ["a bus attribute", { position: "1" }, "/0/position", /set by the bus/],
+    ["a time that is not RFC 3339", { time: "yesterday" }, "/0/time", /RFC 3339/],
+    ["a day that does not exist", { time: "2023-02-29T10:00:00Z" }, "/0/time", /no day 29 in month 02/],
+    ["a leap second", { time: "2016-12-31T23:59:60Z" }, "/0/time", /not a time of day/],
+    ["a source with a space", { source: "my source" }, "/0/source", /URI-reference/],
+    ["a relative dataschema", { dataschema: "schemas/x" }, "/0/dataschema", /absolute URI/],
+    ["an empty subject", { subject: "" }, "/0/subject", /non-empty/],
+  ])("refuses %s with 400", async (_name, change, pointer, rule) => {
+    const res = await api.request("POST", "/streams/refused-1/events", {
+      contentType: "application/cloudevents+json",
+      body: { ...base, ...change },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "VALIDATION_FAILED", pointer });
+    expect(res.body.detail).toMatch(rule);
+  });
+
+  it.each([
+    ["a key that is not an extension name", { traceId: "x" }, "/0/metadata/traceId", /attribute name/],
+    ["a context attribute", { subject: "x" }, "/0/metadata/subject", /context attribute/],
+    ["a nested value", { trace: { id: 1 } }, "/0/metadata/trace", /scalars/],
+  ])("refuses plain-JSON metadata with %s", async (_name, metadata, pointer, rule) => {
+    const res = await api.request("POST", "/streams/refused-1/events", { body: { type: "T", metadata } });
+    expect(res.status).toBe(400);
+    expect(res.body.pointer).toBe(pointer);
+    expect(res.body.detail).toMatch(rule);
+  });
+
+  it("refuses non-JSON data with 415, in binary and structured mode", async () => {
+    const text = await post("refused-1", {
+      headers: {
+        "content-type": "text/plain",
+        "ce-specversion": "1.0",
+        "ce-id": "t-1",
+        "ce-source": "/s",
+        "ce-type": "T",
+      },
+      body: "hello",
+    });
+    expect(text.status).toBe(415);
+    expect(text.body).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE" });
+    expect(text.body.detail).toMatch(/Content-Type 'text\/plain' is not JSON/);
+    const base64 = await api.request("POST", "/streams/refused-1/events", {
+      contentType: "application/cloudevents+json",
+      body: { ...base, data_base64: "aGVsbG8=" },
+    });
+    expect(base64.status).toBe(415);
+    expect(base64.body.detail).toMatch(/data_base64/);
+    expect((await api.request("GET", "/streams/refused-1/events")).status).toBe(404);
+  });
+});

@@ -163,7 +163,10 @@ export class EventBusClient {
       from: "origin" | "current" | Position | bigint,
     ): Promise<{ name: string; checkpoint: Position; [member: string]: unknown }> =>
       this.request("POST", `/subscriptions/${encodeURIComponent(name)}/replay`, {
-        from: typeof from === "bigint" || typeof from === "string" ? jsonPosition(from) : from,
+        from:
+          typeof from === "bigint" || (typeof from === "string" && /^\d+$/.test(from))
+            ? jsonPosition(from)
+            : from,
       }),
     /** Moves the DLQ's messages back to the queue. */
     redrive: (name: string): Promise<{ moved: number; drained: boolean; [member: string]: unknown }> =>

@@ -23,6 +23,16 @@ export class PagedRead<TPage extends { events: TEvent[] }, TEvent>
     return this.first.then(onfulfilled, onrejected);
   }
 
+  /** Like `Promise.prototype.catch`, for the first page. */
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<TPage | R> {
+    return this.then(undefined, onrejected);
+  }
+
+  /** Like `Promise.prototype.finally`, for the first page. */
+  finally(onfinally?: (() => void) | null): Promise<TPage> {
+    return this.then().finally(onfinally);
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<TPage> {
     let cursor = this.start;
     for (;;) {

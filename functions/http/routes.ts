@@ -60,5 +60,9 @@ export const httpRoutes: readonly HttpRoute[] = [
     entry: "functions/http/redriveSubscription.ts",
     name: "RedriveSubscription",
   },
+  { routeKey: "GET /captures", entry: "functions/http/listCaptures.ts", name: "ListCaptures" },
+  { routeKey: "PUT /captures/{name}", entry: "functions/http/putCapture.ts", name: "PutCapture" },
+  { routeKey: "GET /captures/{name}", entry: "functions/http/getCapture.ts", name: "GetCapture" },
+  { routeKey: "DELETE /captures/{name}", entry: "functions/http/deleteCapture.ts", name: "DeleteCapture" },
   { routeKey: "$default", entry: "functions/http/notFound.ts", name: "NotFound" },
 ];

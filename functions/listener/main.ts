@@ -6,6 +6,7 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { startCaptureReader } from "../../lib/capture/startCaptureReader.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { createSql } from "../../lib/db/client.ts";
 import {
@@ -21,7 +22,10 @@ const logger = new Logger({ serviceName: "eventbus-listener" });
 
 async function main() {
   const config = parseConfig(process.env);
-  const sql = createSql(await databaseUrl(config), { max: config.DATABASE_POOL_MAX, ...listenerSqlOptions });
+  const url = await databaseUrl(config);
+  const sql = createSql(url, { max: config.DATABASE_POOL_MAX, ...listenerSqlOptions });
+  // Change capture appends with synchronous commit: the slot is acknowledged only after a durable append.
+  const captureSql = createSql(url, { max: 3 });
   const sqs = new SQSClient({
     region: config.AWS_REGION,
     useQueueUrlAsEndpoint: false,
@@ -52,14 +56,19 @@ async function main() {
     }
   }
   logger.info("listener started", { listenerId: listener.listenerId });
+  const capture = startCaptureReader({
+    sql: captureSql,
+    databaseUrl: url,
+    log: (level, message, fields) => logger[level](message, fields ?? {}),
+  });
 
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
     logger.info("stopping");
-    await listener?.stop();
-    await sql.end({ timeout: 5 });
+    await Promise.all([listener?.stop(), capture.stop()]);
+    await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
     sqs.destroy();
     process.exit(0);
   };

@@ -43,7 +43,18 @@ export async function startEmbeddedPostgres(options: {
     port,
     persistent: options.persistent,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1"],
+    // wal_level=logical lets change capture read the WAL through a replication slot; the WAL a slot may
+    // hold back is capped so that a capture nobody consumes cannot fill the disk.
+    postgresFlags: [
+      "-c",
+      "max_connections=300",
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "wal_level=logical",
+      "-c",
+      "max_slot_wal_keep_size=2GB",
+    ],
     onLog: () => {},
     onError: () => {},
   });

@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { startCaptureReader } from "../capture/startCaptureReader.ts";
 import type { Config } from "../config.ts";
 import { readLocalConsumers, startLocalConsumers } from "../consumer/localConsumers.ts";
 import { createSql, type Sql } from "../db/client.ts";
@@ -78,6 +79,18 @@ export async function startLocalSubscriptions({
     },
   });
   stops.push({ name: "listener", stop: listener.stop });
+
+  // Change capture appends with synchronous commit (the slot is acknowledged only after a durable append),
+  // so it has its own small pool rather than the listener's.
+  const captureSql = createSql(databaseUrl, { max: 3 });
+  const capture = startCaptureReader({
+    sql: captureSql,
+    databaseUrl,
+    log: (level, message, fields) => {
+      if (level !== "debug") log(`capture: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+    },
+  });
+  stops.push({ name: "capture", stop: () => capture.stop().finally(() => captureSql.end({ timeout: 5 })) });
 
   const file = resolve(root, config.EVENTBUS_CONSUMERS_FILE ?? join(".eventbus", "consumers.json"));
   const consumers = readLocalConsumers(file);

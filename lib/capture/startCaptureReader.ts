@@ -1,0 +1,342 @@
+import pg from "pg";
+import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
+import type { Sql } from "postgres";
+import { appendToStream } from "../events/appendToStream.ts";
+import { PUBLICATION, slotNameSql } from "./captureNames.ts";
+import {
+  type CapturedTable,
+  rowChangeEvent,
+  type SourceCommit,
+  type StreamEvent,
+  storableEvent,
+  truncateEvent,
+} from "./changeEvents.ts";
+import type { ColumnType } from "./columnValue.ts";
+import { formatLsn, lsnText, lsnValue } from "./lsn.ts";
+
+// The capture decodes every column from pgoutput's text itself (see columnValue.ts), so node-postgres'
+// parsers (which pg-logical-replication applies to every column, arrays included) are made the identity.
+// node-postgres is used only by the capture in this process.
+const identity = (text: string) => text;
+pg.types.getTypeParser = (() => identity) as unknown as typeof pg.types.getTypeParser;
+
+export interface CaptureReaderOptions {
+  /** The bus's pool: loads captures, appends, records progress. */
+  sql: Sql;
+  /** The same database, for the replication connection. */
+  databaseUrl: string;
+  log: (
+    level: "debug" | "info" | "warn" | "error",
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+  /** How often an idle reader looks for captures or a free slot; default 2000. */
+  pollIntervalMs?: number;
+  /** Source transactions are appended in batches; a batch closes at this many events. Default 2000. */
+  maxBatchEvents?: number;
+}
+
+export interface CaptureReader {
+  stop(): Promise<void>;
+}
+
+interface SourceTransaction {
+  commit: SourceCommit;
+  endLsn: string;
+  committedAt: Date;
+  changes: StreamEvent[];
+}
+
+/** Postgres' "replication slot is active for PID n": another listener owns the capture. */
+const SLOT_IN_USE = "55006";
+
+/**
+ * Reads the changes of the captured tables from the WAL and appends them to the store: one permanent
+ * `pgoutput` slot, owned by whichever listener holds its walsender (a second one waits until the slot is
+ * free, which is the failover). Each source transaction's events are appended atomically and in commit
+ * order, in batches of whole transactions, together with the commit LSN in `capture_progress`; only then is
+ * the slot acknowledged. A restart replays from the slot's confirmed position and skips every transaction at
+ * or below the recorded LSN, so nothing is lost or appended twice.
+ */
+export function startCaptureReader(options: CaptureReaderOptions): CaptureReader {
+  const { sql, log } = options;
+  const pollIntervalMs = options.pollIntervalMs ?? 2_000;
+  const maxBatchEvents = options.maxBatchEvents ?? 2_000;
+  let stopped = false;
+  let service: LogicalReplicationService | undefined;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const types = new Map<number, ColumnType>();
+  const typeOf = (oid: number): ColumnType => types.get(oid) ?? { oid, category: "U", element: 0 };
+  async function learnTypes(oids: number[]): Promise<void> {
+    let missing = [...new Set(oids)].filter((oid) => !types.has(oid));
+    while (missing.length > 0) {
+      // Domains decode as their base type; arrays need their element type too.
+      const rows = await sql<{ oid: number; base: number; category: string; element: number }[]>`
+        select t.oid::int as oid, coalesce(b.oid, t.oid)::int as base,
+               coalesce(b.typcategory, t.typcategory)::text as category,
+               coalesce(b.typelem, t.typelem)::int as element
+        from pg_type t left join pg_type b on t.typtype = 'd' and b.oid = t.typbasetype
+        where t.oid = any(${missing}::int[])`;
+      for (const row of rows)
+        types.set(row.oid, { oid: row.base, category: row.category, element: row.element });
+      for (const oid of missing) if (!types.has(oid)) types.set(oid, { oid, category: "U", element: 0 });
+      missing = rows.map((row) => row.element).filter((oid) => oid !== 0 && !types.has(oid));
+    }
+  }
+
+  async function loadCaptures(): Promise<Map<string, CapturedTable>> {
+    const rows = await sql<CapturedTable[]>`
+      select name, table_schema as schema, table_name as "table", key_columns as "keyColumns"
+      from eventbus.captures`;
+    return new Map(rows.map((row) => [`${row.schema}.${row.table}`, row]));
+  }
+
+  async function recordError(slot: string, error: string): Promise<void> {
+    await sql`
+      insert into eventbus.capture_progress (slot, applied_lsn, last_error, last_error_at)
+      values (${slot}, '0/0', ${error}, now())
+      on conflict (slot) do update set last_error = excluded.last_error, last_error_at = now()`.catch(
+      () => {},
+    );
+  }
+
+  /** One replication session, until the connection ends or the reader stops. */
+  async function replicate(slot: string, captures: Map<string, CapturedTable>): Promise<void> {
+    const [progress] = await sql<{ applied: string }[]>`
+      select applied_lsn::text as applied from eventbus.capture_progress where slot = ${slot}`;
+    let applied = lsnValue(progress?.applied ?? "0/0");
+    let current: SourceTransaction | undefined;
+    let pending: SourceTransaction[] = [];
+    let pendingEvents = 0;
+    let flushing: Promise<void> | undefined;
+    let failure: Error | undefined;
+
+    const replication = new LogicalReplicationService(
+      {
+        connectionString: options.databaseUrl,
+        application_name: "eventbus-capture",
+        // Column text as decodeColumnValue expects it, whatever the server's defaults.
+        options: "-c DateStyle=ISO -c TimeZone=UTC -c bytea_output=hex -c extra_float_digits=3",
+      },
+      { acknowledge: { auto: false, timeoutSeconds: 10 }, flowControl: { enabled: true } },
+    );
+    service = replication;
+
+    /** Confirms a position to the slot, unless this session failed: then nothing more may be confirmed. */
+    async function acknowledge(lsn: string): Promise<void> {
+      if (failure || replication.isStop()) return;
+      await replication.acknowledge(lsn).catch(() => false);
+    }
+    // Keepalives bypass the library's queue of WAL messages (flow control), so one can arrive while
+    // messages before it wait to be handled; confirming its position then would skip them. The queue is
+    // private: when it cannot be seen, count it as busy (never confirm on a keepalive) rather than guess.
+    const queuedMessages = () =>
+      (replication as unknown as { _messageQueue?: unknown[] })._messageQueue?.length ?? 1;
+
+    async function flushOnce(): Promise<void> {
+      const batch = pending;
+      pending = [];
+      pendingEvents = 0;
+      const last = batch.at(-1)!;
+      const refusals: string[] = [];
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sql.begin(async (tx) => {
+            // Issued without waiting, in order: postgres.js pipelines them on the transaction's connection,
+            // and positions follow the source's commit order.
+            const appends: Promise<unknown>[] = [];
+            for (const transaction of batch) {
+              for (const change of transaction.changes) {
+                const { change: storable, refused } = storableEvent(change);
+                if (refused && attempt === 0) refusals.push(`${change.streamId}: ${refused}`);
+                appends.push(appendToStream(tx, storable.streamId, [storable.event]));
+              }
+            }
+            await Promise.all(appends);
+            await tx`
+              insert into eventbus.capture_progress (slot, applied_lsn, source_committed_at, applied_at,
+                                                     last_error, last_error_at)
+              values (${slot}, ${lsnText(last.commit.lsn)}::pg_lsn, ${last.committedAt}, now(),
+                      ${refusals.at(-1) ?? null}, ${refusals.length > 0 ? new Date() : null})
+              on conflict (slot) do update set
+                applied_lsn = excluded.applied_lsn,
+                source_committed_at = excluded.source_committed_at,
+                applied_at = excluded.applied_at,
+                last_error = coalesce(excluded.last_error, capture_progress.last_error),
+                last_error_at = coalesce(excluded.last_error_at, capture_progress.last_error_at)`;
+          });
+          break;
+        } catch (error) {
+          if (stopped || replication.isStop()) throw error;
+          const retryInMs = Math.min(100 * 2 ** attempt, 5_000);
+          log("warn", "capture could not append, retrying", { error: (error as Error).message, retryInMs });
+          await recordError(slot, `append failed: ${(error as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, retryInMs));
+        }
+      }
+      applied = lsnValue(last.commit.lsn);
+      for (const refusal of refusals) log("warn", "capture stored a row as refused", { refusal });
+      // Only now may the slot forget these transactions.
+      await acknowledge(last.endLsn);
+    }
+
+    function startFlush(): Promise<void> {
+      flushing ??= (async () => {
+        try {
+          while (pending.length > 0) await flushOnce();
+        } catch (error) {
+          failure = error as Error;
+          await replication.stop().catch(() => {});
+        } finally {
+          flushing = undefined;
+        }
+      })();
+      return flushing;
+    }
+
+    const relations = new Map<number, Pgoutput.MessageRelation>();
+    replication.on("data", async (_lsn: string, message: Pgoutput.Message) => {
+      switch (message.tag) {
+        case "relation":
+          relations.set(message.relationOid, message);
+          await learnTypes(message.columns.map((column) => column.typeOid));
+          return;
+        case "begin":
+          current = {
+            commit: { lsn: message.commitLsn ?? "0/0", xid: message.xid },
+            endLsn: message.commitLsn ?? "0/0",
+            committedAt: new Date(Number((message.commitTime as bigint) / 1000n)),
+            changes: [],
+          };
+          return;
+        case "insert":
+        case "update":
+        case "delete": {
+          if (!current) return;
+          const relation = message.relation;
+          let capture = captures.get(`${relation.schema}.${relation.name}`);
+          if (!capture) {
+            captures = await loadCaptures();
+            capture = captures.get(`${relation.schema}.${relation.name}`);
+          }
+          if (capture) current.changes.push(rowChangeEvent(capture, message, current.commit, typeOf));
+          return;
+        }
+        case "truncate": {
+          if (!current) return;
+          for (const relation of message.relations) {
+            const capture = captures.get(`${relation.schema}.${relation.name}`);
+            if (capture) current.changes.push(truncateEvent(capture, current.commit));
+          }
+          return;
+        }
+        case "commit": {
+          const transaction = current;
+          current = undefined;
+          if (!transaction) return;
+          transaction.endLsn = message.commitEndLsn ?? transaction.endLsn;
+          if (lsnValue(transaction.commit.lsn) <= applied || transaction.changes.length === 0) {
+            // Already in the store (a restart between append and acknowledge), or nothing captured.
+            if (!flushing && pending.length === 0) await acknowledge(transaction.endLsn);
+            return;
+          }
+          pending.push(transaction);
+          pendingEvents += transaction.changes.length;
+          const flush = startFlush();
+          // Back-pressure: the WAL stream waits while a full batch is being appended.
+          if (pendingEvents >= maxBatchEvents) await flush;
+          return;
+        }
+      }
+    });
+    replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
+      // With nothing received and unapplied, everything up to the server's position is either in the
+      // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
+      if (!current && pending.length === 0 && !flushing && queuedMessages() === 0) await acknowledge(lsn);
+      else if (shouldRespond) await acknowledge(formatLsn(applied));
+    });
+    // Any error (a message that cannot be decoded, a lost connection) ends the session before anything
+    // after it is acknowledged; the next session starts again from the slot's confirmed position.
+    replication.on("error", (error: Error) => {
+      log("debug", "capture session error", { error: error.message });
+      failure ??= error;
+      void replication.stop().catch(() => {});
+    });
+
+    try {
+      await replication.subscribe(
+        new PgoutputPlugin({ protoVersion: 1, publicationNames: [PUBLICATION] }),
+        slot,
+      );
+    } catch (error) {
+      failure ??= error as Error;
+    } finally {
+      await flushing?.catch(() => {});
+      await replication.destroy().catch(() => {});
+      service = undefined;
+    }
+    if (failure && !stopped) throw failure;
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        const [row] = await sql<{ slot: string; exists: boolean }[]>`
+          select s.slot, exists (select from pg_replication_slots where slot_name = s.slot) as exists
+          from (select ${sql.unsafe(slotNameSql)} as slot) s`;
+        const captures = await loadCaptures();
+        if (!row?.exists || captures.size === 0) {
+          failures = 0;
+          await sleep(pollIntervalMs);
+          continue;
+        }
+        log("info", "capture reading the WAL", { slot: row.slot, tables: [...captures.keys()] });
+        await replicate(row.slot, captures);
+        failures = 0;
+      } catch (error) {
+        if (stopped) break;
+        const code = (error as { code?: string }).code;
+        if (code === SLOT_IN_USE) {
+          // Another listener owns the slot; take over when it goes away.
+          log("debug", "capture slot in use by another listener");
+          await sleep(pollIntervalMs);
+          continue;
+        }
+        failures++;
+        const retryInMs = Math.min(250 * 2 ** failures, 10_000);
+        log("warn", "capture stopped, restarting", { error: (error as Error).message, retryInMs });
+        const [row] = await sql<{ slot: string }[]>`select ${sql.unsafe(slotNameSql)} as slot`.catch(
+          () => [],
+        );
+        if (row) await recordError(row.slot, (error as Error).message);
+        await sleep(retryInMs);
+      }
+    }
+  }
+
+  const running = run();
+  const unlisten = sql
+    .listen("eventbus_captures", () => wake?.())
+    .then((listening) => listening.unlisten)
+    .catch(() => undefined);
+
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await service?.stop().catch(() => {});
+      await running;
+      await (await unlisten)?.().catch(() => {});
+    },
+  };
+}

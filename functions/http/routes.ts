@@ -64,5 +64,8 @@ export const httpRoutes: readonly HttpRoute[] = [
   { routeKey: "PUT /captures/{name}", entry: "functions/http/putCapture.ts", name: "PutCapture" },
   { routeKey: "GET /captures/{name}", entry: "functions/http/getCapture.ts", name: "GetCapture" },
   { routeKey: "DELETE /captures/{name}", entry: "functions/http/deleteCapture.ts", name: "DeleteCapture" },
+  { routeKey: "GET /openapi.json", entry: "functions/http/openApi.ts", name: "OpenApi" },
+  { routeKey: "GET /asyncapi.json", entry: "functions/http/asyncApi.ts", name: "AsyncApi" },
+  { routeKey: "GET /docs", entry: "functions/http/apiDocsPage.ts", name: "ApiDocsPage" },
   { routeKey: "$default", entry: "functions/http/notFound.ts", name: "NotFound" },
 ];

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { parseWith } from "../validation.ts";
 
-const messageBody = z.strictObject({
+export const messageBody = z.strictObject({
   data: z.unknown().refine((value) => value !== undefined, "Required"),
 });
 

@@ -28,7 +28,7 @@ const RESERVED_NAMES = new Set(["realtime"]);
 /** SQS queue names: at most 80 characters, `.fifo` included. */
 const MAX_QUEUE_NAME = 80;
 
-const definitionSchema = z
+export const definitionSchema = z
   .object({
     filter: z.unknown().optional(),
     startFrom: z

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parseWith } from "../validation.ts";
 import { START_POSITION_RULE, type StartFrom } from "./definition.ts";
 
-const replaySchema = z
+export const replaySchema = z
   .object({
     from: z.union(
       [z.literal("origin"), z.literal("current"), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)],

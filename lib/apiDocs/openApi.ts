@@ -1,0 +1,363 @@
+import { limits } from "../limits.ts";
+import { componentSchemas, type JsonSchema, streamIdSchema, subscriptionNameSchema } from "./schemas.ts";
+
+/** What an operation is, as the document says it; the route table says which ones exist. */
+interface Operation {
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** No bearer token needed. */
+  public?: boolean;
+  parameters?: JsonSchema[];
+  requestBody?: JsonSchema;
+  /** Status -> response object (problem responses are added from `errors`). */
+  responses: Record<string, JsonSchema>;
+  /** Error statuses this operation can answer with a problem document (401/403 are added unless public). */
+  errors: number[];
+}
+
+export interface OpenApiOptions {
+  /** The route keys the HTTP API serves (`functions/http/routes.ts`), e.g. `GET /streams/{streamId}`. */
+  routeKeys: readonly string[];
+  /** Where the API is served, when known (the request's own origin). */
+  serverUrl?: string;
+}
+
+const problemContent = { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } };
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonResponse = (description: string, schema: JsonSchema) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const pathParam = (name: string, schema: JsonSchema, description?: string) => ({
+  name,
+  in: "path",
+  required: true,
+  schema,
+  ...(description ? { description } : {}),
+});
+const queryParam = (name: string, schema: JsonSchema, description: string) => ({
+  name,
+  in: "query",
+  required: false,
+  schema,
+  description,
+});
+
+const streamId = pathParam("streamId", streamIdSchema);
+const subscriptionName = pathParam("name", subscriptionNameSchema);
+const limit = queryParam(
+  "limit",
+  { type: "integer", minimum: 1, maximum: limits.maxReadLimit },
+  "Events per page (default 100).",
+);
+const jsonBody = (schema: JsonSchema, required = true) => ({
+  required,
+  content: { "application/json": { schema } },
+});
+
+const errorDescriptions: Record<number, string> = {
+  400: "VALIDATION_FAILED: the problem names the field or parameter and the rule it breaks.",
+  401: "UNAUTHORIZED: missing, malformed or expired bearer token.",
+  403: "FORBIDDEN: the token lacks the scope, or its `streams` patterns exclude the stream or topic.",
+  404: "Not found (STREAM_NOT_FOUND, SUBSCRIPTION_NOT_FOUND, ...).",
+  409: "Conflict (WRONG_EXPECTED_VERSION, DUPLICATE_EVENT_ID, SUBSCRIPTION_CONFLICT).",
+  410: "CONNECTION_GONE: the connection no longer exists.",
+  413: "PAYLOAD_TOO_LARGE: the body, an event or a message exceeds a delivery limit.",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+};
+
+/** The documented operations, by API Gateway route key. */
+const operations: Record<string, Operation> = {
+  "POST /streams/{streamId}/events": {
+    summary: "Append events to a stream",
+    description:
+      "One event or an array, as plain JSON (`application/json`) or CloudEvents 1.0 (`application/cloudevents+json`, `application/cloudevents-batch+json`, or binary mode with `ce-*` headers). Re-sending events whose ids are already in the stream is an idempotent success that appends nothing.",
+    tags: ["Streams"],
+    parameters: [
+      streamId,
+      queryParam(
+        "expectedVersion",
+        {
+          anyOf: [
+            { enum: ["any", "no_stream", "stream_exists"] },
+            { type: "string", pattern: "^[0-9]{1,15}$" },
+          ],
+        },
+        "Optimistic concurrency: `any` (default), `no_stream`, `stream_exists` or the stream's current version.",
+      ),
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: { anyOf: [ref("JsonEvent"), { type: "array", items: ref("JsonEvent") }] },
+        },
+        "application/cloudevents+json": { schema: ref("CloudEventInput") },
+        "application/cloudevents-batch+json": { schema: { type: "array", items: ref("CloudEventInput") } },
+      },
+    },
+    responses: { "201": jsonResponse("Appended (or already there).", ref("AppendResult")) },
+    errors: [400, 409, 413, 415],
+  },
+  "GET /streams/{streamId}/events": {
+    summary: "Read a stream's events",
+    tags: ["Streams"],
+    parameters: [
+      streamId,
+      queryParam(
+        "from",
+        { type: "integer", minimum: 0 },
+        "First version to read (default: the first, or the last backward).",
+      ),
+      limit,
+      queryParam("direction", { enum: ["forward", "backward"] }, "Reading direction (default forward)."),
+    ],
+    responses: { "200": jsonResponse("A page of events.", ref("StreamPage")) },
+    errors: [400, 404],
+  },
+  "GET /streams/{streamId}": {
+    summary: "A stream's version and timestamps",
+    tags: ["Streams"],
+    parameters: [streamId],
+    responses: { "200": jsonResponse("The stream.", ref("StreamInfo")) },
+    errors: [400, 404],
+  },
+  "GET /events": {
+    summary: "Read all streams in global order",
+    description:
+      "A token bounded by `streams` sees only its streams. `type` and `category` may be repeated (any of).",
+    tags: ["Streams"],
+    parameters: [
+      queryParam(
+        "after",
+        { type: "integer", minimum: 0 },
+        "Read events after this position (default: the start).",
+      ),
+      limit,
+      {
+        ...queryParam(
+          "type",
+          { type: "array", items: { type: "string", minLength: 1, maxLength: 200 } },
+          "Only these event types.",
+        ),
+        explode: true,
+      },
+      {
+        ...queryParam(
+          "category",
+          { type: "array", items: { type: "string", minLength: 1, maxLength: 200 } },
+          "Only streams of these categories (the stream id before its first `-`).",
+        ),
+        explode: true,
+      },
+    ],
+    responses: { "200": jsonResponse("A page of events.", ref("AllEventsPage")) },
+    errors: [400],
+  },
+  "POST /topics/{topic}/messages": {
+    summary: "Broadcast to a topic's WebSocket subscribers",
+    description:
+      "Ephemeral: nothing is stored. `stream:`, `category:` and `$all` are refused (append instead).",
+    tags: ["Realtime"],
+    parameters: [pathParam("topic", { type: "string", minLength: 1, maxLength: 200 })],
+    requestBody: jsonBody(ref("MessageBody")),
+    responses: {
+      "202": jsonResponse("Accepted for fan-out.", {
+        type: "object",
+        required: ["topic"],
+        properties: { topic: { type: "string" } },
+      }),
+    },
+    errors: [400, 413],
+  },
+  "POST /connections/{connectionId}/messages": {
+    summary: "Send to one WebSocket connection",
+    tags: ["Realtime"],
+    parameters: [pathParam("connectionId", { type: "string", minLength: 1 })],
+    requestBody: jsonBody(ref("MessageBody")),
+    responses: {
+      "202": jsonResponse("Sent.", {
+        type: "object",
+        required: ["connectionId"],
+        properties: { connectionId: { type: "string" } },
+      }),
+    },
+    errors: [400, 410, 413],
+  },
+  "GET /subscriptions": {
+    summary: "List subscriptions with their status",
+    tags: ["Subscriptions"],
+    responses: { "200": jsonResponse("Every subscription.", ref("SubscriptionList")) },
+    errors: [],
+  },
+  "PUT /subscriptions/{name}": {
+    summary: "Create a subscription (idempotent)",
+    description:
+      "Creates the subscription with its queue and DLQ (201); an identical definition is a no-op (200); a different one is a 409.",
+    tags: ["Subscriptions"],
+    parameters: [subscriptionName],
+    requestBody: jsonBody(ref("SubscriptionDefinition"), false),
+    responses: {
+      "201": jsonResponse("Created.", ref("Subscription")),
+      "200": jsonResponse("Already there with this definition.", ref("Subscription")),
+    },
+    errors: [400, 409],
+  },
+  "GET /subscriptions/{name}": {
+    summary: "A subscription's definition, queues, checkpoint, lag and owner",
+    tags: ["Subscriptions"],
+    parameters: [subscriptionName],
+    responses: { "200": jsonResponse("The subscription.", ref("Subscription")) },
+    errors: [400, 404],
+  },
+  "DELETE /subscriptions/{name}": {
+    summary: "Delete a subscription, its checkpoint, queue and DLQ",
+    tags: ["Subscriptions"],
+    parameters: [subscriptionName],
+    responses: { "204": { description: "Deleted." } },
+    errors: [400, 404],
+  },
+  "POST /subscriptions/{name}/replay": {
+    summary: "Deliver events again from a position",
+    tags: ["Subscriptions"],
+    parameters: [subscriptionName],
+    requestBody: jsonBody(ref("ReplayRequest")),
+    responses: { "200": jsonResponse("The checkpoint moved.", ref("ReplayResult")) },
+    errors: [400, 404],
+  },
+  "POST /subscriptions/{name}/redrive": {
+    summary: "Send parked events again and move the DLQ's messages back to the queue",
+    tags: ["Subscriptions"],
+    parameters: [subscriptionName],
+    responses: { "200": jsonResponse("What was moved.", ref("RedriveResult")) },
+    errors: [400, 404],
+  },
+  "GET /openapi.json": {
+    summary: "This document",
+    tags: ["Documentation"],
+    public: true,
+    responses: { "200": jsonResponse("OpenAPI 3.1.", { type: "object" }) },
+    errors: [],
+  },
+  "GET /asyncapi.json": {
+    summary: "The AsyncAPI 3 document of the WebSocket frames and the SQS messages",
+    tags: ["Documentation"],
+    public: true,
+    responses: { "200": jsonResponse("AsyncAPI 3.0.", { type: "object" }) },
+    errors: [],
+  },
+  "GET /docs": {
+    summary: "A readable reference of both documents",
+    tags: ["Documentation"],
+    public: true,
+    responses: { "200": { description: "HTML.", content: { "text/html": { schema: { type: "string" } } } } },
+    errors: [],
+  },
+};
+
+/** Route keys the document describes in full; any other served route gets a minimal entry. */
+export const documentedRouteKeys = Object.keys(operations);
+
+/** A route this module does not describe yet: listed, with the problem responses every route can give. */
+function undocumented(routeKey: string): Operation {
+  const path = routeKey.split(" ")[1] ?? "";
+  return {
+    summary: routeKey,
+    description: "Not described in detail yet.",
+    tags: ["Other"],
+    parameters: [...path.matchAll(/\{(\w+)\}/g)].map((m) => pathParam(m[1]!, { type: "string" })),
+    responses: { "200": jsonResponse("Success.", {}) },
+    errors: [400, 404],
+  };
+}
+
+function toOperationObject(routeKey: string, operation: Operation): JsonSchema {
+  const responses: Record<string, unknown> = { ...operation.responses };
+  const errors = new Set(operation.errors);
+  if (!operation.public) {
+    errors.add(401);
+    errors.add(403);
+  }
+  for (const status of [...errors].sort()) {
+    responses[String(status)] = {
+      description: errorDescriptions[status] ?? "Problem",
+      content: problemContent,
+    };
+  }
+  responses.default = {
+    description: "Any other error (429, 500, 503), as a problem document.",
+    content: problemContent,
+  };
+  return {
+    operationId: operationId(routeKey),
+    summary: operation.summary,
+    ...(operation.description ? { description: operation.description } : {}),
+    tags: operation.tags,
+    ...(operation.public ? { security: [] } : {}),
+    ...(operation.parameters ? { parameters: operation.parameters } : {}),
+    ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
+    responses,
+  };
+}
+
+/** `POST /streams/{streamId}/events` -> `postStreamsStreamIdEvents`. */
+function operationId(routeKey: string): string {
+  const [method = "", path = ""] = routeKey.split(" ");
+  const words = path
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1));
+  return method.toLowerCase() + words.join("");
+}
+
+/**
+ * The OpenAPI 3.1 document of the HTTP API. Request bodies come from the zod schemas the routes validate
+ * with (see schemas.ts); every route the API serves is listed, and the catch-all `$default` (404
+ * ROUTE_NOT_FOUND) is not an operation.
+ *
+ * @example
+ * ```ts
+ * const doc = openApiDocument({ routeKeys: httpRoutes.map((r) => r.routeKey) });
+ * ```
+ */
+export function openApiDocument(options: OpenApiOptions): JsonSchema {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const routeKey of options.routeKeys) {
+    if (routeKey === "$default") continue;
+    const [method = "", path = ""] = routeKey.split(" ");
+    const operation = operations[routeKey] ?? undocumented(routeKey);
+    paths[path] = { ...paths[path], [method.toLowerCase()]: toOperationObject(routeKey, operation) };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Event bus HTTP API",
+      version: "1",
+      description:
+        "Append and read events, manage persistent subscriptions (one SQS queue each) and broadcast to WebSocket clients. Errors are `application/problem+json` with a stable `code`. The WebSocket frames and the SQS message format are in the AsyncAPI document at `/asyncapi.json`.",
+    },
+    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: "Streams", description: "The event store." },
+      { name: "Subscriptions", description: "Persistent subscriptions: an SQS queue and DLQ each." },
+      { name: "Realtime", description: "Ephemeral messages to WebSocket clients." },
+      { name: "Documentation" },
+      { name: "Other" },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description:
+            "Claims: `scope` (space-separated: events:write events:read subscriptions:manage realtime:subscribe realtime:publish admin) and optional `streams` (glob patterns bounding stream ids and topics).",
+        },
+      },
+      schemas: componentSchemas,
+    },
+  };
+}

@@ -30,6 +30,11 @@ export const httpRoutes: readonly HttpRoute[] = [
     name: "PublishToTopic",
   },
   {
+    routeKey: "GET /topics/{topic}/presence",
+    entry: "functions/http/getTopicPresence.ts",
+    name: "GetTopicPresence",
+  },
+  {
     routeKey: "POST /connections/{connectionId}/messages",
     entry: "functions/http/postToConnection.ts",
     name: "PostToConnection",
@@ -60,6 +65,19 @@ export const httpRoutes: readonly HttpRoute[] = [
     entry: "functions/http/redriveSubscription.ts",
     name: "RedriveSubscription",
   },
+  { routeKey: "GET /streams", entry: "functions/http/listStreams.ts", name: "ListStreams" },
+  {
+    routeKey: "GET /subscriptions/{name}/parked",
+    entry: "functions/http/listParkedEvents.ts",
+    name: "ListParkedEvents",
+  },
+  {
+    routeKey: "GET /realtime/connections",
+    entry: "functions/http/listConnections.ts",
+    name: "ListConnections",
+  },
+  { routeKey: "GET /health", entry: "functions/http/health.ts", name: "Health" },
+  { routeKey: "GET /health/ready", entry: "functions/http/healthReady.ts", name: "HealthReady" },
   { routeKey: "GET /captures", entry: "functions/http/listCaptures.ts", name: "ListCaptures" },
   { routeKey: "PUT /captures/{name}", entry: "functions/http/putCapture.ts", name: "PutCapture" },
   { routeKey: "GET /captures/{name}", entry: "functions/http/getCapture.ts", name: "GetCapture" },

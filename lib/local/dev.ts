@@ -6,8 +6,11 @@
 import { join } from "node:path";
 import { issueToken } from "../auth/token.ts";
 import { parseConfig } from "../config.ts";
+import { buildConsoleAssets, consoleRoutes } from "../console/serveConsole.ts";
 import { createSql } from "../db/client.ts";
 import { migrate } from "../db/migrate.ts";
+import { startLocalMetrics } from "../metrics/localMetrics.ts";
+import { metrics } from "../metrics/registry.ts";
 import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
 import { createHttpAdapter, listen } from "./httpAdapter.ts";
 import { localJwtSecret, stateDir } from "./localState.ts";
@@ -53,18 +56,34 @@ async function main() {
   await startLocalSqs({ config, env: process.env, stops, log });
 
   // Realtime: DynamoDB, the WebSocket gateway and the broadcaster; after SQS, whose fan-out queue it drains.
-  await startLocalRealtime({ config, env: process.env, stops, log });
+  const webSocketUrl = await startLocalRealtime({ config, env: process.env, stops, log });
 
   // The listener (subscriptions and realtime fan-out) and the configured local consumers.
   await startLocalSubscriptions({ config, env: process.env, stops, log, databaseUrl, root: process.cwd() });
 
   const { loadLocalHttpRoutes } = await import("../../functions/http/localRoutes.ts");
-  const http = createHttpAdapter(await loadLocalHttpRoutes());
+  // The web console (bundled now, in memory) and Prometheus metrics are local extras on the same server.
+  const localMetrics = startLocalMetrics({
+    registry: metrics,
+    sql,
+    region: config.AWS_REGION,
+    realtimeTableName: config.EVENTBUS_REALTIME_TABLE,
+  });
+  stops.push({ name: "metrics", stop: localMetrics.stop });
+  const consoleRouteList = consoleRoutes(await buildConsoleAssets(), { webSocketUrl });
+  const http = createHttpAdapter(
+    [...consoleRouteList, localMetrics.route, ...(await loadLocalHttpRoutes())],
+    {
+      observe: localMetrics.observe,
+    },
+  );
   const httpUrl = await listen(http, config.EVENTBUS_HTTP_PORT);
   stops.push({ name: "http", stop: () => new Promise<void>((resolve) => http.close(() => resolve())) });
 
   const adminToken = await issueToken(jwtSecret, { scope: "admin", expiresIn: "30d" });
   log(`HTTP API      ${httpUrl}`);
+  log(`console       ${httpUrl}/console  (sign in with the admin token)`);
+  log(`metrics       ${httpUrl}/metrics  (Prometheus text)`);
   log(`admin token   ${adminToken}`);
   log(`try:  curl -s -X POST ${httpUrl}/streams/orders-1/events -H "authorization: Bearer $TOKEN" \\`);
   log(`        -H 'content-type: application/json' -d '{"type":"OrderPlaced","data":{"total":42}}'`);

@@ -150,7 +150,13 @@ function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2 | s
  * table, builds the same event API Gateway would, invokes the unmodified Lambda handler and writes its
  * result back. Used by `npm run dev` and by the HTTP tests.
  */
-export function createHttpAdapter(routes: readonly LocalRoute[]): Server {
+export function createHttpAdapter(
+  routes: readonly LocalRoute[],
+  options: {
+    /** Called after each routed request with its route key, status and handler time (for `/metrics`). */
+    observe?: (routeKey: string, status: number, seconds: number) => void;
+  } = {},
+): Server {
   const compiled = routes.map(compile);
   const fallback = compiled.find((r) => r.method === "*");
   return createServer(async (req, res) => {
@@ -169,7 +175,13 @@ export function createHttpAdapter(routes: readonly LocalRoute[]): Server {
       if (!matched) throw new EventBusError("ROUTE_NOT_FOUND", `No route for ${req.method} ${url.pathname}.`);
       const body = await readBody(req);
       const { event, requestId } = toEvent(req, url, matched.route, matched.match, body);
-      send(res, await matched.route.handler(event, lambdaContext("local-http", requestId)));
+      const started = performance.now();
+      const result = await matched.route.handler(event, lambdaContext("local-http", requestId));
+      if (options.observe) {
+        const status = typeof result === "object" && result !== null ? (result.statusCode ?? 200) : 200;
+        options.observe(matched.route.routeKey, status, (performance.now() - started) / 1000);
+      }
+      send(res, result);
     } catch (error) {
       send(res, problemResponse(error));
     }

@@ -1,0 +1,19 @@
+import { listParkedEvents } from "../../lib/console/listParkedEvents.ts";
+import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
+import { getSubscription } from "../../lib/subscriptions/getSubscription.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
+import { getRuntime } from "../shared/runtime.ts";
+
+/**
+ * GET /subscriptions/{name}/parked?after=&limit=: the events SQS refused for good, with each one's reason,
+ * in position order (`next` is the cursor to pass as `after`). 404 for an unknown subscription.
+ */
+export const handler = httpHandler(getRuntime, async (request, { sql, config }) => {
+  requireSubscriptionAdmin(request.principal);
+  const name = assertSubscriptionName(request.path("name"), config.EVENTBUS_QUEUE_PREFIX);
+  const after = intParam(request.query("after"), "after", { min: 0 });
+  const limit = intParam(request.query("limit"), "limit", { min: 1, max: 1000 }) ?? 100;
+  await getSubscription(sql, name);
+  return json(200, await listParkedEvents(sql, name, { limit, ...(after === undefined ? {} : { after }) }));
+});

@@ -1,0 +1,222 @@
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { type DevBus, startDevBus } from "./devBus.ts";
+
+/**
+ * The web console in a real headless Chromium (Debian's, at /usr/bin/chromium; `.ci/run` installs it)
+ * against `npm run dev`. Screenshots go to a temporary folder, or to docs/ with EVENTBUS_SCREENSHOTS=docs.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const shots =
+  process.env.EVENTBUS_SCREENSHOTS === "docs" ? "docs" : mkdtempSync(join(tmpdir(), "console-shots-"));
+
+let db: TestDatabase;
+let bus: DevBus;
+let browser: Browser;
+let page: Page;
+let sqs: SQSClient;
+const sockets: WebSocket[] = [];
+
+const append = async (streamId: string, body: unknown) => {
+  const response = await fetch(`${bus.httpUrl}/streams/${streamId}/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${bus.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { events: Array<{ position: number | string }> };
+};
+const screenshot = (name: string) => page.screenshot({ path: join(shots, `console-${name}.png`) });
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium`);
+  mkdirSync(shots, { recursive: true });
+  db = await createTestDatabase();
+  bus = await startDevBus(db.url);
+  sqs = new SQSClient({
+    region: "us-east-1",
+    endpoint: bus.sqsEndpoint,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    useQueueUrlAsEndpoint: false,
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+}, 120_000);
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await browser?.close();
+  await bus?.stop();
+  sqs?.destroy();
+  await db?.close();
+});
+
+describe("web console (headless Chromium against npm run dev)", () => {
+  it("refuses a bad token and signs in with the admin token npm run dev printed", async () => {
+    await page.goto(`${bus.httpUrl}/console`);
+    await page.getByLabel(/Token/).fill("not-a-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("refused this token");
+
+    await page.getByLabel(/Token/).fill(bus.adminToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "Screens" }).waitFor();
+    expect(await page.getByRole("heading", { level: 2 }).textContent()).toBe("Streams");
+  });
+
+  it("appends a test event from the form, finds its stream by prefix and shows the event whole", async () => {
+    await page.getByLabel("Stream id", { exact: true }).fill("orders-1");
+    await page.getByLabel("Event type").fill("OrderPlaced");
+    await page.getByLabel("Data (JSON)").fill('{"total": 42}');
+    await page.getByRole("button", { name: "Append" }).click();
+    await expect
+      .poll(() => page.getByRole("status").textContent())
+      .toMatch(/Appended: version 1, position \d+/);
+    for (let i = 0; i < 3; i++) await append("orders-2", { type: "OrderPaid", data: { i } });
+    await append("invoices-1", { type: "InvoiceSent", data: {} });
+
+    await page.getByLabel("Stream id prefix").fill("orders-");
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(2);
+    await page.getByLabel("Stream id prefix").fill("");
+    await page.getByLabel("Category").fill("invoices");
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect
+      .poll(() => page.locator("tbody tr").allTextContents())
+      .toEqual([expect.stringContaining("invoices-1")]);
+    await page.getByLabel("Category").fill("");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("link", { name: "orders-2" }).waitFor();
+    await screenshot("streams");
+
+    await page.getByRole("link", { name: "orders-2" }).click();
+    await page.getByRole("button", { name: /Show event 2/ }).click();
+    const detail = page.getByRole("region", { name: /Event / });
+    await expect.poll(() => detail.textContent()).toContain("streamversion2");
+    expect(await page.getByLabel("Event data").textContent()).toBe('{\n  "i": 1\n}');
+    // Backward reads newest first.
+    await page.getByLabel("Direction").selectOption("backward");
+    await expect
+      .poll(() => page.locator("tbody tr td:first-child").allTextContents())
+      .toEqual(["3", "2", "1"]);
+    await screenshot("stream");
+  });
+
+  it("shows an appended event in the live tail, filtered by an EventBridge pattern, and pauses", async () => {
+    await page.getByRole("link", { name: "Live tail" }).click();
+    await page.getByLabel(/Filter/).fill('{"type": ["Shipped"]}');
+    await page.getByRole("button", { name: "Start tail" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("Status: live");
+
+    await append("orders-3", { type: "Ignored", data: {} });
+    await append("orders-3", { type: "Shipped", data: { carrier: "post" } });
+    const rows = page.locator(".tail tbody tr");
+    await expect
+      .poll(() => rows.allTextContents(), { timeout: 15_000 })
+      .toEqual([expect.stringContaining("Shipped")]);
+
+    await page.getByRole("button", { name: "Pause" }).click();
+    await append("orders-3", { type: "Shipped", data: { carrier: "van" } });
+    await expect
+      .poll(() => page.getByRole("status").textContent(), { timeout: 15_000 })
+      .toContain("1 waiting while paused");
+    expect(await rows.count()).toBe(1);
+    await page.getByRole("button", { name: "Resume" }).click();
+    await expect.poll(() => rows.count()).toBe(2);
+    await rows.first().getByRole("button").click();
+    await screenshot("tail");
+
+    // A pattern the bus refuses is reported inline, not swallowed.
+    await page.getByLabel(/Filter/).fill('{"type": "Shipped"}');
+    await page.getByRole("button", { name: "Restart tail" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("VALIDATION_FAILED");
+  });
+
+  it("creates a subscription from the form (pattern errors inline) and watches its lag go to 0", async () => {
+    await page.getByRole("link", { name: "Subscriptions" }).click();
+    await page.getByLabel("Name").fill("shipping");
+    await page.getByLabel(/Filter/).fill('{"type": "Shipped"}');
+    await page.getByRole("button", { name: "Create subscription" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toMatch(/VALIDATION_FAILED: .*filter/);
+
+    await page.getByLabel(/Filter/).fill('{"type": ["Shipped"]}');
+    await page.getByRole("button", { name: "Create subscription" }).click();
+    await expect
+      .poll(() => page.getByRole("status").textContent())
+      .toContain("Subscription 'shipping' is ready.");
+    const row = page.locator('tr[data-subscription="shipping"]');
+    await expect.poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
+    expect(await row.textContent()).toContain("active");
+    for (let i = 0; i < 5; i++) await append("orders-4", { type: "Shipped", data: { i } });
+    await expect.poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
+    await screenshot("subscriptions");
+  });
+
+  it("shows a parked poison event with SQS's reason and redrives it with progress", async () => {
+    const put = await fetch(`${bus.httpUrl}/subscriptions/poison`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${bus.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ filter: { type: ["Big"] }, startFrom: "current" }),
+    });
+    const { queueUrl } = (await put.json()) as { queueUrl: string };
+    // A real SQS refusal: the queue takes nothing above 1 KiB, and the event is 2 KiB.
+    await sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { MaximumMessageSize: "1024" } }),
+    );
+    await append("orders-5", { type: "Big", data: { blob: "x".repeat(2048) } });
+
+    await page.goto(`${bus.httpUrl}/console#/subscriptions/poison`);
+    const parked = page.getByRole("region", { name: "Parked events and dead letters" });
+    await expect
+      .poll(() => parked.locator("tbody tr").allTextContents(), { timeout: 20_000 })
+      .toEqual([expect.stringMatching(/orders-5Big.*(shorter|size|long|large|MaximumMessageSize)/i)]);
+    await expect.poll(() => page.locator('[data-cell="parked"]').textContent()).toBe("1");
+    await screenshot("parked");
+
+    await sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { MaximumMessageSize: "1048576" } }),
+    );
+    await page.getByRole("button", { name: "Redrive" }).click();
+    await expect
+      .poll(() => page.getByRole("status").first().textContent())
+      .toContain("1 parked event(s) sent again");
+    expect(await page.getByLabel("Redrive progress").getAttribute("value")).toBe("1");
+    await expect.poll(() => parked.textContent()).toContain("Nothing parked.");
+    await expect.poll(() => page.locator('[data-cell="parked"]').textContent()).toBe("0");
+  });
+
+  it("lists WebSocket connections and their topics", async () => {
+    const socket = new WebSocket(`${bus.wsUrl}?token=${bus.adminToken}`);
+    sockets.push(socket);
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    const acked = new Promise((resolve) =>
+      socket.on("message", (data) => String(data).includes('"ack"') && resolve(true)),
+    );
+    socket.send(JSON.stringify({ action: "subscribe", id: "1", topic: "room:lobby" }));
+    await acked;
+
+    await page.getByRole("link", { name: "Realtime" }).click();
+    await expect
+      .poll(() => page.locator("table").first().textContent(), { timeout: 10_000 })
+      .toContain("room:lobby");
+    await screenshot("realtime");
+  });
+
+  it("serves the bus's figures at /metrics in Prometheus text", async () => {
+    const text = await (await fetch(`${bus.httpUrl}/metrics`)).text();
+    expect(text).toMatch(/^eventbus_appends_total \d+$/m);
+    expect(text).toContain('eventbus_subscription_lag_events{subscription="shipping"} 0');
+    expect(text).toContain('eventbus_subscription_parked{subscription="poison"} 0');
+    expect(text).toMatch(/^eventbus_subscription_lag_seconds\{subscription="shipping"\} 0$/m);
+    expect(text).toMatch(/^eventbus_realtime_connections [1-9]\d*$/m);
+    expect(text).toContain(
+      'eventbus_http_request_duration_seconds_bucket{route="POST /streams/{streamId}/events",le="+Inf"}',
+    );
+  });
+});

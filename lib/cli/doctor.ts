@@ -1,0 +1,148 @@
+import { createClient } from "../client/client.ts";
+import { EventBusClientError } from "../client/errors.ts";
+import { RealtimeClient } from "../client/realtime.ts";
+import { tokenTimes } from "../client/token.ts";
+import { colors as pc } from "./colors.ts";
+import type { CliConfig } from "./config.ts";
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** `warn` checks do not fail the command (e.g. a version the server does not report). */
+  warn?: boolean;
+  detail: string;
+}
+
+const timed = async <T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> => {
+  const started = Date.now();
+  const value = await work();
+  return { value, ms: Date.now() - started };
+};
+
+/**
+ * `eventbus doctor`: one check per line, each saying what was tried and what came back: configuration,
+ * HTTP reachability and server version (`GET /health`), the token's expiry and whether the server accepts
+ * it (`GET /events?limit=1`), and the WebSocket API (connect with the token and ping).
+ */
+export async function runDoctor(config: CliConfig, timeoutMs: number): Promise<Check[]> {
+  const checks: Check[] = [];
+  checks.push({
+    name: "config",
+    ok: true,
+    detail: `url ${config.url} (${config.sources.url}), ws ${config.wsUrl ?? "none"} (${config.sources.wsUrl}), token ${config.sources.token}`,
+  });
+
+  const signal = () => AbortSignal.timeout(timeoutMs);
+  let reachable = false;
+  try {
+    const { value: response, ms } = await timed(() => fetch(`${config.url}/health`, { signal: signal() }));
+    const body = (await response.json().catch(() => ({}))) as { version?: unknown };
+    reachable = true;
+    checks.push({
+      name: "http",
+      ok: response.ok,
+      detail: `GET /health answered ${response.status} in ${ms} ms`,
+    });
+    let version = typeof body.version === "string" ? body.version : undefined;
+    if (version === undefined) {
+      const doc = await fetch(`${config.url}/openapi.json`, { signal: signal() })
+        .then((r) => (r.ok ? (r.json() as Promise<{ info?: { version?: unknown } }>) : undefined))
+        .catch(() => undefined);
+      if (typeof doc?.info?.version === "string") version = doc.info.version;
+    }
+    checks.push({
+      name: "version",
+      ok: version !== undefined,
+      warn: version === undefined,
+      detail: version === undefined ? "the server does not report its version" : `server ${version}`,
+    });
+  } catch (error) {
+    checks.push({
+      name: "http",
+      ok: false,
+      detail: `cannot reach ${config.url}: ${(error as Error).message}`,
+    });
+  }
+
+  if (config.token === undefined) {
+    checks.push({
+      name: "auth",
+      ok: false,
+      detail: "no token: set --token, EVENTBUS_TOKEN or a profile's token",
+    });
+  } else {
+    const times = tokenTimes(config.token);
+    if (times) {
+      const left = Math.round((times.expiresAt - Date.now()) / 1000);
+      checks.push({
+        name: "token",
+        ok: left > 0,
+        detail: left > 0 ? `expires in ${humanSeconds(left)}` : `expired ${humanSeconds(-left)} ago`,
+      });
+    }
+    if (reachable) {
+      try {
+        const client = createClient({ url: config.url, token: config.token });
+        const { ms } = await timed(() => client.readAll({ limit: 1 }).then(() => undefined));
+        checks.push({ name: "auth", ok: true, detail: `the token may read events (${ms} ms)` });
+      } catch (error) {
+        const detail =
+          error instanceof EventBusClientError ? `${error.code}: ${error.detail}` : (error as Error).message;
+        // 403 means the token is valid but lacks events:read, which doctor cannot tell from a bad one.
+        const forbidden = error instanceof EventBusClientError && error.status === 403;
+        checks.push({ name: "auth", ok: forbidden, warn: forbidden, detail });
+      }
+    }
+  }
+
+  if (config.wsUrl === undefined) {
+    checks.push({
+      name: "websocket",
+      ok: false,
+      warn: true,
+      detail: "no WebSocket URL: set --ws-url or EVENTBUS_WS_URL",
+    });
+  } else {
+    const realtime = new RealtimeClient({
+      url: config.wsUrl,
+      token: config.token,
+      requestTimeoutMs: timeoutMs,
+      initialDelayMs: timeoutMs,
+    });
+    try {
+      const { value: connectionId, ms } = await timed(() =>
+        Promise.race([
+          realtime.ping(),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs),
+          ),
+        ]),
+      );
+      checks.push({
+        name: "websocket",
+        ok: true,
+        detail: `${config.wsUrl} connected, pong in ${ms} ms (connection ${connectionId})`,
+      });
+    } catch (error) {
+      checks.push({ name: "websocket", ok: false, detail: `${config.wsUrl}: ${(error as Error).message}` });
+    } finally {
+      realtime.close();
+    }
+  }
+  return checks;
+}
+
+/** Prints the checks, one line each. */
+export function printChecks(checks: Check[]): void {
+  for (const check of checks) {
+    const mark = check.ok ? pc.green("✓") : check.warn ? pc.yellow("!") : pc.red("✗");
+    process.stdout.write(`${mark} ${check.name.padEnd(9)} ${check.detail}\n`);
+  }
+}
+
+function humanSeconds(seconds: number): string {
+  if (seconds >= 86400) return `${Math.floor(seconds / 86400)}d ${Math.floor((seconds % 86400) / 3600)}h`;
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+  if (seconds >= 60) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  return `${seconds}s`;
+}

@@ -1,3 +1,4 @@
+import { readLagSeconds } from "../../lib/metrics/readLagSeconds.ts";
 import { listSubscriptions } from "../../lib/subscriptions/listSubscriptions.ts";
 import {
   readSubscriptionStatus,
@@ -10,11 +11,17 @@ export const METRICS_NAMESPACE = "EventBus";
 
 /**
  * One CloudWatch Embedded Metric Format record per subscription (dimensions `Bus`, `Subscription`):
- * `SubscriptionLag` (events between its checkpoint and the head), `SubscriptionQueueDepth`,
+ * `SubscriptionLag` (events between its checkpoint and the head), `SubscriptionLagSeconds` (age of the
+ * oldest event it has not forwarded, 0 when caught up), `SubscriptionQueueDepth`,
  * `SubscriptionDeadLetters`, `SubscriptionParked` (events SQS refused for good, parked) and
  * `SubscriptionOwned` (1 while a listener holds it, else 0).
  */
-export function subscriptionMetricRecords(bus: string, statuses: readonly SubscriptionStatus[], now: number) {
+export function subscriptionMetricRecords(
+  bus: string,
+  statuses: readonly SubscriptionStatus[],
+  now: number,
+  lagSeconds: ReadonlyMap<string, number> = new Map(),
+) {
   return statuses.map((status) => ({
     _aws: {
       Timestamp: now,
@@ -24,6 +31,7 @@ export function subscriptionMetricRecords(bus: string, statuses: readonly Subscr
           Dimensions: [["Bus", "Subscription"]],
           Metrics: [
             { Name: "SubscriptionLag", Unit: "Count" },
+            { Name: "SubscriptionLagSeconds", Unit: "Seconds" },
             { Name: "SubscriptionQueueDepth", Unit: "Count" },
             { Name: "SubscriptionDeadLetters", Unit: "Count" },
             { Name: "SubscriptionParked", Unit: "Count" },
@@ -35,6 +43,7 @@ export function subscriptionMetricRecords(bus: string, statuses: readonly Subscr
     Bus: bus,
     Subscription: status.name,
     SubscriptionLag: status.lag,
+    SubscriptionLagSeconds: Math.round((lagSeconds.get(status.name) ?? 0) * 1000) / 1000,
     // A queue that is missing reports no depth rather than a misleading zero.
     ...(status.queueDepth === null ? {} : { SubscriptionQueueDepth: status.queueDepth }),
     ...(status.dlqDepth === null ? {} : { SubscriptionDeadLetters: status.dlqDepth }),
@@ -52,7 +61,11 @@ export function subscriptionMetricRecords(bus: string, statuses: readonly Subscr
 export async function handler(): Promise<{ subscriptions: number }> {
   const { sql, sqs, config } = await getRuntime();
   const statuses = await readSubscriptionStatus(sql, sqs, await listSubscriptions(sql));
-  for (const record of subscriptionMetricRecords(config.EVENTBUS_NAME, statuses, Date.now())) {
+  const lagSeconds = await readLagSeconds(
+    sql,
+    statuses.map((s) => s.name),
+  );
+  for (const record of subscriptionMetricRecords(config.EVENTBUS_NAME, statuses, Date.now(), lagSeconds)) {
     process.stdout.write(`${JSON.stringify(record)}\n`);
   }
   return { subscriptions: statuses.length };

@@ -69,6 +69,8 @@ describe("subscription metrics", () => {
     expect(before).toMatchObject({
       Bus: "test-bus",
       SubscriptionLag: 3,
+      // The oldest unforwarded event was appended moments ago.
+      SubscriptionLagSeconds: expect.any(Number),
       SubscriptionOwned: 0,
       SubscriptionQueueDepth: 0,
       SubscriptionDeadLetters: 0,
@@ -81,6 +83,7 @@ describe("subscription metrics", () => {
         Dimensions: [["Bus", "Subscription"]],
         Metrics: [
           { Name: "SubscriptionLag", Unit: "Count" },
+          { Name: "SubscriptionLagSeconds", Unit: "Seconds" },
           { Name: "SubscriptionQueueDepth", Unit: "Count" },
           { Name: "SubscriptionDeadLetters", Unit: "Count" },
           { Name: "SubscriptionParked", Unit: "Count" },
@@ -88,6 +91,8 @@ describe("subscription metrics", () => {
         ],
       },
     ]);
+    expect(before.SubscriptionLagSeconds).toBeGreaterThan(0);
+    expect(before.SubscriptionLagSeconds).toBeLessThan(30);
     expect(Math.abs(before._aws.Timestamp - Date.now())).toBeLessThan(60_000);
 
     const listenerSql: Sql = createSql(db.url, { max: 4, ...listenerSqlOptions });
@@ -111,7 +116,12 @@ describe("subscription metrics", () => {
           break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      expect(after).toMatchObject({ SubscriptionLag: 0, SubscriptionOwned: 1, SubscriptionQueueDepth: 3 });
+      expect(after).toMatchObject({
+        SubscriptionLag: 0,
+        SubscriptionLagSeconds: 0,
+        SubscriptionOwned: 1,
+        SubscriptionQueueDepth: 3,
+      });
     } finally {
       await listener.stop();
       await listenerSql.end({ timeout: 5 });

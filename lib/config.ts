@@ -70,6 +70,8 @@ const configSchema = z.object({
   EVENTBUS_LISTENER_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Back-pressure: a subscription pauses while its queue holds more messages than this (0: never). */
   EVENTBUS_MAX_QUEUE_DEPTH: z.coerce.number().int().min(0).default(100000),
+  /** A module whose default export is an array of operators (`defineOperator`) the listener runs. */
+  EVENTBUS_OPERATORS_MODULE: z.string().optional(),
   /** `npm run dev`: JSON file listing local consumers (default `.eventbus/consumers.json`). */
   EVENTBUS_CONSUMERS_FILE: z.string().optional(),
   /** DynamoDB table of WebSocket connections and topic memberships (keys `pk`, `sk`; TTL `expiresAt`). */

@@ -80,5 +80,12 @@ export const httpRoutes: readonly HttpRoute[] = [
   { routeKey: "GET /openapi.json", entry: "functions/http/openApi.ts", name: "OpenApi" },
   { routeKey: "GET /asyncapi.json", entry: "functions/http/asyncApi.ts", name: "AsyncApi" },
   { routeKey: "GET /docs", entry: "functions/http/apiDocsPage.ts", name: "ApiDocsPage" },
+  { routeKey: "GET /operators", entry: "functions/http/listOperators.ts", name: "ListOperators" },
+  { routeKey: "GET /operators/{name}", entry: "functions/http/getOperator.ts", name: "GetOperator" },
+  {
+    routeKey: "POST /operators/{name}/replay",
+    entry: "functions/http/replayOperator.ts",
+    name: "ReplayOperator",
+  },
   { routeKey: "$default", entry: "functions/http/notFound.ts", name: "NotFound" },
 ];

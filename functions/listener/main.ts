@@ -16,6 +16,8 @@ import {
   listenerSqsOptions,
   startListener,
 } from "../../lib/listener/startListener.ts";
+import { loadOperators } from "../../lib/operators/loadOperators.ts";
+import { startOperators } from "../../lib/operators/startOperators.ts";
 import { databaseUrl } from "../shared/runtime.ts";
 
 const logger = new Logger({ serviceName: "eventbus-listener" });
@@ -25,7 +27,7 @@ async function main() {
   const url = await databaseUrl(config);
   const sql = createSql(url, { max: config.DATABASE_POOL_MAX, ...listenerSqlOptions });
   // Change capture appends with synchronous commit: the slot is acknowledged only after a durable append.
-  const captureSql = createSql(url, { max: 3 });
+  const captureSql = createSql(url, { max: 6 });
   const sqs = new SQSClient({
     region: config.AWS_REGION,
     useQueueUrlAsEndpoint: false,
@@ -61,13 +63,22 @@ async function main() {
     databaseUrl: url,
     log: (level, message, fields) => logger[level](message, fields ?? {}),
   });
+  // Operators write to the application's tables in the same transactions as their checkpoints: like the
+  // capture, they use the synchronously committing pool.
+  const operators = startOperators({
+    sql: captureSql,
+    operators: await loadOperators(config.EVENTBUS_OPERATORS_MODULE, process.cwd()),
+    source: config.EVENTBUS_SOURCE,
+    ownerId: listener.listenerId,
+    log: (level, message, fields) => logger[level](message, fields ?? {}),
+  });
 
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
     logger.info("stopping");
-    await Promise.all([listener?.stop(), capture.stop()]);
+    await Promise.all([listener?.stop(), capture.stop(), operators.stop()]);
     await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
     sqs.destroy();
     process.exit(0);

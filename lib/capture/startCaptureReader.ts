@@ -18,7 +18,7 @@ import { formatLsn, lsnText, lsnValue } from "./lsn.ts";
 // parsers (which pg-logical-replication applies to every column, arrays included) are made the identity.
 // node-postgres is used only by the capture in this process.
 const identity = (text: string) => text;
-pg.types.getTypeParser = (() => identity) as unknown as typeof pg.types.getTypeParser;
+(pg.types as { getTypeParser: unknown }).getTypeParser = () => identity;
 
 export interface CaptureReaderOptions {
   /** The bus's pool: loads captures, appends, records progress. */

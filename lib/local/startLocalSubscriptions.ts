@@ -5,6 +5,8 @@ import type { Config } from "../config.ts";
 import { readLocalConsumers, startLocalConsumers } from "../consumer/localConsumers.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { listenerSqlOptions, listenerSqsOptions, startListener } from "../listener/startListener.ts";
+import { loadOperators } from "../operators/loadOperators.ts";
+import { startOperators } from "../operators/startOperators.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { createSubscriptionQueues } from "../subscriptions/subscriptionQueues.ts";
 import { updateSubscriptionQueues } from "../subscriptions/updateSubscriptionQueues.ts";
@@ -82,7 +84,7 @@ export async function startLocalSubscriptions({
 
   // Change capture appends with synchronous commit (the slot is acknowledged only after a durable append),
   // so it has its own small pool rather than the listener's.
-  const captureSql = createSql(databaseUrl, { max: 3 });
+  const captureSql = createSql(databaseUrl, { max: 6 });
   const capture = startCaptureReader({
     sql: captureSql,
     databaseUrl,
@@ -90,7 +92,22 @@ export async function startLocalSubscriptions({
       if (level !== "debug") log(`capture: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
     },
   });
-  stops.push({ name: "capture", stop: () => capture.stop().finally(() => captureSql.end({ timeout: 5 })) });
+  const operators = startOperators({
+    sql: captureSql,
+    operators: await loadOperators(config.EVENTBUS_OPERATORS_MODULE, root),
+    source: config.EVENTBUS_SOURCE,
+    ownerId: config.EVENTBUS_LISTENER_ID ?? "dev",
+    log: (level, message, fields) => {
+      if (level !== "debug") log(`operators: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+    },
+  });
+  stops.push({
+    name: "capture and operators",
+    stop: () =>
+      Promise.all([capture.stop(), operators.stop()])
+        .then(() => {})
+        .finally(() => captureSql.end({ timeout: 5 })),
+  });
 
   const file = resolve(root, config.EVENTBUS_CONSUMERS_FILE ?? join(".eventbus", "consumers.json"));
   const consumers = readLocalConsumers(file);

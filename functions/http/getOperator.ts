@@ -1,0 +1,15 @@
+import { EventBusError } from "../../lib/errors.ts";
+import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { readOperatorStatuses } from "../../lib/operators/readOperatorStatus.ts";
+import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
+import { getRuntime } from "../shared/runtime.ts";
+
+/** GET /operators/{name}: checkpoint, head, lag, attempts, last error and parked events. */
+export const handler = httpHandler(getRuntime, async (request, { sql }) => {
+  requireSubscriptionAdmin(request.principal);
+  const name = request.path("name");
+  const [operator] = await readOperatorStatuses(sql, name);
+  if (!operator)
+    throw new EventBusError("OPERATOR_NOT_FOUND", `Operator '${name}' does not exist.`, { name });
+  return json(200, operator);
+});

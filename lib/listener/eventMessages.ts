@@ -1,6 +1,11 @@
 import { createHash } from "node:crypto";
+import {
+  compileInputTransformer,
+  type DeliveryFormat,
+  type InputTransformer,
+} from "../subscriptions/inputTransform.ts";
 import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
-import { storedAttributes } from "./cloudEventJson.ts";
+import { escapeForSqs, storedAttributes } from "./cloudEventJson.ts";
 import { type OutgoingMessage, sqsId } from "./sendMessages.ts";
 
 /** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */
@@ -30,21 +35,52 @@ export const deduplicationId = (event: ForwardEvent, retry: string | number) => 
   return sqsId(`${identity}${retry === 0 || retry === "" ? "" : `:r${retry}`}`);
 };
 
-/** One SQS message per event of a persistent subscription. */
+/** Builds a message body from a forwarded event. */
+export type BodyOf = (outgoing: Outgoing) => string;
+
+/**
+ * How a subscription's message bodies are built, when not as the CloudEvent itself (`undefined`): its
+ * input transformer's output, or with `format: "raw"` the event's `data` alone.
+ */
+export function subscriptionBody(
+  name: string,
+  delivery: { format?: DeliveryFormat; inputTransformer?: InputTransformer | null } | undefined,
+): BodyOf | undefined {
+  if (delivery?.inputTransformer) {
+    const transform = compileInputTransformer(delivery.inputTransformer);
+    return ({ event, json }) =>
+      transform({
+        event: JSON.parse(json) as Record<string, unknown>,
+        eventJson: json,
+        ingestionTime: event.createdAt,
+        subscriptionName: name,
+      });
+  }
+  if (delivery?.format === "raw") return ({ event }) => escapeForSqs(event.dataJson ?? "null");
+  return undefined;
+}
+
+/**
+ * One SQS message per event of a persistent subscription: the CloudEvent, or what `body` makes of it.
+ * The message attributes (`type`, `streamid`, `position`) are the same either way.
+ */
 export function subscriptionMessages(
   events: readonly Outgoing[],
   fifo: boolean,
   retry: string | number,
+  body?: BodyOf,
 ): OutgoingMessage[] {
-  return events.map(({ event, json }) => ({
-    body: json,
+  return events.map((outgoing) => ({
+    body: body ? body(outgoing) : outgoing.json,
     attributes: {
-      type: { DataType: "String", StringValue: event.type },
-      streamid: { DataType: "String", StringValue: event.streamId },
-      position: { DataType: "Number", StringValue: String(event.position) },
+      type: { DataType: "String", StringValue: outgoing.event.type },
+      streamid: { DataType: "String", StringValue: outgoing.event.streamId },
+      position: { DataType: "Number", StringValue: String(outgoing.event.position) },
     },
-    ...(fifo ? { groupId: sqsId(event.streamId), deduplicationId: deduplicationId(event, retry) } : {}),
-    events: [event],
+    ...(fifo
+      ? { groupId: sqsId(outgoing.event.streamId), deduplicationId: deduplicationId(outgoing.event, retry) }
+      : {}),
+    events: [outgoing.event],
   }));
 }
 

@@ -3,13 +3,14 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
+import type { DeliveryFormat, InputTransformer } from "../subscriptions/inputTransform.ts";
 import { parkEvents } from "../subscriptions/parkEvents.ts";
 import { patternToSql } from "../subscriptions/patternToSql.ts";
 import { type ForwardEvent, readForwardPage } from "../subscriptions/readForwardPage.ts";
 import { storeCheckpoint } from "../subscriptions/storeCheckpoint.ts";
 import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
 import { cloudEventJson } from "./cloudEventJson.ts";
-import { fanoutMessages, type Outgoing, subscriptionMessages } from "./eventMessages.ts";
+import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
 import type { ListenerLog } from "./listenerLog.ts";
 import { type RefusedMessage, type SendOptions, sendMessages } from "./sendMessages.ts";
 
@@ -23,6 +24,8 @@ export interface ForwardTarget {
   kind: "subscription" | "realtime";
   fifo: boolean;
   pattern: EventPattern | null;
+  /** A subscription's `format` and `inputTransformer`: how its message bodies are built. */
+  delivery?: { format?: DeliveryFormat; inputTransformer?: InputTransformer | null };
 }
 
 export interface ForwarderDeps {
@@ -57,6 +60,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   setMaxListeners(0, abort.signal);
   const where = patternToSql(deps.sql, target.pattern);
   const eventJson = (event: ForwardEvent) => cloudEventJson(event, deps.source);
+  const body = target.kind === "subscription" ? subscriptionBody(target.name, target.delivery) : undefined;
   let dirty = true;
   let wake: (() => void) | undefined;
   /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
@@ -203,7 +207,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const messages =
           target.kind === "realtime"
             ? fanoutMessages(matching)
-            : subscriptionMessages(matching, target.fifo, page.generation);
+            : subscriptionMessages(matching, target.fifo, page.generation, body);
         // Counted when dispatched, so the page still in flight weighs on the back-pressure check too.
         dispatched += messages.length;
         const sending = sendMessages(sendOptions, messages);

@@ -181,6 +181,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       kind: "subscription",
       fifo: s.ordering === "stream",
       pattern: s.filter,
+      delivery: { format: s.format, inputTransformer: s.inputTransformer },
     }));
     if (options.realtimeQueueUrl) {
       list.push({

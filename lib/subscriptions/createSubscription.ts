@@ -77,10 +77,13 @@ export async function createSubscription(
   return { subscription: winner, created: false };
 }
 
+/** The definition part of a stored subscription; ones stored before `format` and `inputTransformer` existed get their defaults. */
 export const pickDefinition = (s: SubscriptionDefinition): SubscriptionDefinition => ({
   filter: s.filter,
   startFrom: s.startFrom,
   ordering: s.ordering,
   maxReceiveCount: s.maxReceiveCount,
   visibilityTimeout: s.visibilityTimeout,
+  format: s.format ?? "cloudevent",
+  inputTransformer: s.inputTransformer ?? null,
 });

@@ -3,6 +3,7 @@ import { validationFailed } from "../errors.ts";
 import { printable } from "../text/storableText.ts";
 import { parseWith } from "../validation.ts";
 import { type EventPattern, validateEventPattern } from "./eventPattern.ts";
+import { type DeliveryFormat, type InputTransformer, parseInputTransformer } from "./inputTransform.ts";
 
 /** `origin` (every event), `current` (only events appended from now on) or a position to start after. */
 export type StartFrom = "origin" | "current" | number;
@@ -17,6 +18,10 @@ export interface SubscriptionDefinition {
   maxReceiveCount: number;
   /** Seconds a received message stays hidden from other consumers. */
   visibilityTimeout: number;
+  /** `cloudevent`: each message is the event as a CloudEvent; `raw`: only its `data`. */
+  format: DeliveryFormat;
+  /** EventBridge's input transformer: what to send instead of the CloudEvent, or `null`. */
+  inputTransformer: InputTransformer | null;
 }
 
 /** What a `startFrom` or replay `from` may be, as 400s state it. */
@@ -45,22 +50,33 @@ export const definitionSchema = z
       .min(0)
       .max(12 * 60 * 60)
       .optional(),
+    format: z.enum(["cloudevent", "raw"]).optional(),
+    inputTransformer: z.unknown().optional(),
   })
   .strict();
 
 /**
  * Parses and normalises a subscription definition (defaults: all events from the origin, no ordering,
- * 5 receives before the DLQ, 30 s visibility).
+ * 5 receives before the DLQ, 30 s visibility, each message the whole CloudEvent).
  * @throws {EventBusError} `VALIDATION_FAILED`.
  */
 export function parseSubscriptionDefinition(body: unknown): SubscriptionDefinition {
   const input = parseWith(definitionSchema, body ?? {}, "Invalid subscription");
+  const hasTransformer = input.inputTransformer !== undefined && input.inputTransformer !== null;
+  if (hasTransformer && input.format === "raw") {
+    throw validationFailed(
+      'Invalid subscription: /format "raw" and /inputTransformer exclude each other (a transformer reads the whole CloudEvent; pick $.data paths instead).',
+      { pointer: "/format" },
+    );
+  }
   return {
     filter: input.filter === undefined || input.filter === null ? null : validateEventPattern(input.filter),
     startFrom: input.startFrom ?? "origin",
     ordering: input.ordering ?? "none",
     maxReceiveCount: input.maxReceiveCount ?? 5,
     visibilityTimeout: input.visibilityTimeout ?? 30,
+    format: input.format ?? "cloudevent",
+    inputTransformer: hasTransformer ? parseInputTransformer(input.inputTransformer) : null,
   };
 }
 

@@ -14,6 +14,8 @@ export interface SubscriptionStatus {
   ordering: Subscription["ordering"];
   maxReceiveCount: number;
   visibilityTimeout: number;
+  format: Subscription["format"];
+  inputTransformer: Subscription["inputTransformer"];
   queueUrl: string;
   dlqUrl: string;
   createdAt: string;
@@ -82,6 +84,9 @@ export async function readSubscriptionStatus(
           ordering: s.ordering,
           maxReceiveCount: s.maxReceiveCount,
           visibilityTimeout: s.visibilityTimeout,
+          // Subscriptions created before these existed have their defaults.
+          format: s.format ?? "cloudevent",
+          inputTransformer: s.inputTransformer ?? null,
           queueUrl: s.queueUrl,
           dlqUrl: s.dlqUrl,
           createdAt: s.createdAt.toISOString(),

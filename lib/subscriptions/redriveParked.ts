@@ -2,7 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import type { Sql } from "postgres";
 import { cloudEventJson } from "../listener/cloudEventJson.ts";
-import { subscriptionMessages } from "../listener/eventMessages.ts";
+import { subscriptionBody, subscriptionMessages } from "../listener/eventMessages.ts";
 import { sendMessages } from "../listener/sendMessages.ts";
 import { readForwardEvents } from "./readForwardPage.ts";
 import type { Subscription } from "./subscriptionRow.ts";
@@ -42,7 +42,12 @@ export async function redriveParked(
       parked.map((p) => p.position),
     );
     const outgoing = events.map((event) => ({ event, json: cloudEventJson(event, options.source) }));
-    const messages = subscriptionMessages(outgoing, fifo, `p${Date.now()}`);
+    const messages = subscriptionMessages(
+      outgoing,
+      fifo,
+      `p${Date.now()}`,
+      subscriptionBody(subscription.name, subscription),
+    );
     let refused: Awaited<ReturnType<typeof sendMessages>>;
     try {
       refused = await sendMessages(

@@ -17,7 +17,8 @@ describe("persistent subscriptions", () => {
       filter: {
         subject: [{ prefix: "orders" }],
         type: [{ "anything-but": "OrderPaid" }],
-        position: [{ numeric: [">", 0] }],
+        // `position` is a decimal string in CloudEvents; numeric matching applies to JSON numbers.
+        streamversion: [{ numeric: [">", 0] }],
       },
     });
     await appendToStream(bus.db.sql, "orders-2", [{ type: "OrderPlaced", data: { total: 99 } }]);

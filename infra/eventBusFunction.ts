@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import {
   Architecture,
@@ -11,7 +12,8 @@ import {
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { esmRequireShim, fromSources, isPrebundled, lambdaBundleDir, repoRoot } from "./paths.ts";
+import { bundleLambdaHandlers, busLambdaEntries } from "./bundleHandlers.ts";
+import { esmRequireShim, fromSources, lambdaBundleDir, repoRoot } from "./paths.ts";
 
 export interface EventBusFunctionProps {
   /**
@@ -29,6 +31,37 @@ export interface EventBusFunctionProps {
   vpc?: ec2.IVpc;
   securityGroups?: ec2.ISecurityGroup[];
   logRetention?: RetentionDays;
+}
+
+let packagedEntries: Set<string> | undefined;
+
+/** Whether `entry` is one of the bus's own handlers, which all live in one shared asset. */
+function isBusHandler(entry: string): boolean {
+  if (fromSources) return busLambdaEntries.includes(entry);
+  packagedEntries ??= new Set(JSON.parse(readFileSync(join(lambdaBundleDir, "entries.json"), "utf8")));
+  return packagedEntries.has(entry);
+}
+
+/**
+ * The asset holding every handler of the bus. Installed, it is the package's pre-built dist/lambda. From
+ * the sources, the same bundle is made at synth by the local esbuild (never Docker): CDK stages assets with
+ * the same source and options once, so one esbuild run serves every function.
+ */
+function busHandlersCode(): Code {
+  if (!fromSources) return Code.fromAsset(lambdaBundleDir);
+  return Code.fromAsset(repoRoot, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // CDK insists on an image; local bundling always succeeds or throws, so it is never pulled.
+      image: DockerImage.fromRegistry("public.ecr.aws/docker/library/node:22-bookworm-slim"),
+      local: {
+        tryBundle(outputDir: string) {
+          bundleLambdaHandlers(outputDir);
+          return true;
+        },
+      },
+    },
+  });
 }
 
 /**
@@ -61,11 +94,11 @@ export function createEventBusFunction(
     securityGroups: props.securityGroups,
     ...(props.vpc ? { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : {}),
   };
-  if (isPrebundled(props.entry)) {
-    // Every function shares the one pre-bundled asset; `handler` names the function's own file in it.
+  if (isBusHandler(props.entry)) {
+    // Every function shares the one asset; `handler` names the function's own file in it.
     return new LambdaFunction(scope, id, {
       ...common,
-      code: Code.fromAsset(lambdaBundleDir),
+      code: busHandlersCode(),
       handler: `${props.entry.replace(/\.ts$/, "")}.handler`,
     });
   }

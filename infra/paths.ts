@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -37,15 +36,3 @@ export const bundledLambdaEntries = [
  */
 export const esmRequireShim =
   "import { createRequire as __eventbusCreateRequire } from 'node:module'; const require = __eventbusCreateRequire(import.meta.url);";
-
-let prebundled: Set<string> | undefined;
-
-/** Whether the compiled package carries a pre-bundled handler for `entry` (a path like `functions/x.ts`). */
-export function isPrebundled(entry: string): boolean {
-  if (fromSources) return false;
-  if (!prebundled) {
-    const list = join(lambdaBundleDir, "entries.json");
-    prebundled = new Set(existsSync(list) ? (JSON.parse(readFileSync(list, "utf8")) as string[]) : []);
-  }
-  return prebundled.has(entry);
-}

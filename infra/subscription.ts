@@ -5,22 +5,21 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
+import type { z } from "zod";
 import {
   assertSubscriptionName,
+  type definitionSchema,
   parseSubscriptionDefinition,
   queueNames,
   type SubscriptionDefinition,
 } from "../lib/subscriptions/definition.ts";
 import { createEventBusFunction } from "./eventBusFunction.ts";
 
-/** The body of `PUT /subscriptions/{name}`: the same shape, the same defaults, the same validation. */
-export interface SubscriptionDefinitionInput {
-  filter?: unknown;
-  startFrom?: "origin" | "current" | number;
-  ordering?: "none" | "stream";
-  maxReceiveCount?: number;
-  visibilityTimeout?: number;
-}
+/**
+ * The body of `PUT /subscriptions/{name}`: the same shape, the same defaults, the same validation (the type
+ * is the API's own schema's input type, so a new field of the API is a new prop here too).
+ */
+export type SubscriptionDefinitionInput = z.input<typeof definitionSchema>;
 
 /** A Lambda function that consumes the subscription's queue. */
 export interface SubscriptionConsumer {

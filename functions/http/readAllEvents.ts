@@ -4,6 +4,7 @@ import { toCloudEvent } from "../../lib/events/cloudEvent.ts";
 import { readAll } from "../../lib/events/readAll.ts";
 import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
 import { limits } from "../../lib/limits.ts";
+import { parseFilterParameter } from "../../lib/patterns/parseFilterParameter.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /** Every value of a repeatable filter (`?type=A&type=B` means A or B), or `undefined` when absent. */
@@ -18,7 +19,8 @@ function textParams(values: string[], name: string): string[] | undefined {
 
 /**
  * GET /events: all streams in global order. A token bounded by `streams` sees only its streams. `type` and
- * `category` may be repeated to mean any of them.
+ * `category` may be repeated to mean any of them; `filter` is an EventBridge pattern (URL-encoded JSON)
+ * matched against the CloudEvents returned, as a subscription with that filter would match them.
  */
 export const handler = httpHandler(getRuntime, async (request, { sql, source }) => {
   requireScope(request.principal, "events:read");
@@ -26,12 +28,15 @@ export const handler = httpHandler(getRuntime, async (request, { sql, source }) 
   const limit = intParam(request.query("limit"), "limit", { min: 1, max: limits.maxReadLimit });
   const type = textParams(request.queryAll("type"), "type");
   const category = textParams(request.queryAll("category"), "category");
+  const filterText = request.query("filter");
+  const filter = filterText === undefined ? undefined : parseFilterParameter(filterText);
   const page = await readAll(sql, {
     ...(after === undefined ? {} : { after }),
     ...(limit === undefined ? {} : { limit }),
     ...(type === undefined ? {} : { type }),
     ...(category === undefined ? {} : { category }),
     ...(request.principal.streams === undefined ? {} : { streamPatterns: request.principal.streams }),
+    ...(filter === undefined ? {} : { filter: { pattern: filter, source } }),
   });
   return json(200, { events: page.events.map((event) => toCloudEvent(event, source)), next: page.next });
 });

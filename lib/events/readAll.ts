@@ -1,6 +1,10 @@
 import type { Sql } from "postgres";
 import { globToLike } from "../auth/streamPatterns.ts";
 import { limits } from "../limits.ts";
+import { matchesEventPattern } from "../patterns/matchPattern.ts";
+import { patternToSql } from "../patterns/patternToSql.ts";
+import type { EventPattern } from "../patterns/validatePattern.ts";
+import { toCloudEvent } from "./cloudEvent.ts";
 import { type EventRow, toRecordedEvent } from "./eventRow.ts";
 import { probeHead } from "./readSafeHead.ts";
 import type { RecordedEvent } from "./types.ts";
@@ -15,13 +19,29 @@ export interface ReadAllOptions {
   category?: string | readonly string[];
   /** Glob patterns (a token's `streams` claim): only events of matching streams are returned. */
   streamPatterns?: readonly string[];
+  /**
+   * Only events whose CloudEvent (as `toCloudEvent` emits it with this `source`) matches the EventBridge
+   * pattern, exactly as a subscription with that filter would receive them.
+   */
+  filter?: { pattern: EventPattern; source: string };
 }
 
 export interface ReadAllResult {
   events: RecordedEvent[];
-  /** The `after` of the next page, or `null` when this page reached the head of the log. */
+  /**
+   * The `after` of the next page, or `null` when this page reached the head of the log. With a `filter`, a
+   * page that scanned {@link MAX_FILTER_SCAN} stored events ends there, perhaps with fewer events than
+   * `limit` (even none): `next` then says where to go on.
+   */
   next: number | null;
 }
+
+/**
+ * The most stored events one filtered read looks at. A pattern that matches rarely must not turn one
+ * request into a scan of the whole log: the page ends and `next` carries on from there.
+ */
+export const MAX_FILTER_SCAN = 5000;
+const FILTER_BATCH = 500;
 
 const list = (value: string | readonly string[]) => (typeof value === "string" ? [value] : [...value]);
 
@@ -53,20 +73,49 @@ export async function readAll(sql: Sql, options: ReadAllOptions = {}): Promise<R
 
 async function readAllPage(sql: Sql, options: ReadAllOptions, knownHead?: number) {
   const limit = options.limit ?? limits.defaultReadLimit;
-  const after = options.after ?? 0;
   const likes = options.streamPatterns?.map(globToLike);
   const head = knownHead ?? (await sql<[{ head: number }]>`select eventbus.safe_head() as head`)[0]!.head;
-  const rows = await sql<EventRow[]>`
+  const filter = options.filter;
+  // The SQL part of the pattern only narrows (see patternToSql); every row is checked in TypeScript below.
+  const narrowing = filter ? patternToSql(sql, filter.pattern) : sql`true`;
+  const read = (after: number, count: number) => sql<EventRow[]>`
     select * from eventbus.events
     where position > ${after} and position <= ${head}
       ${options.type === undefined ? sql`` : sql`and type = any(${list(options.type)}::text[])`}
       ${options.category === undefined ? sql`` : sql`and category = any(${list(options.category)}::text[])`}
       ${likes === undefined ? sql`` : sql`and stream_id like any(${likes}::text[])`}
+      and ${narrowing}
     order by position
-    limit ${limit + 1}`;
-  const more = rows.length > limit;
-  const events = rows.slice(0, limit).map(toRecordedEvent);
-  return { safeHead: head, result: { events, next: more ? (events.at(-1)?.position ?? null) : null } };
+    limit ${count}`;
+
+  if (!filter) {
+    const rows = await read(options.after ?? 0, limit + 1);
+    const more = rows.length > limit;
+    const events = rows.slice(0, limit).map(toRecordedEvent);
+    return { safeHead: head, result: { events, next: more ? (events.at(-1)?.position ?? null) : null } };
+  }
+
+  const events: RecordedEvent[] = [];
+  let after = options.after ?? 0;
+  let scanned = 0;
+  for (;;) {
+    const batch = Math.min(FILTER_BATCH, MAX_FILTER_SCAN - scanned);
+    const rows = await read(after, batch);
+    for (const [i, row] of rows.entries()) {
+      const event = toRecordedEvent(row);
+      after = event.position;
+      if (!matchesEventPattern(filter.pattern, toCloudEvent(event, filter.source))) continue;
+      events.push(event);
+      if (events.length === limit) {
+        // More may follow unless this was the last row before the head.
+        const last = i === rows.length - 1 && rows.length < batch;
+        return { safeHead: head, result: { events, next: last ? null : after } };
+      }
+    }
+    scanned += rows.length;
+    if (rows.length < batch) return { safeHead: head, result: { events, next: null } };
+    if (scanned >= MAX_FILTER_SCAN) return { safeHead: head, result: { events, next: after } };
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Duration, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import type { ITopic } from "aws-cdk-lib/aws-sns";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as snsSubscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { METRICS_NAMESPACE } from "../functions/metrics/publishSubscriptionMetrics.ts";
@@ -9,8 +10,14 @@ import type { EventBus } from "./eventBus.ts";
 
 export interface EventBusMonitoringProps {
   bus: EventBus;
-  /** Alarm (and OK) notifications go here when given. */
-  alarmTopic?: ITopic;
+  /** Alarm (and OK) notifications go here; when absent the construct creates a topic (see `alarmTopic`). */
+  alarmTopic?: sns.ITopic;
+  /** Subscribes this address to the alarm topic the construct creates (ignored with `alarmTopic`). */
+  alarmEmail?: string;
+  /** Seconds the oldest unforwarded event of a subscription may wait before alarming (default 300). */
+  maxSubscriptionLagSeconds?: number;
+  /** Bytes of WAL a change-capture replication slot may hold back before alarming (default 1 GiB). */
+  maxCaptureSlotLagBytes?: number;
   /** Events a subscription may fall behind the head before alarming (default 1000). */
   maxSubscriptionLag?: number;
   /** Age of the oldest message in a subscription queue before alarming (default 15 minutes). */
@@ -27,11 +34,24 @@ const minute = Duration.minutes(1);
 export class EventBusMonitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
+  /** Every alarm (and its return to OK) is published here; subscribe a pager, chat or e-mail to it. */
+  readonly alarmTopic: sns.ITopic;
 
   constructor(scope: Construct, id: string, props: EventBusMonitoringProps) {
     super(scope, id);
     const { bus } = props;
     const apiId = bus.httpApi.apiId;
+    // Alarms always exist and always publish somewhere an operator can subscribe to; e-mail is optional.
+    if (props.alarmTopic) {
+      this.alarmTopic = props.alarmTopic;
+    } else {
+      const topic = new sns.Topic(this, "AlarmTopic", {
+        displayName: `${Stack.of(this).stackName} event bus alarms`,
+        enforceSSL: true,
+      });
+      if (props.alarmEmail) topic.addSubscription(new snsSubscriptions.EmailSubscription(props.alarmEmail));
+      this.alarmTopic = topic;
+    }
 
     // Published every minute for every subscription, declared or created at run time, by the
     // SubscriptionMetrics function; Metrics Insights lets one alarm watch all of them.
@@ -47,6 +67,17 @@ export class EventBusMonitoring extends Construct {
       evaluationPeriods: 5,
       description:
         "A subscription is falling behind the event store's head: is the listener running and healthy?",
+    });
+    const subscriptionLagSeconds = insights(
+      "MAX",
+      "SubscriptionLagSeconds",
+      "Oldest unforwarded event of any subscription (s)",
+    );
+    this.alarm("SubscriptionLagSeconds", subscriptionLagSeconds, {
+      threshold: props.maxSubscriptionLagSeconds ?? 300,
+      evaluationPeriods: 5,
+      description:
+        "A subscription's oldest unforwarded event is older than the threshold: the listener is stuck, paused by back-pressure, or down.",
     });
     const deadLetters = insights("MAX", "SubscriptionDeadLetters", "Most dead letters of a subscription");
     this.alarm("SubscriptionDeadLetters", deadLetters, {
@@ -144,12 +175,35 @@ export class EventBusMonitoring extends Construct {
       description: "The broadcaster fails; realtime clients miss events.",
     });
 
-    if (props.alarmTopic) {
-      const action = new SnsAction(props.alarmTopic);
-      for (const alarm of this.alarms) {
-        alarm.addAlarmAction(action);
-        alarm.addOkAction(action);
-      }
+    // Published by the broadcaster through the metrics registry (EMF); absent data is a quiet fan-out.
+    const fanoutFailedPosts = new cloudwatch.MathExpression({
+      expression: `SELECT SUM(FanoutFailedPosts) FROM "${METRICS_NAMESPACE}" WHERE Bus = '${bus.name}'`,
+      label: "Realtime posts that failed",
+      period: minute,
+    });
+    this.alarm("FanoutFailedPosts", fanoutFailedPosts, {
+      threshold: 10,
+      evaluationPeriods: 5,
+      datapoints: 3,
+      description: "Realtime posts to WebSocket clients fail (other than 410 Gone): clients miss events.",
+    });
+    // Published by the SubscriptionMetrics function from pg_replication_slots, one series per slot.
+    const captureSlotLag = new cloudwatch.MathExpression({
+      expression: `SELECT MAX(CaptureSlotLagBytes) FROM SCHEMA("${METRICS_NAMESPACE}", Bus, Slot) WHERE Bus = '${bus.name}'`,
+      label: "Largest replication slot lag (bytes)",
+      period: minute,
+    });
+    this.alarm("CaptureSlotLag", captureSlotLag, {
+      threshold: props.maxCaptureSlotLagBytes ?? 1024 ** 3,
+      evaluationPeriods: 5,
+      description:
+        "A change-capture replication slot holds back WAL: Postgres keeps it on disk until the capture catches up (or the slot is dropped).",
+    });
+
+    const action = new SnsAction(this.alarmTopic);
+    for (const alarm of this.alarms) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
     }
 
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
@@ -226,6 +280,36 @@ export class EventBusMonitoring extends Construct {
           fn.metricDuration({ period: minute, statistic: "p99", label: fn.node.id }),
         ),
         width: 12,
+      }),
+    );
+    const busMetric = (statistic: string, metric: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SELECT ${statistic}(${metric}) FROM "${METRICS_NAMESPACE}" WHERE Bus = '${bus.name}'`,
+        label,
+        period: minute,
+      });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Appends per minute and append latency (ms)",
+        left: [busMetric("SUM", "Appends", "Appends")],
+        right: [busMetric("AVG", "AppendLatency", "Append latency (avg ms)")],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Realtime: fan-out latency (ms), failed posts, connections",
+        left: [busMetric("AVG", "FanoutLatency", "Fan-out latency (avg ms)"), fanoutFailedPosts],
+        right: [busMetric("MAX", "RealtimeConnections", "Connections")],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Delivery lag (s), parked and redriven, capture slot lag",
+        left: [subscriptionLagSeconds],
+        right: [
+          busMetric("SUM", "ParkedEvents", "Parked"),
+          busMetric("SUM", "RedrivenEvents", "Redriven"),
+          captureSlotLag,
+        ],
+        width: 8,
       }),
     );
     this.dashboard.addWidgets(

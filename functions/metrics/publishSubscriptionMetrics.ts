@@ -1,4 +1,5 @@
 import { readLagSeconds } from "../../lib/metrics/readLagSeconds.ts";
+import { readSlotLag } from "../../lib/metrics/readSlotLag.ts";
 import { listSubscriptions } from "../../lib/subscriptions/listSubscriptions.ts";
 import {
   readSubscriptionStatus,
@@ -53,6 +54,28 @@ export function subscriptionMetricRecords(
 }
 
 /**
+ * One EMF record per logical replication slot (dimensions `Bus`, `Slot`): `CaptureSlotLagBytes`, the WAL the
+ * slot holds back. The `CaptureSlotLag` alarm watches the largest.
+ */
+export function captureSlotMetricRecords(bus: string, lagBySlot: ReadonlyMap<string, number>, now: number) {
+  return [...lagBySlot].map(([slot, lag]) => ({
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [["Bus", "Slot"]],
+          Metrics: [{ Name: "CaptureSlotLagBytes", Unit: "Bytes" }],
+        },
+      ],
+    },
+    Bus: bus,
+    Slot: slot,
+    CaptureSlotLagBytes: lag,
+  }));
+}
+
+/**
  * Scheduled every minute: measures every subscription - including those created at run time, which the
  * stack cannot know - and publishes the figures as EMF log lines, which CloudWatch turns into metrics
  * without an API call or an IAM grant. Written with `process.stdout.write` because Lambda's JSON log
@@ -66,6 +89,9 @@ export async function handler(): Promise<{ subscriptions: number }> {
     statuses.map((s) => s.name),
   );
   for (const record of subscriptionMetricRecords(config.EVENTBUS_NAME, statuses, Date.now(), lagSeconds)) {
+    process.stdout.write(`${JSON.stringify(record)}\n`);
+  }
+  for (const record of captureSlotMetricRecords(config.EVENTBUS_NAME, await readSlotLag(sql), Date.now())) {
     process.stdout.write(`${JSON.stringify(record)}\n`);
   }
   return { subscriptions: statuses.length };

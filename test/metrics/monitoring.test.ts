@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { resourcesOf, synthesise } from "../infra/synth.ts";
+
+// The stack without an alarm e-mail: the alarms and their topic must exist all the same.
+describe("monitoring without an alarm e-mail", () => {
+  const synth = synthesise({ bundle: false });
+  const alarms = resourcesOf(synth.template, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
+  const expressions = alarms.flatMap((a) => (a.Metrics ?? []).map((m: any) => String(m.Expression ?? "")));
+
+  it("creates an SNS topic the construct exposes, and every alarm notifies it on alarm and on OK", () => {
+    const topics = resourcesOf(synth.template, "AWS::SNS::Topic");
+    expect(topics).toHaveLength(1);
+    const [topicId] = topics[0]!;
+    expect(synth.stack.monitoring.alarmTopic).toBeDefined();
+    expect(alarms.length).toBeGreaterThanOrEqual(12);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(alarm.OKActions).toEqual([{ Ref: topicId }]);
+    }
+    synth.template.resourceCountIs("AWS::SNS::Subscription", 0);
+  });
+
+  it("alarms on delivery lag in events and seconds, parked events, DLQ depth, listener down, fan-out errors and capture slot lag", () => {
+    const queried = (metric: string) => expressions.some((e) => e.includes(`(${metric})`));
+    for (const metric of [
+      "SubscriptionLag",
+      "SubscriptionLagSeconds",
+      "SubscriptionParked",
+      "SubscriptionDeadLetters",
+      "SubscriptionOwned",
+      "FanoutFailedPosts",
+      "CaptureSlotLagBytes",
+    ]) {
+      expect(queried(metric), metric).toBe(true);
+    }
+    expect(
+      alarms.some((a) => a.MetricName === "RunningTaskCount" && a.TreatMissingData === "breaching"),
+    ).toBe(true);
+  });
+
+  it("shows appends, latency, fan-out, connections, lag and capture lag on the dashboard", () => {
+    const [[, dashboard]] = resourcesOf(synth.template, "AWS::CloudWatch::Dashboard") as [[string, any]];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const metric of [
+      "Appends",
+      "AppendLatency",
+      "FanoutLatency",
+      "FanoutFailedPosts",
+      "RealtimeConnections",
+      "SubscriptionLagSeconds",
+      "ParkedEvents",
+      "RedrivenEvents",
+      "CaptureSlotLagBytes",
+    ]) {
+      expect(body, metric).toContain(`(${metric})`);
+    }
+  });
+
+  it("stays clean under cdk-nag", () => {
+    expect(synth.nagFindings).toEqual([]);
+  });
+});

@@ -28,6 +28,11 @@ const httpRules: Array<{ test: (method: string, path: string) => boolean; capabi
     capabilities: ["subscriptionQueues:read", "subscriptionQueues:manage"],
   },
   { test: (_, path) => path.startsWith("/subscriptions"), capabilities: ["subscriptionQueues:read"] },
+  // Reads the topic's presence items only.
+  {
+    test: (_, path) => path.startsWith("/topics/") && path.endsWith("/presence"),
+    capabilities: ["realtimeTable"],
+  },
   { test: (_, path) => path.startsWith("/topics/"), capabilities: ["realtimeQueue:send"] },
   // The console's connection listing scans the realtime table (read-only would do; the grant is per table).
   { test: (_, path) => path === "/realtime/connections", capabilities: ["realtimeTable"] },
@@ -46,7 +51,8 @@ export function httpRouteCapabilities(routeKey: string): Capability[] {
 const wsRules: Record<string, Capability[]> = {
   // Registers the connection; a rejected token never reaches the table.
   $connect: ["realtimeTable"],
-  $disconnect: ["realtimeTable"],
+  // ... and tells the members of its presences that it left.
+  $disconnect: ["realtimeTable", "manageConnections"],
   // Replies and (for `from`) history are sent with PostToConnection.
   subscribe: ["realtimeTable", "manageConnections"],
   unsubscribe: ["realtimeTable", "manageConnections"],
@@ -54,6 +60,10 @@ const wsRules: Record<string, Capability[]> = {
   ping: ["realtimeTable", "manageConnections"],
   // A fresh token: rewrites the connection and its memberships; closes it when the old one expired.
   auth: ["realtimeTable", "manageConnections"],
+  // Presence: the table, and posts of the sync and of diffs to the other members.
+  "presence.enter": ["realtimeTable", "manageConnections"],
+  "presence.update": ["realtimeTable", "manageConnections"],
+  "presence.leave": ["realtimeTable", "manageConnections"],
   // Error frames for unknown actions.
   $default: ["realtimeTable", "manageConnections"],
 };

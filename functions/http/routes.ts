@@ -30,6 +30,11 @@ export const httpRoutes: readonly HttpRoute[] = [
     name: "PublishToTopic",
   },
   {
+    routeKey: "GET /topics/{topic}/presence",
+    entry: "functions/http/getTopicPresence.ts",
+    name: "GetTopicPresence",
+  },
+  {
     routeKey: "POST /connections/{connectionId}/messages",
     entry: "functions/http/postToConnection.ts",
     name: "PostToConnection",

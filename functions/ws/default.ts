@@ -10,7 +10,16 @@ import {
 } from "../../lib/realtime/wsHandler.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
-const ACTIONS = ["subscribe", "unsubscribe", "publish", "ping", "auth"];
+const ACTIONS = [
+  "subscribe",
+  "unsubscribe",
+  "publish",
+  "ping",
+  "auth",
+  "presence.enter",
+  "presence.update",
+  "presence.leave",
+];
 
 /** `$default`: every frame no route matched (not JSON, no `action`, an unknown one) gets an error frame. */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {

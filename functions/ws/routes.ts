@@ -20,4 +20,7 @@ export const wsRoutes: readonly WsRoute[] = [
   { routeKey: "publish", entry: "functions/ws/publish.ts", name: "WsPublish" },
   { routeKey: "ping", entry: "functions/ws/ping.ts", name: "WsPing" },
   { routeKey: "auth", entry: "functions/ws/auth.ts", name: "WsAuth" },
+  { routeKey: "presence.enter", entry: "functions/ws/presenceEnter.ts", name: "WsPresenceEnter" },
+  { routeKey: "presence.update", entry: "functions/ws/presenceUpdate.ts", name: "WsPresenceUpdate" },
+  { routeKey: "presence.leave", entry: "functions/ws/presenceLeave.ts", name: "WsPresenceLeave" },
 ];

@@ -10,10 +10,10 @@ import { deleteConnection } from "./deleteConnection.ts";
 import type { FanoutMessage } from "./fanoutMessage.ts";
 import type { ServerFrame } from "./frames.ts";
 import { eventFrames, POST_CONCURRENCY, postFrame } from "./postFrame.ts";
-import { queryTopicMembers, queryTopicsMembers } from "./queryTopicMembers.ts";
+import { queryTopicsMembers } from "./queryTopicMembers.ts";
 import { skipOrDeliverAbove } from "./seam.ts";
 import type { RealtimeTable } from "./table.ts";
-import { topicsOfEvent } from "./topic.ts";
+import { topicsOfEvent, wildcardOf } from "./topic.ts";
 
 export interface BroadcastDeps {
   table: RealtimeTable;
@@ -182,7 +182,8 @@ async function eventDeliveries(
   events: readonly EventBusCloudEvent[],
 ): Promise<Selection> {
   const byTopic = new Map<string, EventBusCloudEvent[]>();
-  for (const event of [...events].sort((a, b) => a.position - b.position)) {
+  // Positions travel as decimal strings (CloudEvents integers are 32-bit); they stay below 2^53 as numbers.
+  for (const event of [...events].sort((a, b) => Number(a.position) - Number(b.position))) {
     for (const topic of topicsOfEvent(event)) {
       const list = byTopic.get(topic);
       if (list) list.push(event);
@@ -223,9 +224,9 @@ async function eventDeliveries(
       if (member.catchingUp) {
         // Rare and short-lived: only while a `from` subscription replays history (see seam.ts).
         pending.push(
-          skipOrDeliverAbove(table, member, selected.at(-1)!.position).then((above) => {
+          skipOrDeliverAbove(table, member, Number(selected.at(-1)!.position)).then((above) => {
             if (above === null) return;
-            const live = selected.filter((event) => event.position > above);
+            const live = selected.filter((event) => Number(event.position) > above);
             if (live.length > 0) add(deliveries, member.connectionId, framesFor(topic, live));
           }),
         );
@@ -233,7 +234,7 @@ async function eventDeliveries(
       }
       if (member.seam !== undefined) {
         const seam = member.seam;
-        selected = selected.filter((event) => event.position > seam);
+        selected = selected.filter((event) => Number(event.position) > seam);
       }
       if (selected.length > 0) add(deliveries, member.connectionId, framesFor(topic, selected));
     }
@@ -255,14 +256,23 @@ async function messageDeliveries(
   const deliveries: Deliveries = new Map();
   const expired = new Set<string>();
   const now = Date.now();
-  for (const member of await queryTopicMembers(table, message.topic)) {
-    if (tokenExpired(member, now)) {
-      expired.add(member.connectionId);
-      continue;
+  // The topic and the one wildcard that can cover it, in the same directory read (see topic.ts).
+  const wildcard = wildcardOf(message.topic);
+  const byTopic = await queryTopicsMembers(table, wildcard ? [message.topic, wildcard] : [message.topic]);
+  for (const [topic, members] of byTopic) {
+    for (const member of members) {
+      if (tokenExpired(member, now)) {
+        expired.add(member.connectionId);
+        continue;
+      }
+      if (message.excludeSelf && member.connectionId === message.sender) continue;
+      // A connection subscribed both directly and by wildcard gets the message once.
+      if (deliveries.has(member.connectionId)) continue;
+      // Checked at subscribe for a direct subscription; per message for a wildcard, as a direct one would be.
+      if (topic !== message.topic && !allowedByPatterns(member.streams, message.topic)) continue;
+      if (!matchesFilter(member, frame)) continue;
+      add(deliveries, member.connectionId, [frame]);
     }
-    if (message.excludeSelf && member.connectionId === message.sender) continue;
-    if (!matchesFilter(member, frame)) continue;
-    add(deliveries, member.connectionId, [frame]);
   }
   return { deliveries, expired };
 }
@@ -294,7 +304,10 @@ async function deliver(
           }
           if (outcome === "gone") {
             summary.gone.push(connectionId);
-            await deleteConnection(deps.table, connectionId);
+            await deleteConnection(deps.table, connectionId, {
+              api: deps.api,
+              ...(deps.onPostError ? { onError: deps.onPostError } : {}),
+            });
             return;
           }
           summary.sent++;

@@ -32,7 +32,10 @@ export async function closeExpiredConnection(
   };
   await postFrame(api, connectionId, frame).catch(options.onError);
   // The items go first, so that no broadcast finds the connection while it is being closed.
-  await deleteConnection(table, connectionId);
+  await deleteConnection(table, connectionId, {
+    api,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
   await api.send(new DeleteConnectionCommand({ ConnectionId: connectionId })).catch((error: unknown) => {
     if (!isGone(error)) options.onError?.(error);
   });

@@ -1,13 +1,19 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { batchDelete } from "./batchDelete.ts";
+import { removePresence } from "./leavePresence.ts";
+import { presenceTopicsOf } from "./presenceTable.ts";
 import { connectionKey, type RealtimeTable, topicMemberKey } from "./table.ts";
 import { bumpGeneration } from "./topicDirectory.ts";
 
-/**
- * Removes a connection and all its topic memberships (both copies of each). Used by `$disconnect` and
- * whenever API Gateway answers `410 Gone` for the connection. Idempotent.
- */
-export async function deleteConnection(table: RealtimeTable, connectionId: string): Promise<void> {
+export interface DeleteConnectionOptions {
+  /** Posts `presence.leave` to the members of the topics the connection was present on; without it, nobody is told. */
+  api?: ApiGatewayManagementApiClient;
+  onError?: (error: unknown, connectionId: string) => void;
+}
+
+/** The keys of the items under `conn#<connectionId>`. */
+async function connectionItems(table: RealtimeTable, connectionId: string) {
   const { pk } = connectionKey(connectionId);
   const keys: Array<{ pk: string; sk: string }> = [];
   let startKey: Record<string, unknown> | undefined;
@@ -22,24 +28,43 @@ export async function deleteConnection(table: RealtimeTable, connectionId: strin
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of page.Items ?? []) {
-      const sk = String(item.sk);
-      if (sk.startsWith("topic#")) keys.push(topicMemberKey(sk.slice("topic#".length), connectionId));
-      keys.push({ pk, sk });
-    }
+    for (const item of page.Items ?? []) keys.push({ pk, sk: String(item.sk) });
     startKey = page.LastEvaluatedKey;
   } while (startKey);
+  return keys;
+}
+
+/**
+ * Removes a connection, all its topic memberships (both copies of each) and its presences (telling the
+ * other members when `api` is given). Used by `$disconnect` and whenever API Gateway answers `410 Gone`
+ * for the connection. Idempotent.
+ */
+export async function deleteConnection(
+  table: RealtimeTable,
+  connectionId: string,
+  options: DeleteConnectionOptions = {},
+): Promise<void> {
+  const key = connectionKey(connectionId);
+  const keys = await connectionItems(table, connectionId);
+  const topicCopies = keys.filter((item) => item.sk.startsWith("topic#"));
   // Topic copies first: a connection item without memberships is harmless, the reverse would be found
   // by broadcasts until the TTL.
   await batchDelete(
     table,
-    keys.filter((key) => key.pk !== pk),
+    topicCopies.map((item) => topicMemberKey(item.sk.slice("topic#".length), connectionId)),
   );
   // Broadcasters caching these topics' members must read them again.
-  const topics = keys.filter((key) => key.pk === pk && key.sk.startsWith("topic#"));
-  await Promise.all(topics.map((key) => bumpGeneration(table, key.sk.slice("topic#".length))));
+  await Promise.all(topicCopies.map((item) => bumpGeneration(table, item.sk.slice("topic#".length))));
+  // The connection item says which topics it is present on, as it was when deleted: a `presence.enter`
+  // takes its slot there before it writes anything else and checks after writing that the item still
+  // exists, so each presence is removed here or by that enter itself (see enterPresence.ts).
+  const { Attributes } = await table.dynamo.send(
+    new DeleteCommand({ TableName: table.tableName, Key: key, ReturnValues: "ALL_OLD" }),
+  );
   await batchDelete(
     table,
-    keys.filter((key) => key.pk === pk),
+    keys.filter((item) => item.sk !== key.sk),
   );
+  const presences = presenceTopicsOf(Attributes?.topics as Set<string> | undefined);
+  await Promise.all(presences.map((topic) => removePresence({ table, ...options }, connectionId, topic)));
 }

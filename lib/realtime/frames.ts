@@ -42,12 +42,52 @@ export const authFrame = z.strictObject({
   token: z.string().min(1, "must not be empty").max(8192, "must be at most 8192 characters"),
 });
 
+/** A presence member's state: a JSON object the client chooses (name, status, cursor...). */
+const presenceState = z.record(z.string(), z.unknown());
+
+/** Enters the topic's presence (or replaces the state when already present). */
+export const presenceEnterFrame = z.strictObject({
+  action: z.literal("presence.enter"),
+  id: frameId,
+  topic: topicName,
+  state: presenceState.default({}),
+});
+
+export const presenceUpdateFrame = z.strictObject({
+  action: z.literal("presence.update"),
+  id: frameId,
+  topic: topicName,
+  state: presenceState,
+});
+
+export const presenceLeaveFrame = z.strictObject({
+  action: z.literal("presence.leave"),
+  id: frameId,
+  topic: topicName,
+});
+
 export type SubscribeFrame = z.output<typeof subscribeFrame>;
 export type UnsubscribeFrame = z.output<typeof unsubscribeFrame>;
 export type PublishFrame = z.output<typeof publishFrame>;
 export type PingFrame = z.output<typeof pingFrame>;
 export type AuthFrame = z.output<typeof authFrame>;
+export type PresenceEnterFrame = z.output<typeof presenceEnterFrame>;
+export type PresenceUpdateFrame = z.output<typeof presenceUpdateFrame>;
+export type PresenceLeaveFrame = z.output<typeof presenceLeaveFrame>;
 export type FrameId = string | number | undefined;
+
+/** A connection present on a topic, as presence frames and `GET /topics/{topic}/presence` show it. */
+export interface PresenceMember {
+  connectionId: string;
+  /** The `sub` of the member's token: who it is, which its `state` cannot forge. */
+  subject: string;
+  state: unknown;
+  /**
+   * The topic's presence counter at this member's last change. Frames of different changes can arrive out
+   * of order: apply one only if its `seq` is above every `seq` seen for that connection id.
+   */
+  seq: number;
+}
 
 /** Frames the bus sends to clients. */
 export type ServerFrame =
@@ -56,7 +96,11 @@ export type ServerFrame =
   | { type: "pong"; id?: string | number; connectionId: string }
   | { type: "events"; topic: string; events: EventBusCloudEvent[] }
   | { type: "message"; topic?: string; data: unknown; sender: string | null }
-  | { type: "error"; id?: string | number; code: ErrorCode; message: string };
+  | { type: "error"; id?: string | number; code: ErrorCode; message: string }
+  /** To a member that entered: everyone present (a long list comes as several frames; merge them). */
+  | { type: "presence.sync"; topic: string; members: PresenceMember[] }
+  /** To the other members: one member's change. */
+  | { type: "presence.join" | "presence.update" | "presence.leave"; topic: string; member: PresenceMember };
 
 /** The `id` of a frame that may not have passed validation, if it is usable as a correlation id. */
 export function frameIdOf(body: unknown): string | number | undefined {

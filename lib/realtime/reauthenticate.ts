@@ -6,6 +6,8 @@ import { EventBusError, isEventBusError } from "../errors.ts";
 import { authorizeSubscribe } from "./authorizeTopic.ts";
 import type { Connection } from "./connection.ts";
 import { listConnectionTopics } from "./listConnectionTopics.ts";
+import { touchPresenceDirectory } from "./presenceDirectory.ts";
+import { presenceMemberKey, presenceTopicsOf } from "./presenceTable.ts";
 import {
   connectionKey,
   connectionTopicKey,
@@ -45,7 +47,9 @@ export async function reauthenticate(
     );
   }
   const topics = await listConnectionTopics(deps.table, connection.connectionId);
-  for (const topic of topics) {
+  // Presences are found through their slots (see presenceTable.ts); `connection` is the stored item.
+  const presences = presenceTopicsOf((connection as { topics?: Set<string> }).topics);
+  for (const topic of [...topics, ...presences]) {
     try {
       authorizeSubscribe(principal, parseTopic(topic));
     } catch (error) {
@@ -75,6 +79,13 @@ export async function reauthenticate(
     ]),
   );
   await Promise.all(topics.map((topic) => bumpGeneration(deps.table, topic)));
+  // Presences live as long as the connection: a listing leaves out members whose items have expired.
+  await Promise.all(
+    presences.flatMap((topic) => [
+      update(deps.table, presenceMemberKey(topic, connection.connectionId), updated, false, true),
+      touchPresenceDirectory(deps.table, topic, connection.connectionId, updated.expiresAt),
+    ]),
+  );
   return updated;
 }
 
@@ -83,10 +94,15 @@ async function update(
   Key: { pk: string; sk: string },
   connection: Connection,
   withPrincipal: boolean,
+  withTokenExpiry = false,
 ): Promise<void> {
   const isConnectionItem = Key.sk === "meta";
   const sets = ["expiresAt = :expiresAt"];
   const values: Record<string, unknown> = { ":expiresAt": connection.expiresAt };
+  if (withTokenExpiry && !withPrincipal) {
+    sets.push("tokenExpiresAt = :tokenExpiresAt");
+    values[":tokenExpiresAt"] = connection.tokenExpiresAt;
+  }
   let remove = "";
   if (withPrincipal) {
     sets.push("tokenExpiresAt = :tokenExpiresAt");

@@ -45,7 +45,7 @@ export async function reserveTopic(
   );
   if (!Item) throw new EventBusError("UNAUTHORIZED", "This connection is not registered; reconnect.");
   throw validationFailed(
-    `A connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics; unsubscribe from one first.`,
+    `A connection may subscribe to (or be present on) at most ${MAX_TOPICS_PER_CONNECTION} topics in all; unsubscribe from (or leave) one first.`,
     { field: "topic", maxTopics: MAX_TOPICS_PER_CONNECTION },
   );
 }

@@ -28,7 +28,7 @@ export async function sendToConnection(
   }
   const outcome = await postFrame(deps.api, connectionId, { type: "message", data, sender: null });
   if (outcome === "gone") {
-    await deleteConnection(deps.table, connectionId);
+    await deleteConnection(deps.table, connectionId, { api: deps.api });
     throw new EventBusError("CONNECTION_GONE", `Connection '${connectionId}' is gone.`, { connectionId });
   }
 }

@@ -47,7 +47,7 @@ export async function subscribeToTopic(
   const topic = parseTopic(frame.topic);
   const principal = principalOf(connection);
   authorizeSubscribe(principal, topic);
-  if (topic.kind === "ephemeral" && frame.from !== undefined) {
+  if ((topic.kind === "ephemeral" || topic.kind === "wildcard") && frame.from !== undefined) {
     throw validationFailed("'from' applies to event topics only: ephemeral topics keep no history.", {
       topic: topic.name,
     });

@@ -10,9 +10,12 @@ export type Topic =
   | { kind: "stream"; name: string; streamId: string }
   | { kind: "category"; name: string; category: string }
   | { kind: "all"; name: "$all" }
-  | { kind: "ephemeral"; name: string };
+  | { kind: "ephemeral"; name: string }
+  /** `<prefix>.*`: every ephemeral topic `<prefix>.<segment>` (one more `.`-separated segment). */
+  | { kind: "wildcard"; name: string; prefix: string };
 
-export const isEventTopic = (topic: Topic): boolean => topic.kind !== "ephemeral";
+export const isEventTopic = (topic: Topic): boolean =>
+  topic.kind === "stream" || topic.kind === "category" || topic.kind === "all";
 
 /** Ephemeral topic names, category names and stream ids are all at most this long. */
 export const MAX_TOPIC_NAME_LENGTH = 200;
@@ -21,14 +24,18 @@ const CATEGORY = /^[A-Za-z0-9][A-Za-z0-9_.:@]{0,199}$/;
 const quote = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}...` : text);
 // `#` is excluded on purpose: it separates the parts of the DynamoDB keys that embed topic names.
 const EPHEMERAL = /^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,199}$/;
+/** What a wildcard looks like, so that a near miss gets the wildcard rule rather than the naming rule. */
+const WILDCARD_SUFFIX = ".*";
 
 /**
- * Parses a topic name: `stream:<streamId>`, `category:<name>`, `$all`, or any other name of 1-200
- * characters of `A-Za-z0-9 _ . : @ / -` starting with a letter or digit (an ephemeral topic).
+ * Parses a topic name: `stream:<streamId>`, `category:<name>`, `$all`, any other name of 1-200
+ * characters of `A-Za-z0-9 _ . : @ / -` starting with a letter or digit (an ephemeral topic), or such a
+ * name followed by `.*` (a wildcard over ephemeral topics; see `wildcardOf`).
  *
  * @throws {EventBusError} `VALIDATION_FAILED` for a malformed name.
  */
 export function parseTopic(name: string): Topic {
+  if (name.includes("*")) return parseWildcard(name);
   if (name === "$all") return { kind: "all", name };
   if (name.startsWith("stream:")) {
     const streamId = name.slice("stream:".length);
@@ -57,6 +64,44 @@ export function parseTopic(name: string): Topic {
     );
   }
   return { kind: "ephemeral", name };
+}
+
+/**
+ * A wildcard is an ephemeral topic name whose last `.`-separated segment is `*`, and the only `*` in it:
+ * `room:lobby.*` matches `room:lobby.a` and `room:lobby.b`, not `room:lobby` nor `room:lobby.a.b` (one
+ * segment, as NATS's `*`). Matching one fixed segment keeps the broadcaster's cost per message constant:
+ * a message on `a.b.c` can only match the wildcard `a.b.*`, read in the same request as `a.b.c` itself.
+ */
+function parseWildcard(name: string): Topic {
+  const rule = `A wildcard topic is an ephemeral topic name followed by '.*' (its last '.'-separated segment is '*', the only '*' in it), e.g. 'room:lobby.*'; got '${quote(name)}'.`;
+  if (name.startsWith("stream:") || name.startsWith("category:") || name === "$all") {
+    throw validationFailed(
+      `Wildcards apply to ephemeral topics only; use 'category:<name>' or '$all' for several streams. ${rule}`,
+      { field: "topic", rule: "wildcard", topic: quote(name) },
+    );
+  }
+  const prefix = name.slice(0, -WILDCARD_SUFFIX.length);
+  if (!name.endsWith(WILDCARD_SUFFIX) || prefix.includes("*") || !EPHEMERAL.test(prefix)) {
+    throw validationFailed(rule, { field: "topic", rule: "wildcard", topic: quote(name) });
+  }
+  if (name.length > MAX_TOPIC_NAME_LENGTH) {
+    throw validationFailed(`Topics are at most ${MAX_TOPIC_NAME_LENGTH} characters; got ${name.length}.`, {
+      field: "topic",
+      rule: "length",
+      topic: quote(name),
+    });
+  }
+  return { kind: "wildcard", name, prefix };
+}
+
+/**
+ * The wildcard subscription that covers an ephemeral topic, if it has one: `a.b.*` for `a.b.c`; none for
+ * a name without `.` or ending in `.` (its last segment would be empty).
+ */
+export function wildcardOf(topic: string): string | undefined {
+  const dot = topic.lastIndexOf(".");
+  if (dot <= 0 || dot === topic.length - 1) return undefined;
+  return `${topic.slice(0, dot)}${WILDCARD_SUFFIX}`;
 }
 
 /** The event topics an event is published on: its stream, its category and `$all`. */

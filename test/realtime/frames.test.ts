@@ -15,7 +15,7 @@ const event = (position: number, bytes: number): EventBusCloudEvent => ({
   data: "x".repeat(bytes),
   streamid: "s-1",
   streamversion: position,
-  position,
+  position: String(position),
 });
 
 describe("eventFrames", () => {

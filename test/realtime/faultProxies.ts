@@ -86,3 +86,40 @@ export async function startHttpFaultProxy(
     },
   };
 }
+
+/**
+ * An HTTP proxy in front of DynamoDB that records each request's operation (`x-amz-target` without its
+ * prefix) and body, so that a test can count what a broadcast costs.
+ */
+export async function startRecordingProxy(target: string) {
+  const { hostname, port } = new URL(target);
+  const requests: Array<{ operation: string; body: string }> = [];
+  const server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const operation =
+      String(req.headers["x-amz-target"] ?? "")
+        .split(".")
+        .pop() ?? "";
+    requests.push({ operation, body: body.toString("utf8") });
+    const upstream = request(
+      { host: hostname, port, method: req.method, path: req.url, headers: req.headers },
+      (response) => {
+        res.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    upstream.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

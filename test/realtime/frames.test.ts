@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { EventBusCloudEvent } from "../../lib/events/types.ts";
 import { limits } from "../../lib/limits.ts";
 import { eventFrames, frameBytes } from "../../lib/realtime/postFrame.ts";
-import { parseTopic } from "../../lib/realtime/topic.ts";
+import { parseTopic, wildcardOf } from "../../lib/realtime/topic.ts";
 
 const event = (position: number, bytes: number): EventBusCloudEvent => ({
   specversion: "1.0",
@@ -50,5 +50,28 @@ describe("parseTopic", () => {
     for (const bad of ["", "$other", "a#b", "stream:", "category:a-b", "x".repeat(201), "room lobby"]) {
       expect(() => parseTopic(bad), bad).toThrow(expect.objectContaining({ code: "VALIDATION_FAILED" }));
     }
+  });
+  it("recognises a wildcard as an ephemeral prefix followed by '.*', and names the one topic it covers", () => {
+    expect(parseTopic("room:lobby.*")).toEqual({
+      kind: "wildcard",
+      name: "room:lobby.*",
+      prefix: "room:lobby",
+    });
+    for (const bad of [
+      "room:*.a",
+      "room:lobby*",
+      "*",
+      ".*",
+      "room.**",
+      "a.*.*",
+      "stream:x-*",
+      "category:*",
+    ]) {
+      expect(() => parseTopic(bad), bad).toThrow(expect.objectContaining({ code: "VALIDATION_FAILED" }));
+    }
+    expect(wildcardOf("room:lobby.a")).toBe("room:lobby.*");
+    expect(wildcardOf("a.b.c")).toBe("a.b.*");
+    expect(wildcardOf("room:lobby")).toBeUndefined();
+    expect(wildcardOf("room:lobby.")).toBeUndefined();
   });
 });

@@ -653,3 +653,6 @@ try {
     process.exitCode = exitCodeFor(error);
   }
 }
+// An open WebSocket or a pending retry timer must not keep a finished command alive (writes to pipes and
+// files are synchronous on POSIX, so nothing printed is lost).
+process.exit(process.exitCode ?? EXIT.ok);

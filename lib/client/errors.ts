@@ -114,6 +114,29 @@ export class UnavailableError extends EventBusClientError {
   retryAfterSeconds: number | undefined;
 }
 
+/** The HTTP status each server code maps to (WebSocket error frames carry only the code). */
+const statusByCode: Record<string, number> = {
+  VALIDATION_FAILED: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  STREAM_NOT_FOUND: 404,
+  SUBSCRIPTION_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  WRONG_EXPECTED_VERSION: 409,
+  DUPLICATE_EVENT_ID: 409,
+  SUBSCRIPTION_CONFLICT: 409,
+  CONNECTION_GONE: 410,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+};
+
+/** The HTTP status of a server code, or 0 for `NETWORK` and codes this client does not know. */
+export const statusForCode = (code: string): number => statusByCode[code] ?? 0;
+
 type ErrorClass = new (
   code: string,
   status: number,

@@ -1,5 +1,5 @@
 import { matchesEventPattern, type EventPattern as ServerPattern } from "../subscriptions/eventPattern.ts";
-import { type EventBusClientError, errorForCode, UnavailableError } from "./errors.ts";
+import { type EventBusClientError, errorForCode, statusForCode, UnavailableError } from "./errors.ts";
 import { positionParam, toBigPosition } from "./position.ts";
 import { TokenKeeper, type TokenSource } from "./token.ts";
 import type { CloudEvent, EventPattern, Position } from "./types.ts";
@@ -498,7 +498,9 @@ export class RealtimeClient {
         clearTimeout(pending.timer);
         if (frame.type === "error") {
           const code = String(frame.code);
-          pending.reject(errorForCode(code, 0, String(frame.message ?? code), { ...frame }));
+          pending.reject(
+            errorForCode(code, statusForCode(code), String(frame.message ?? code), { ...frame }),
+          );
         } else pending.resolve(frame);
         return;
       }
@@ -525,7 +527,16 @@ export class RealtimeClient {
     }
     if (frame.type === "error") {
       // An error the server could not tie to a frame of ours, e.g. the token expired before a refresh.
-      this.emitError(errorForCode(String(frame.code), 0, String(frame.message ?? frame.code), { ...frame }));
+      this.emitError(
+        errorForCode(
+          String(frame.code),
+          statusForCode(String(frame.code)),
+          String(frame.message ?? frame.code),
+          {
+            ...frame,
+          },
+        ),
+      );
     }
   }
 

@@ -1,0 +1,338 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RealtimeHarness, startRealtimeHarness } from "../realtime/support.ts";
+import { TEST_JWT_SECRET } from "../support/httpApi.ts";
+
+/*
+ * The `eventbus` binary run as a child process against the real local bus in this process: what it prints,
+ * what `--json` gives scripts, and its exit codes. The usage test runs `lib/cli/main.ts` under tsx, as
+ * `npm run eventbus` does; the rest run the same source bundled once by esbuild, because each tsx start
+ * transpiles the CLI's imports again (seconds apiece on a busy two-core machine, for some forty runs).
+ */
+
+let h: RealtimeHarness;
+let env: Record<string, string>;
+const home = mkdtempSync(join(tmpdir(), "eventbus-cli-home-"));
+const binary = join(home, "eventbus.mjs");
+const suffix = randomBytes(3).toString("hex");
+
+beforeAll(async () => {
+  await build({
+    entryPoints: ["lib/cli/main.ts"],
+    outfile: binary,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    // Bundled CommonJS dependencies (commander, ws) call require.
+    banner: {
+      js: 'import { createRequire as createRequireForBundle } from "node:module"; const require = createRequireForBundle(import.meta.url);',
+    },
+    // ws's optional native add-ons, which it loads only if installed.
+    external: ["bufferutil", "utf-8-validate"],
+    logLevel: "warning",
+  });
+  h = await startRealtimeHarness();
+  env = {
+    EVENTBUS_URL: h.api.baseUrl,
+    EVENTBUS_WS_URL: h.gateway.url,
+    EVENTBUS_TOKEN: await h.token("admin", undefined, { expiresIn: "1h" }),
+    // What `eventbus token` signs with (instead of a `.eventbus/jwt-secret` in the working directory).
+    EVENTBUS_JWT_SECRET: TEST_JWT_SECRET,
+  };
+});
+afterAll(() => h?.close());
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with the bus's URLs and an admin token in the environment (unless overridden). */
+function cli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; stdin?: string; viaTsx?: boolean } = {},
+) {
+  const entry = options.viaTsx ? ["--import", "tsx", "lib/cli/main.ts"] : [binary];
+  const child = spawn(process.execPath, [...entry, ...args], {
+    cwd: process.cwd(),
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      NO_COLOR: "1",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      ...env,
+      ...options.env,
+    } as NodeJS.ProcessEnv,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  child.stdin.end(options.stdin ?? "");
+  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return Object.assign(done, { child, output: () => stdout });
+}
+
+describe("usage", () => {
+  it("prints help with exit code 0 and refuses bad usage with exit code 2 and one clear line", {
+    timeout: 60_000,
+  }, async () => {
+    const help = await cli(["--help"], { viaTsx: true });
+    expect(help.code).toBe(0);
+    for (const command of ["append", "read", "tail", "subscriptions", "token", "doctor"]) {
+      expect(help.stdout).toContain(command);
+    }
+    expect(help.stdout).toContain("Exit codes: 0 ok, 1 failure, 2 usage");
+    const subHelp = await cli(["subscriptions", "replay", "--help"]);
+    expect(subHelp.code).toBe(0);
+    expect(subHelp.stdout).toContain("--from <from>");
+
+    const unknown = await cli(["frobnicate"], { viaTsx: true });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    const badLimit = await cli(["read", "x", "--limit", "many"]);
+    expect(badLimit).toMatchObject({ code: 2, stdout: "" });
+    expect(badLimit.stderr).toContain("--limit must be an integer >= 1, got 'many'");
+    const badJson = await cli(["append", "x", "--type", "A", "--data", "{nope"]);
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toContain("--data is not valid JSON");
+  });
+});
+
+describe("append and read", () => {
+  it("appends from flags, arguments and stdin, reads back, and exits 4 on a version conflict", {
+    timeout: 60_000,
+  }, async () => {
+    const stream = `cli-${suffix}`;
+    const first = await cli([
+      "append",
+      stream,
+      "--type",
+      "OrderPlaced",
+      "--data",
+      '{"total":42}',
+      "--expected-version",
+      "no_stream",
+    ]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(
+      new RegExp(`^appended 1 event\\(s\\) to ${stream}: version 1, position \\d+\\n$`),
+    );
+
+    const piped = await cli(["append", stream, "-", "--json"], {
+      stdin: '{"type":"OrderPaid","data":{"amount":42}}\n{"type":"OrderShipped"}\n',
+    });
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({
+      streamId: stream,
+      version: 3,
+      events: [{ version: 2 }, { version: 3 }],
+    });
+
+    const conflict = await cli(["append", stream, '{"type":"Late"}', "--expected-version", "1"]);
+    expect(conflict.code).toBe(4);
+    expect(conflict.stderr).toContain(
+      `error WRONG_EXPECTED_VERSION (409): Stream '${stream}' is at version 3, expected 1.`,
+    );
+    const conflictJson = await cli([
+      "append",
+      stream,
+      '{"type":"Late"}',
+      "--expected-version",
+      "1",
+      "--json",
+    ]);
+    expect(conflictJson.code).toBe(4);
+    expect(JSON.parse(conflictJson.stderr).error).toMatchObject({
+      code: "WRONG_EXPECTED_VERSION",
+      status: 409,
+      actualVersion: 3,
+    });
+
+    const read = await cli(["read", stream]);
+    expect(read.code).toBe(0);
+    const lines = read.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^\\s*\\d+  ${stream}@1  OrderPlaced  \\{"total":42\\}$`));
+    expect(read.stderr).toMatch(/3 event\(s\) in \d+ ms/);
+
+    const ndjson = await cli(["read", stream, "--json", "--limit", "2"]);
+    const events = ndjson.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.map((e) => e.type)).toEqual(["OrderPlaced", "OrderPaid"]);
+    expect(events[0]).toMatchObject({ specversion: "1.0", subject: stream, streamversion: 1 });
+
+    const all = await cli(["read", "--category", "cli", "--type", "OrderShipped", "--json"]);
+    expect(
+      all.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line).subject),
+    ).toContain(stream);
+
+    const missing = await cli(["read", `nothing-${suffix}`]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain("STREAM_NOT_FOUND");
+  });
+});
+
+describe("tail", () => {
+  it("prints history from --from, then live events, and exits after --count", async () => {
+    const stream = `tail-${suffix}`;
+    const first = await h.api.request("POST", `/streams/${stream}/events`, { body: { type: "Before" } });
+    const from = String(first.body.events[0].position);
+    const tail = cli(["tail", stream, "--from", from, "--count", "3", "--json"]);
+    // Live events once the history arrived (the subscription is in place by then).
+    const deadline = Date.now() + 15_000;
+    while (!tail.output().includes("Before") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    await h.api.request("POST", `/streams/${stream}/events`, {
+      body: [{ type: "Live1" }, { type: "Live2" }],
+    });
+    const result = await tail;
+    expect(result.code).toBe(0);
+    const types = result.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line).type);
+    expect(types).toEqual(["Before", "Live1", "Live2"]);
+  }, 30_000);
+
+  it("exits 5 when the token may not read the topic", { timeout: 30_000 }, async () => {
+    const token = await h.token("realtime:subscribe events:read", ["orders-*"]);
+    const refused = await cli(["tail", "stream:billing-1"], { env: { EVENTBUS_TOKEN: token } });
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain("FORBIDDEN");
+  });
+});
+
+describe("subscriptions", () => {
+  it("creates, lists, gets, replays with progress to lag 0, redrives and deletes", async () => {
+    const name = `cli-sub-${suffix}`;
+    await h.api.request("POST", `/streams/clisub-${suffix}/events`, { body: [{ type: "S" }, { type: "S" }] });
+    const created = await cli([
+      "subscriptions",
+      "create",
+      name,
+      "--filter",
+      '{"type":["S"]}',
+      "--start-from",
+      "origin",
+    ]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain(`created subscription ${name}`);
+    const again = await cli(["subs", "create", name, "--filter", '{"type":["S"]}', "--start-from", "origin"]);
+    expect(again.stdout).toContain("already exists with this definition");
+    const different = await cli(["subs", "create", name, "--filter", '{"type":["T"]}']);
+    expect(different.code).toBe(4);
+    expect(different.stderr).toContain("SUBSCRIPTION_CONFLICT");
+
+    const list = await cli(["subscriptions", "list"]);
+    expect(list.stdout).toMatch(/^NAME\s+ORDERING\s+CHECKPOINT\s+HEAD\s+LAG\s+QUEUE\s+DLQ\s+OWNER/);
+    expect(list.stdout).toContain(name);
+    const listed = JSON.parse((await cli(["subscriptions", "list", "--json"])).stdout);
+    expect(listed.subscriptions.map((s: { name: string }) => s.name)).toContain(name);
+
+    const get = JSON.parse((await cli(["subscriptions", "get", name, "--json"])).stdout);
+    expect(get).toMatchObject({ name, filter: { type: ["S"] } });
+
+    const replay = await cli(["subscriptions", "replay", name, "--from", "origin", "--timeout", "20"]);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(
+      new RegExp(
+        `^replayed ${name}: \\d+ position\\(s\\) forwarded in [\\d.]+ s \\(\\d+/s\\), checkpoint \\d+, lag 0`,
+      ),
+    );
+    const replayJson = JSON.parse((await cli(["subs", "replay", name, "--from", "origin", "--json"])).stdout);
+    expect(replayJson).toMatchObject({ name, lag: 0 });
+
+    const redrive = await cli(["subscriptions", "redrive", name]);
+    expect(redrive.code).toBe(0);
+    expect(redrive.stdout).toMatch(new RegExp(`^redrove ${name}: 0 message\\(s\\) moved back to the queue`));
+
+    expect((await cli(["subscriptions", "delete", name])).stdout).toContain(`deleted subscription ${name}`);
+    const gone = await cli(["subscriptions", "get", name]);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toContain("SUBSCRIPTION_NOT_FOUND");
+  }, 60_000);
+});
+
+describe("token, doctor and configuration", () => {
+  it("mints a local token whose scopes the server enforces (exit 5 when refused)", {
+    timeout: 30_000,
+  }, async () => {
+    const minted = await cli(["token", "--scope", "events:read", "--expires", "10m"]);
+    expect(minted.code).toBe(0);
+    const token = minted.stdout.trim();
+    expect(token.split(".")).toHaveLength(3);
+    const refused = await cli(["append", `tok-${suffix}`, "--type", "A"], { env: { EVENTBUS_TOKEN: token } });
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain("FORBIDDEN (403)");
+    const bad = await cli(["token", "--scope", "everything"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unknown scope(s): everything");
+    expect((await cli(["token", "--expires", "1y"])).code).toBe(2);
+  });
+
+  it("doctor prints one line per check and exits 0 when all pass, 1 when the bus is unreachable", async () => {
+    const ok = await cli(["doctor"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^✓ config\s+url http/m);
+    expect(ok.stdout).toMatch(/^✓ http\s+GET \/health answered 200/m);
+    expect(ok.stdout).toMatch(/^✓ token\s+expires in/m);
+    expect(ok.stdout).toMatch(/^✓ auth\s+the token may read events/m);
+    expect(ok.stdout).toMatch(/^✓ websocket\s+ws:\/\/.* connected, pong in \d+ ms/m);
+    const report = JSON.parse((await cli(["doctor", "--json"])).stdout);
+    expect(report.ok).toBe(true);
+
+    const down = await cli(["doctor", "--timeout", "1"], {
+      env: { EVENTBUS_URL: "http://127.0.0.1:9", EVENTBUS_WS_URL: "ws://127.0.0.1:9" },
+    });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/^✗ http\s+cannot reach http:\/\/127.0.0.1:9/m);
+    expect(down.stdout).toMatch(/^✗ websocket/m);
+  }, 30_000);
+
+  it("takes flags over environment over the profile file", async () => {
+    const stream = `conf-${suffix}`;
+    await h.api.request("POST", `/streams/${stream}/events`, { body: { type: "A" } });
+    const file = join(home, "profiles.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        url: "http://127.0.0.1:9",
+        profiles: { local: { url: h.api.baseUrl, token: env.EVENTBUS_TOKEN } },
+      }),
+    );
+    const noEnv = { EVENTBUS_URL: undefined, EVENTBUS_TOKEN: undefined, EVENTBUS_CONFIG: file };
+    // The named profile's url and token.
+    expect((await cli(["read", stream, "--profile", "local"], { env: noEnv })).code).toBe(0);
+    // The environment beats the file.
+    const envWins = await cli(["read", stream, "--profile", "local"], {
+      env: { ...noEnv, EVENTBUS_URL: "http://127.0.0.1:9" },
+    });
+    expect(envWins.code).toBe(1);
+    expect(envWins.stderr).toContain("NETWORK");
+    // A flag beats the environment.
+    const flagWins = await cli(["read", stream, "--profile", "local", "--url", h.api.baseUrl], {
+      env: { ...noEnv, EVENTBUS_URL: "http://127.0.0.1:9" },
+    });
+    expect(flagWins.code).toBe(0);
+    const missingProfile = await cli(["read", stream, "--profile", "nope"], { env: noEnv });
+    expect(missingProfile.code).toBe(2);
+    expect(missingProfile.stderr).toContain("has no profile 'nope'");
+  }, 30_000);
+});

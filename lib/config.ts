@@ -51,6 +51,8 @@ const configSchema = z.object({
   EVENTBUS_WS_PORT: port(4001),
   EVENTBUS_SQS_PORT: port(4002),
   EVENTBUS_DYNAMODB_PORT: port(4003),
+  /** `npm run dev`: the embedded Postgres's port (when `DATABASE_URL` is unset). */
+  EVENTBUS_PG_PORT: port(4004),
   /** LocalStack or another single AWS endpoint. The SDK also honours AWS_ENDPOINT_URL_SQS / _DYNAMODB. */
   AWS_ENDPOINT_URL: z.string().url().optional(),
   /** Prefix of the SQS queues the bus creates for subscriptions (IAM grants are scoped to it on AWS). */

@@ -17,7 +17,10 @@ export interface CaptureStatus {
   appliedLsn: string | null;
   /** WAL the slot holds back, in bytes. */
   lagBytes: number;
-  /** Seconds since the reader last had nothing left to apply (0 when the slot is caught up). */
+  /**
+   * 0 when the slot is caught up; else seconds since the newer of the last applied source commit and the
+   * last moment the reader had nothing left to apply.
+   */
   lagSeconds: number;
   /** `reserved`/`extended`: fine; `unreserved`: about to lose WAL; `lost`: max_slot_wal_keep_size was exceeded. */
   walStatus: string | null;
@@ -44,8 +47,8 @@ export async function readCaptureStatuses(sql: Sql, name?: string): Promise<Capt
            cl.relreplident::text as identity, slot.name as slot, coalesce(s.active, false) as active,
            s.confirmed_flush_lsn::text as "confirmedLsn", p.applied_lsn::text as "appliedLsn",
            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::text as "lagBytes",
-           case when s.confirmed_flush_lsn is null or pg_current_wal_lsn() = s.confirmed_flush_lsn then 0
-                else extract(epoch from now() - coalesce(p.idle_at, p.applied_at, c.created_at))::float8
+           case when s.confirmed_flush_lsn is null or pg_current_wal_lsn() <= s.confirmed_flush_lsn then 0
+                else extract(epoch from now() - greatest(p.idle_at, p.source_committed_at, c.created_at))::float8
            end as "lagSeconds",
            s.wal_status as "walStatus", p.last_error as "lastError", p.last_error_at as "lastErrorAt",
            c.created_at as "createdAt"

@@ -131,6 +131,14 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     );
     service = replication;
 
+    // When the reader last had nothing to apply: `lagSeconds` counts from here. Written at most once a second.
+    let idleMarkedAt = 0;
+    async function markIdle(): Promise<void> {
+      if (Date.now() - idleMarkedAt < 1_000) return;
+      idleMarkedAt = Date.now();
+      await sql`update eventbus.capture_progress set idle_at = now() where slot = ${slot}`.catch(() => {});
+    }
+
     /** Confirms a position to the slot, unless this session failed: then nothing more may be confirmed. */
     async function acknowledge(lsn: string): Promise<void> {
       if (failure || replication.isStop()) return;
@@ -212,7 +220,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           return;
         case "begin":
           current = {
-            commit: { lsn: message.commitLsn ?? "0/0", xid: message.xid },
+            commit: { lsn: lsnText(message.commitLsn ?? "0/0"), xid: message.xid },
             endLsn: message.commitLsn ?? "0/0",
             committedAt: new Date(Number((message.commitTime as bigint) / 1000n)),
             changes: [],
@@ -261,8 +269,10 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
       // With nothing received and unapplied, everything up to the server's position is either in the
       // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
-      if (!current && pending.length === 0 && !flushing && queuedMessages() === 0) await acknowledge(lsn);
-      else if (shouldRespond) await acknowledge(formatLsn(applied));
+      if (!current && pending.length === 0 && !flushing && queuedMessages() === 0) {
+        await acknowledge(lsn);
+        await markIdle();
+      } else if (shouldRespond) await acknowledge(formatLsn(applied));
     });
     // Any error (a message that cannot be decoded, a lost connection) ends the session before anything
     // after it is acknowledged; the next session starts again from the slot's confirmed position.

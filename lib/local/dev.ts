@@ -11,7 +11,7 @@ import { createSql } from "../db/client.ts";
 import { migrate } from "../db/migrate.ts";
 import { startLocalMetrics } from "../metrics/localMetrics.ts";
 import { metrics } from "../metrics/registry.ts";
-import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
+import { portOrFree, startEmbeddedPostgres } from "./embeddedPostgres.ts";
 import { createHttpAdapter, listen } from "./httpAdapter.ts";
 import { localJwtSecret, stateDir } from "./localState.ts";
 import { startLocalRealtime } from "./startLocalRealtime.ts";
@@ -28,7 +28,8 @@ async function main() {
   // Postgres: DATABASE_URL, else an embedded real Postgres kept under .eventbus/.
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: join(dir, "postgres"), persistent: true });
+    const port = await portOrFree(config.EVENTBUS_PG_PORT, process.env.EVENTBUS_PG_PORT !== undefined);
+    const pg = await startEmbeddedPostgres({ dataDir: join(dir, "postgres"), persistent: true, port });
     stops.push({ name: "postgres", stop: pg.stop });
     databaseUrl = pg.url;
   }
@@ -82,6 +83,7 @@ async function main() {
 
   const adminToken = await issueToken(jwtSecret, { scope: "admin", expiresIn: "30d" });
   log(`HTTP API      ${httpUrl}`);
+  log(`DATABASE_URL  ${databaseUrl}`);
   log(`console       ${httpUrl}/console  (sign in with the admin token)`);
   log(`metrics       ${httpUrl}/metrics  (Prometheus text)`);
   log(`admin token   ${adminToken}`);

@@ -16,6 +16,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `port` when it is free. A port chosen by the user that is taken is an error (Postgres itself would fail
+ * without a message); the default port, when taken (another checkout's bus), falls back to a free one.
+ */
+export async function portOrFree(port: number, chosen: boolean): Promise<number> {
+  const free = await new Promise<boolean>((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolveFree(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+  });
+  if (free) return port;
+  if (chosen) throw new Error(`EVENTBUS_PG_PORT ${port} is already in use.`);
+  return freePort();
+}
+
 export interface RunningPostgres {
   url: string;
   stop(): Promise<void>;

@@ -250,17 +250,32 @@ export interface CompiledPattern {
   branches: Branch[];
 }
 
-const compiled = new WeakMap<EventPattern, CompiledPattern>();
+/**
+ * Compiled patterns by their JSON text. Callers such as the realtime fan-out parse a stored filter for
+ * every event, so the cache is keyed by text, not by object: stringifying a small pattern costs far less
+ * than compiling it again. Bounded, oldest first out.
+ */
+const compiledByText = new Map<string, CompiledPattern>();
+const MAX_CACHED_PATTERNS = 1000;
+const last: { pattern?: EventPattern; compiled?: CompiledPattern } = {};
 
-/** Compiles a validated pattern (cached per pattern object). */
+/** Compiles a validated pattern (cached by its JSON text). */
 export function compileEventPattern(pattern: EventPattern): CompiledPattern {
-  let result = compiled.get(pattern);
+  // The forwarder passes the same object for every event: skip even the stringify then.
+  if (pattern === last.pattern) return last.compiled!;
+  const text = JSON.stringify(pattern);
+  let result = compiledByText.get(text);
   if (!result) {
     const rules: Array<Map<string, unknown[]>> = [new Map()];
     expand(pattern, [], rules);
     result = { branches: rules.map(toBranch) };
-    compiled.set(pattern, result);
+    if (compiledByText.size >= MAX_CACHED_PATTERNS) {
+      compiledByText.delete(compiledByText.keys().next().value as string);
+    }
+    compiledByText.set(text, result);
   }
+  last.pattern = pattern;
+  last.compiled = result;
   return result;
 }
 

@@ -3,7 +3,12 @@ import { validationFailed } from "../errors.ts";
 import { printable } from "../text/storableText.ts";
 import { parseWith } from "../validation.ts";
 import { type EventPattern, validateEventPattern } from "./eventPattern.ts";
-import { type DeliveryFormat, type InputTransformer, parseInputTransformer } from "./inputTransform.ts";
+import {
+  type DeliveryFormat,
+  type InputTransformer,
+  inputTransformerSchema,
+  parseInputTransformer,
+} from "./inputTransform.ts";
 
 /** `origin` (every event), `current` (only events appended from now on) or a position to start after. */
 export type StartFrom = "origin" | "current" | number;
@@ -51,7 +56,7 @@ export const definitionSchema = z
       .max(12 * 60 * 60)
       .optional(),
     format: z.enum(["cloudevent", "raw"]).optional(),
-    inputTransformer: z.unknown().optional(),
+    inputTransformer: inputTransformerSchema.nullable().optional(),
   })
   .strict();
 

@@ -243,12 +243,13 @@ export function compileInputTransformer(transformer: InputTransformer): (input: 
   };
 }
 
-const transformerSchema = z.strictObject({
-  inputTransformer: z.strictObject({
-    inputPathsMap: z.record(z.string(), z.string()).optional(),
-    inputTemplate: z.string(),
-  }),
+/** The shape of `inputTransformer` (the rules beyond it are checked by `parseInputTransformer`). */
+export const inputTransformerSchema = z.strictObject({
+  inputPathsMap: z.record(z.string(), z.string()).optional(),
+  inputTemplate: z.string(),
 });
+
+const transformerSchema = z.strictObject({ inputTransformer: inputTransformerSchema });
 
 /**
  * Checks an `inputTransformer` as `PUT /subscriptions/{name}` receives it, with AWS's limits, and that

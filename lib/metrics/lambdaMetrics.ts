@@ -29,9 +29,9 @@ const labelDimension = (label: string) => label.charAt(0).toUpperCase() + label.
 /**
  * Mirrors the registry into CloudWatch through Powertools' embedded metric format. Unlabelled figures are
  * stored and flushed once per invocation (one log line) by `logMetrics`; a labelled figure becomes its own
- * EMF record with the labels as dimensions (`subscription` → `Subscription`), plus the `Bus` dimension.
+ * EMF record with the labels as dimensions (`subscription` → `Subscription`) besides the default `Bus`.
  */
-export function emfSink(metrics: Metrics, bus: string): MetricSink {
+export function emfSink(metrics: Metrics): MetricSink {
   return {
     record(_kind: MetricKind, name: string, labels, value) {
       const target = CLOUDWATCH_NAMES[name] ?? { name, unit: MetricUnit.Count };
@@ -42,10 +42,7 @@ export function emfSink(metrics: Metrics, bus: string): MetricSink {
         return;
       }
       const single = metrics.singleMetric();
-      single.addDimensions({
-        Bus: bus,
-        ...Object.fromEntries(entries.map(([k, v]) => [labelDimension(k), v])),
-      });
+      single.addDimensions(Object.fromEntries(entries.map(([k, v]) => [labelDimension(k), v])));
       single.addMetric(target.name, target.unit, scaled);
     },
   };
@@ -64,6 +61,6 @@ export function createLambdaMetrics(
     serviceName: options.serviceName,
     defaultDimensions: { Bus: options.bus },
   });
-  registry.addSink(emfSink(metrics, options.bus));
+  registry.addSink(emfSink(metrics));
   return { metrics, middleware: logMetrics(metrics) };
 }

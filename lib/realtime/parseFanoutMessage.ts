@@ -4,7 +4,10 @@ import type { FanoutMessage } from "./fanoutMessage.ts";
 const schema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("events"),
-    events: z.array(z.looseObject({ position: z.number(), streamid: z.string() })),
+    // A decimal string since CloudEvents integers are 32-bit; a number from a listener of before that change.
+    events: z.array(
+      z.looseObject({ position: z.union([z.string().regex(/^\d+$/), z.number()]), streamid: z.string() }),
+    ),
   }),
   z.object({
     kind: z.literal("message"),

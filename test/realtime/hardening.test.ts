@@ -174,7 +174,7 @@ describe("frames", () => {
   it("refuses a from beyond the head, naming from and the head", async () => {
     const client = await h.connect();
     const appended = await h.api.request("POST", "/streams/head-1/events", { body: { type: "T" } });
-    const head = appended.body.events[0].position as number;
+    const head = Number(appended.body.events[0].position);
     const answer = await client.request({ action: "subscribe", topic: "$all", from: head + 1000 });
     expect(answer).toMatchObject({ type: "error", code: "VALIDATION_FAILED" });
     expect(answer.message).toContain("'from'");

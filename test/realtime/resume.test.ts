@@ -11,7 +11,7 @@ async function append(streamId: string, count: number, type = "Tick"): Promise<n
   const events = Array.from({ length: count }, (_, i) => ({ type, data: { i } }));
   const response = await h.api.request("POST", `/streams/${streamId}/events`, { body: events });
   expect(response.status).toBe(201);
-  return response.body.events.map((e: { position: number }) => e.position);
+  return response.body.events.map((e: { position: number | string }) => Number(e.position));
 }
 
 /** Positions received on `topic`, in arrival order, until `count` have arrived. */
@@ -24,7 +24,8 @@ async function positions(
   const seen: number[] = [];
   while (seen.length < count) {
     const frame = await client.next((f) => f.type === "events" && f.topic === topic, timeoutMs);
-    seen.push(...frame.events.map((e: { position: number }) => e.position));
+    // CloudEvents carry the position as a decimal string.
+    seen.push(...frame.events.map((e: { position: string }) => Number(e.position)));
   }
   return seen;
 }

@@ -69,7 +69,7 @@ const JSON_MEDIA_TYPE = /^application\/([\w.+-]+\+)?json\s*(;.*)?$/i;
  * The attributes to store: a CloudEvent's (core ones and extensions) and plain-JSON `metadata` (extensions
  * only), every name and value checked against the CloudEvents rules.
  */
-function storedAttributes(index: number, event: ProposedEvent): Record<string, AttributeValue> | null {
+function attributesToStore(index: number, event: ProposedEvent): Record<string, AttributeValue> | null {
   const stored: Record<string, AttributeValue> = {};
   for (const [name, value] of Object.entries(event.attributes ?? {})) {
     if (value === null || value === undefined) continue;
@@ -168,7 +168,7 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
     if (typeRule) {
       throw invalid(`/${index}/type`, typeRule);
     }
-    const attributes = storedAttributes(index, event);
+    const attributes = attributesToStore(index, event);
     // An event is its source and id (CloudEvents); without a source, the bus's.
     const identity = `${attributes?.source ?? ""} ${id}`;
     if (seen.has(identity)) {

@@ -176,7 +176,9 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await expect
       .poll(() => parked.locator("tbody tr").allTextContents(), { timeout: 20_000 })
       .toEqual([expect.stringMatching(/orders-5Big.*(shorter|size|long|large|MaximumMessageSize)/i)]);
-    await expect.poll(() => page.locator('[data-cell="parked"]').textContent()).toBe("1");
+    await expect
+      .poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 })
+      .toBe("1");
     await screenshot("parked");
 
     await sqs.send(
@@ -187,8 +189,10 @@ describe("web console (headless Chromium against npm run dev)", () => {
       .poll(() => page.getByRole("status").first().textContent())
       .toContain("1 parked event(s) sent again");
     expect(await page.getByLabel("Redrive progress").getAttribute("value")).toBe("1");
-    await expect.poll(() => parked.textContent()).toContain("Nothing parked.");
-    await expect.poll(() => page.locator('[data-cell="parked"]').textContent()).toBe("0");
+    await expect.poll(() => parked.textContent(), { timeout: 10_000 }).toContain("Nothing parked.");
+    await expect
+      .poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 })
+      .toBe("0");
   });
 
   it("lists WebSocket connections and their topics", async () => {

@@ -34,6 +34,7 @@ export {
   type MessageHandler,
   RealtimeClient,
   type RealtimeOptions,
+  type ServerFrame,
   type SubscribeOptions,
   type Unsubscribe,
 } from "./realtime.ts";

@@ -95,7 +95,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-type ServerFrame = { type: string; id?: string | number; [member: string]: unknown };
+/** A frame from the server, as parsed JSON. */
+export type ServerFrame = { type: string; id?: string | number; topic?: string; [member: string]: unknown };
 
 type Listener<T> = (value: T) => void;
 
@@ -128,6 +129,7 @@ export class RealtimeClient {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly pending = new Map<string, Pending>();
   private readonly listeners = {
+    frame: new Set<Listener<ServerFrame>>(),
     state: new Set<Listener<ConnectionState>>(),
     error: new Set<Listener<Error>>(),
     message: new Set<Listener<Message>>(),
@@ -156,13 +158,16 @@ export class RealtimeClient {
 
   /**
    * Listens for state changes, errors the client recovered from or could not attribute to a call
-   * (a handler that threw, a refused token refresh, a dropped subscription), or direct messages.
+   * (a handler that threw, a refused token refresh, a dropped subscription), direct messages (no topic),
+   * or other server frames.
    * Returns a function that removes the listener.
    */
   on(event: "state", listener: Listener<ConnectionState>): () => void;
   on(event: "error", listener: Listener<Error>): () => void;
   on(event: "message", listener: Listener<Message>): () => void;
-  on(event: "state" | "error" | "message", listener: Listener<never>): () => void {
+  /** Server frames the client does not handle itself (e.g. `presence.*`), as parsed JSON. */
+  on(event: "frame", listener: Listener<ServerFrame>): () => void;
+  on(event: "state" | "error" | "message" | "frame", listener: Listener<never>): () => void {
     const set = this.listeners[event] as Set<Listener<never>>;
     set.add(listener);
     return () => set.delete(listener);
@@ -496,6 +501,7 @@ export class RealtimeClient {
       if (pending) {
         this.pending.delete(String(frame.id));
         clearTimeout(pending.timer);
+        for (const listener of this.listeners.frame) listener(frame);
         if (frame.type === "error") {
           const code = String(frame.code);
           pending.reject(
@@ -516,15 +522,21 @@ export class RealtimeClient {
         data: frame.data,
         sender: (frame.sender as string | null) ?? null,
       };
-      const subscription = message.topic === undefined ? undefined : this.subscriptions.get(message.topic);
-      if (subscription?.messageHandler) {
-        const handler = subscription.messageHandler;
-        this.enqueue(subscription, () => handler(message));
-      } else if (message.topic === undefined) {
+      if (message.topic === undefined) {
         for (const listener of this.listeners.message) listener(message);
+        return;
+      }
+      // The topic itself and the one wildcard that covers it (`room:lobby.*` for `room:lobby.a`).
+      const dot = message.topic.lastIndexOf(".");
+      const wildcard = dot > 0 ? `${message.topic.slice(0, dot)}.*` : undefined;
+      for (const name of wildcard ? [message.topic, wildcard] : [message.topic]) {
+        const subscription = this.subscriptions.get(name);
+        const handler = subscription?.messageHandler;
+        if (subscription && handler) this.enqueue(subscription, () => handler(message));
       }
       return;
     }
+    for (const listener of this.listeners.frame) listener(frame);
     if (frame.type === "error") {
       // An error the server could not tie to a frame of ours, e.g. the token expired before a refresh.
       this.emitError(

@@ -199,6 +199,22 @@ describe("message topics and errors", () => {
     client.close();
   });
 
+  it("delivers messages of the topics a wildcard covers to its handler, with their own topic", async () => {
+    const client = newClient();
+    const messages: Array<{ topic?: string; data: unknown }> = [];
+    await client.subscribe("room:hall.*", {}, (message) => {
+      messages.push({ topic: message.topic, data: message.data });
+    });
+    await client.publish("room:hall.a", { n: 1 });
+    await client.publish("room:hall.b", { n: 2 });
+    await waitFor(() => messages.length === 2, 5000, "two messages");
+    expect(messages).toEqual([
+      { topic: "room:hall.a", data: { n: 1 } },
+      { topic: "room:hall.b", data: { n: 2 } },
+    ]);
+    client.close();
+  });
+
   it("rejects a subscription the token does not allow with a typed error", async () => {
     const client = newClient(await h.token("realtime:subscribe events:read", ["orders-*"]));
     const refused = await client.subscribe("stream:billing-1", {}, () => {}).catch((error: unknown) => error);

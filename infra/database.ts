@@ -67,6 +67,8 @@ export class EventBusDatabase extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
     const cluster = new rds.DatabaseCluster(this, "Cluster", {
       engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 }),
+      // Change capture reads the WAL through a logical replication slot.
+      parameters: { "rds.logical_replication": "1" },
       credentials: rds.Credentials.fromGeneratedSecret("eventbus"),
       defaultDatabaseName: "eventbus",
       writer: rds.ClusterInstance.serverlessV2("Writer"),

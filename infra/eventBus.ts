@@ -35,6 +35,16 @@ export interface RouteDefinition {
   name: string;
 }
 
+/** A captured table (the body of `PUT /captures/{name}`). */
+export interface EventBusCaptureProps {
+  /** `schema.table`, e.g. `public.orders`. */
+  table: string;
+  /** Set `REPLICA IDENTITY FULL` so that updates and deletes carry the whole old row. */
+  replicaIdentityFull?: boolean;
+  /** Keep capturing when the capture is removed from the app. Default false. */
+  retainOnDelete?: boolean;
+}
+
 export interface EventBusProps {
   /** HTTP API routes. Default: every route of the bus (`functions/http/routes.ts`). */
   httpRoutes?: readonly RouteDefinition[];
@@ -45,6 +55,12 @@ export interface EventBusProps {
    * {@link EventBus.addSubscription} for each), optionally with a consumer function.
    */
   subscriptions?: Record<string, EventBusSubscriptionProps>;
+  /**
+   * Change capture declared with the bus, by capture name (the same as `PUT /captures/{name}`): e.g.
+   * `{ orders: { table: "public.orders", replicaIdentityFull: true } }`. The tables must exist when the stack
+   * deploys. The cluster runs with `rds.logical_replication = 1` for them.
+   */
+  captures?: Record<string, EventBusCaptureProps>;
   /** The broadcaster handler (drains the realtime fan-out queue). */
   broadcasterEntry?: string;
   /** The migrations custom resource handler. */
@@ -238,6 +254,9 @@ export class EventBus extends Construct {
     for (const [name, subscription] of Object.entries(props.subscriptions ?? {})) {
       this.addSubscription(name, subscription);
     }
+    for (const [name, capture] of Object.entries(props.captures ?? {})) {
+      this.addCapture(name, capture);
+    }
 
     const stack = Stack.of(this);
     new CfnOutput(stack, "HttpApiUrl", { value: this.httpApi.apiEndpoint, description: "HTTP API base URL" });
@@ -269,6 +288,28 @@ export class EventBus extends Construct {
     subscription.node.addDependency(this.migrations);
     this.subscriptions.push(subscription);
     return subscription;
+  }
+
+  /**
+   * Declares a change capture of an application table: registered after the migrations with the same code
+   * as `PUT /captures/{name}`, removed (and, with the last one, the replication slot dropped) with the app.
+   */
+  addCapture(name: string, props: EventBusCaptureProps): CustomResource {
+    const capture = new CustomResource(this, `Capture-${name}`, {
+      serviceToken: this.registrationProvider.serviceToken,
+      resourceType: "Custom::EventBusCapture",
+      properties: {
+        Kind: "capture",
+        Name: name,
+        Definition: JSON.stringify({
+          table: props.table,
+          ...(props.replicaIdentityFull ? { replicaIdentityFull: true } : {}),
+        }),
+        RetainOnDelete: String(props.retainOnDelete ?? false),
+      },
+    });
+    capture.node.addDependency(this.migrations);
+    return capture;
   }
 
   /** ARN pattern of every subscription queue and DLQ the bus may create. */

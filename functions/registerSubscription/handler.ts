@@ -1,4 +1,7 @@
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
+import { assertCaptureName } from "../../lib/capture/captureNames.ts";
+import { deleteCapture } from "../../lib/capture/deleteCapture.ts";
+import { parseCaptureRequest, putCapture } from "../../lib/capture/putCapture.ts";
 import { EventBusError } from "../../lib/errors.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { assertSubscriptionName, parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
@@ -6,6 +9,8 @@ import { deleteSubscription } from "../../lib/subscriptions/deleteSubscription.t
 import { getRuntime } from "../shared/runtime.ts";
 
 interface RegistrationProperties {
+  /** `capture` for a capture declared in CDK; absent for a subscription. */
+  Kind?: "capture";
   Name: string;
   /** JSON of the body `PUT /subscriptions/{name}` takes. */
   Definition: string;
@@ -19,9 +24,16 @@ interface RegistrationProperties {
  * subscription, or remove it in one deployment and add it back in the next). Renaming creates the new
  * subscription, then CloudFormation deletes the old one.
  */
-export async function handler(event: CloudFormationCustomResourceEvent) {
+/** What CloudFormation gets back: the physical id and, for `Fn::GetAtt`, the resource's attributes. */
+interface RegistrationResult {
+  PhysicalResourceId: string;
+  Data?: Record<string, string>;
+}
+
+export async function handler(event: CloudFormationCustomResourceEvent): Promise<RegistrationResult> {
   const { sql, sqs, config } = await getRuntime();
   const properties = event.ResourceProperties as unknown as RegistrationProperties;
+  if (properties.Kind === "capture") return registerCapture(event, properties);
 
   if (event.RequestType === "Delete") {
     if (properties.RetainOnDelete !== "true") {
@@ -50,6 +62,41 @@ export async function handler(event: CloudFormationCustomResourceEvent) {
       PhysicalResourceId: name,
       Data: { QueueUrl: subscription.queueUrl, DeadLetterQueueUrl: subscription.dlqUrl },
     };
+  } catch (error) {
+    if (error instanceof EventBusError) throw new Error(`${error.code}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * A capture declared in CDK runs what `PUT /captures/{name}` and `DELETE /captures/{name}` run. The table
+ * must exist when the stack deploys (create it with your own migrations first), else the deployment fails
+ * with the reason (`CAPTURE_NOT_POSSIBLE: ...`).
+ */
+async function registerCapture(
+  event: CloudFormationCustomResourceEvent,
+  properties: RegistrationProperties,
+): Promise<RegistrationResult> {
+  const { sql } = await getRuntime();
+  if (event.RequestType === "Delete") {
+    if (properties.RetainOnDelete !== "true") {
+      try {
+        await deleteCapture(sql, event.PhysicalResourceId);
+      } catch (error) {
+        if (!(error instanceof EventBusError && error.code === "CAPTURE_NOT_FOUND")) throw error;
+      }
+    }
+    return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+  const name = assertCaptureName(properties.Name);
+  try {
+    const { created, capture } = await putCapture(
+      sql,
+      name,
+      parseCaptureRequest(JSON.parse(properties.Definition)),
+    );
+    console.log(JSON.stringify({ message: created ? "capture created" : "capture unchanged", name }));
+    return { PhysicalResourceId: name, Data: { Slot: capture.slot } };
   } catch (error) {
     if (error instanceof EventBusError) throw new Error(`${error.code}: ${error.message}`);
     throw error;

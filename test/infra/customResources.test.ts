@@ -166,3 +166,32 @@ describe("subscription registration custom resource", () => {
     expect(await queueExists(`${prefix}kept`)).toBe(true);
   });
 });
+
+describe("capture registration custom resource", () => {
+  it("captures a table declared in CDK as PUT /captures/{name} does, refuses one that cannot be, and drops the slot on Delete", async () => {
+    const { handler } = await import("../../functions/registerSubscription/handler.ts");
+    await db.sql`create table if not exists public.invoices (id int primary key, amount numeric)`;
+    const definition = JSON.stringify({ table: "public.invoices", replicaIdentityFull: true });
+    const created = await handler(
+      event("Create", { Kind: "capture", Name: "invoices", Definition: definition }),
+    );
+    expect(created).toEqual({
+      PhysicalResourceId: "invoices",
+      Data: { Slot: expect.stringMatching(/^eventbus_/) },
+    });
+    const [row] = await db.sql`select table_name from eventbus.captures where name = 'invoices'`;
+    expect(row).toEqual({ table_name: "invoices" });
+
+    await expect(
+      handler(
+        event("Create", { Kind: "capture", Name: "missing", Definition: JSON.stringify({ table: "nope" }) }),
+      ),
+    ).rejects.toThrow(/^CAPTURE_NOT_POSSIBLE: Table 'nope' does not exist/);
+
+    await handler(event("Delete", { Kind: "capture", Name: "invoices", Definition: definition }, "invoices"));
+    expect(await db.sql`select name from eventbus.captures`).toEqual([]);
+    expect(
+      await db.sql`select slot_name from pg_replication_slots where database = current_database()`,
+    ).toEqual([]);
+  });
+});

@@ -25,6 +25,7 @@ beforeAll(() => {
       },
     },
     alarmEmail: "ops@example.com",
+    bus: { captures: { orders: { table: "public.orders", replicaIdentityFull: true } } },
   });
 }, 240_000);
 
@@ -32,6 +33,23 @@ const fnId = (name: string) => (name.startsWith("Ws") ? name : `Http${name}`);
 const allActions = (functionId: string) => grantsOf(synth.template, functionId).flatMap((g) => g.actions);
 
 describe("synthesised stack", () => {
+  it("runs Aurora with logical replication and registers declared captures after the migrations", () => {
+    synth.template.hasResourceProperties("AWS::RDS::DBClusterParameterGroup", {
+      Parameters: { "rds.logical_replication": "1" },
+    });
+    const captures = synth.template.findResources("Custom::EventBusCapture");
+    expect(Object.values(captures)).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({
+          Kind: "capture",
+          Name: "orders",
+          Definition: JSON.stringify({ table: "public.orders", replicaIdentityFull: true }),
+        }),
+        DependsOn: expect.arrayContaining([expect.stringMatching(/Migrations/)]),
+      }),
+    ]);
+  });
+
   it("has no cdk-nag AwsSolutions finding that is not explained by a suppression", () => {
     expect(synth.nagFindings).toEqual([]);
   });

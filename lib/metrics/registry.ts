@@ -22,7 +22,7 @@ export interface MetricSink {
 interface Series {
   labels: Labels;
   value: number;
-  /** Histograms only: cumulative counts per bucket upper bound, and the sum. */
+  /** Histograms only: counts per bucket (not cumulative: rendering adds them up), and the sum. */
   buckets?: number[];
   sum?: number;
 }
@@ -40,10 +40,10 @@ const labelKey = (labels: Labels): string => {
   const names = Object.keys(labels);
   if (names.length === 0) return "";
   if (names.length === 1) return `${names[0]}=${labels[names[0]!]}`;
-  return names
-    .sort()
-    .map((n) => `${n}=${labels[n]}`)
-    .join(",");
+  names.sort();
+  let key = "";
+  for (const name of names) key += `${name}=${labels[name]},`;
+  return key;
 };
 
 const escapeLabel = (value: string) =>
@@ -87,7 +87,9 @@ export class MetricsRegistry {
   observe(name: string, labels: Labels, value: number): void {
     const series = this.series(this.family(name, "histogram"), labels);
     series.buckets ??= LATENCY_BUCKETS.map(() => 0);
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (value <= LATENCY_BUCKETS[i]!) series.buckets[i]!++;
+    // One bucket per observation keeps recording O(1)-ish; the exposition sums them into `le` buckets.
+    const index = LATENCY_BUCKETS.findIndex((bound) => value <= bound);
+    if (index >= 0) series.buckets[index]!++;
     series.value++;
     series.sum = (series.sum ?? 0) + value;
     for (const sink of this.sinks) sink.record("histogram", name, labels, value);
@@ -136,10 +138,10 @@ export class MetricsRegistry {
           lines.push(`${name}${formatLabels(series.labels)} ${formatValue(series.value)}`);
           continue;
         }
+        let cumulative = 0;
         LATENCY_BUCKETS.forEach((bound, i) => {
-          lines.push(
-            `${name}_bucket${formatLabels(series.labels, ["le", String(bound)])} ${series.buckets?.[i] ?? 0}`,
-          );
+          cumulative += series.buckets?.[i] ?? 0;
+          lines.push(`${name}_bucket${formatLabels(series.labels, ["le", String(bound)])} ${cumulative}`);
         });
         lines.push(`${name}_bucket${formatLabels(series.labels, ["le", "+Inf"])} ${series.value}`);
         lines.push(`${name}_sum${formatLabels(series.labels)} ${formatValue(series.sum ?? 0)}`);

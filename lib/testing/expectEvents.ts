@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { EventBusClient } from "../client/client.ts";
 import type { CloudEvent } from "../client/types.ts";
+import { localCredentials } from "./localCredentials.ts";
 import { describeMatcher, type EventMatcher, matches } from "./matchers.ts";
 
 export interface ExpectEventsOptions {
@@ -16,7 +17,7 @@ export interface ExpectEventsOptions {
   client?: EventBusClient;
   /** An SQS client; else one is made from `endpoint` and `region` (or the AWS SDK's usual environment). */
   sqs?: SQSClient;
-  /** The SQS endpoint, e.g. `http://127.0.0.1:4002` under `npm run dev`. */
+  /** The SQS endpoint, e.g. `http://127.0.0.1:4002` under `npm run dev` (then any credentials do). */
   endpoint?: string;
   region?: string;
 }
@@ -63,7 +64,10 @@ export async function expectEvents(
     options.sqs ??
     new SQSClient({
       region: options.region ?? "us-east-1",
-      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint, useQueueUrlAsEndpoint: false }),
+      // A stand-in endpoint (npm run dev, LocalStack) accepts any credentials; the shell may have none.
+      ...(options.endpoint === undefined
+        ? {}
+        : { endpoint: options.endpoint, useQueueUrlAsEndpoint: false, credentials: localCredentials }),
     });
   const found: Array<CloudEvent | undefined> = matchers.map(() => undefined);
   const received: CloudEvent[] = [];

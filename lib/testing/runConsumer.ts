@@ -1,12 +1,13 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { EventBusClient } from "../client/client.ts";
 import { type SqsLambda, startSqsPoller } from "../local/sqsPoller.ts";
+import { localCredentials } from "./localCredentials.ts";
 
 export interface RunConsumerOptions {
   /** Looks up the queue of a subscription given by name. */
   client?: EventBusClient;
   sqs?: SQSClient;
-  /** The SQS endpoint, e.g. `http://127.0.0.1:4002` under `npm run dev`. */
+  /** The SQS endpoint, e.g. `http://127.0.0.1:4002` under `npm run dev` (then any credentials do). */
   endpoint?: string;
   region?: string;
   /** Messages per invocation, 1-10 (default 10). */
@@ -42,7 +43,10 @@ export async function runConsumer(
     options.sqs ??
     new SQSClient({
       region,
-      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint, useQueueUrlAsEndpoint: false }),
+      // A stand-in endpoint (npm run dev, LocalStack) accepts any credentials; the shell may have none.
+      ...(options.endpoint === undefined
+        ? {}
+        : { endpoint: options.endpoint, useQueueUrlAsEndpoint: false, credentials: localCredentials }),
     });
   const poller = startSqsPoller({
     sqs,

@@ -149,6 +149,14 @@ describe("what the bus emits parses with the official SDK in strict mode", () =>
       streamversion: 1,
     });
     expect(typeof event.position).toBe("string");
+
+    // The history a `from` subscription gets first is the same CloudEvent.
+    const late = await bus.connect();
+    expect(
+      await late.request({ action: "subscribe", topic: `stream:${streamId}`, from: Number(event.position) }),
+    ).toMatchObject({ type: "ack" });
+    const history = await late.next((f) => f.type === "events", 10_000);
+    expect(history.events.map((e: Record<string, unknown>) => parseStrict(e))).toEqual([event]);
   });
 });
 

@@ -130,8 +130,37 @@ function positionCondition(sql: Sql, col: Fragment, matcher: unknown): Fragment 
   return likes ? sql`${text} like ${likes[0]!}` : undefined;
 }
 
+/**
+ * A field under `data` (the jsonb column): exact strings, plain prefixes and `exists: true` as a JSON path
+ * that finds the key at any depth and the value at any depth below it. That is wider than EventBridge's
+ * lookup (which only descends through arrays), so it is a sound narrowing whatever the nesting of arrays.
+ * Numbers are left out: JSON numbers that TypeScript reads as the same double can differ as Postgres
+ * numerics. Anything else on the field makes it unnarrowable.
+ */
+function dataCondition(sql: Sql, keys: string[], matchers: unknown[]): Fragment | undefined {
+  const path = `$${keys.map((key) => `.**.${JSON.stringify(key)}`).join("")}`;
+  const parts: Fragment[] = [];
+  for (const matcher of matchers) {
+    if (typeof matcher === "string" && !parseIpAddress(matcher)) {
+      parts.push(
+        sql`jsonb_path_exists(data, ${`${path}.** ? (@ == $v)`}::jsonpath, ${sql.json({ v: matcher })})`,
+      );
+    } else if (isPlainObject(matcher) && typeof matcher.prefix === "string") {
+      parts.push(
+        sql`jsonb_path_exists(data, ${`${path}.** ? (@ starts with $v)`}::jsonpath, ${sql.json({ v: matcher.prefix })})`,
+      );
+    } else if (isPlainObject(matcher) && matcher.exists === true) {
+      parts.push(sql`jsonb_path_exists(data, ${path}::jsonpath)`);
+    } else {
+      return undefined;
+    }
+  }
+  return parts.reduce((acc, part) => sql`${acc} or ${part}`, sql`false`);
+}
+
 /** A field's value list on a column: any of its matchers (OR), or `undefined` if one cannot be said. */
 function leafCondition(sql: Sql, path: string[], matchers: unknown[]): Fragment | undefined {
+  if (path[0] === "data" && path.length > 1) return dataCondition(sql, path.slice(1), matchers);
   if (path.length !== 1) return undefined;
   const target = COLUMNS[path[0]!];
   if (!target) return undefined;

@@ -72,7 +72,18 @@ const data = fc.record(
     nested: fc.record(
       {
         a: fc.oneof(leaf, fc.array(fc.oneof(leaf, fc.array(leaf, { maxLength: 2 })), { maxLength: 3 })),
-        objs: fc.array(fc.record({ b: leaf, c: leaf }, { requiredKeys: [] }), { maxLength: 3 }),
+        objs: fc.oneof(
+          fc.array(fc.record({ b: leaf, c: leaf }, { requiredKeys: [] }), { maxLength: 3 }),
+          // Arrays in arrays, and the same key deeper down: EventBridge flattens the first, not the second.
+          fc.array(
+            fc.array(fc.record({ b: leaf, c: fc.record({ b: leaf }) }, { requiredKeys: [] }), {
+              maxLength: 2,
+            }),
+            {
+              maxLength: 2,
+            },
+          ),
+        ),
       },
       { requiredKeys: [] },
     ),
@@ -82,7 +93,12 @@ const data = fc.record(
 const proposed = fc.record({
   streamId: fc.constantFrom(...streamIds),
   type: fc.constantFrom(...types),
-  data,
+  // Mostly an object; sometimes an array of them, a bare value or nothing, as producers send.
+  data: fc.oneof(
+    { weight: 6, arbitrary: data },
+    { weight: 1, arbitrary: fc.array(data, { maxLength: 2 }) },
+    { weight: 1, arbitrary: leaf },
+  ),
   tier: fc.option(fc.constantFrom("gold", "GOLD", "silver"), { nil: undefined }),
   subject: fc.option(fc.constantFrom("custom", "orders-1"), { nil: undefined }),
 });

@@ -15,13 +15,14 @@
  *   subscriptions: { billing: { definition: { filter: { type: ["OrderPlaced"] } } } },
  * });
  * ```
+ *
+ * Alarms and a dashboard: `new EventBusMonitoring(stack, "Monitoring", { bus })`. The repository's own
+ * `EventBusStack` is not exported: it applies cdk-nag suppressions, and cdk-nag is not a dependency.
  */
 export type { EventBusDatabaseProps, ExistingDatabase } from "./database.ts";
 export { EventBusDatabase } from "./database.ts";
 export type { EventBusFunctions, EventBusProps, RouteDefinition } from "./eventBus.ts";
 export { EventBus } from "./eventBus.ts";
-export type { EventBusStackProps } from "./eventBusStack.ts";
-export { EventBusStack } from "./eventBusStack.ts";
 export type { EventBusMonitoringProps } from "./monitoring.ts";
 export { EventBusMonitoring } from "./monitoring.ts";
 export type {

@@ -82,15 +82,19 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): JsonSchema {
     name: "event",
     title: "An event delivered to a subscription",
     summary:
-      "At least once; the body is the CloudEvent. Ordered subscriptions use a FIFO queue with MessageGroupId = stream id and MessageDeduplicationId = event id.",
+      "At least once. The body is the CloudEvent (the default `format`); a subscription with `format: raw` receives the event's `data` alone, and one with an `inputTransformer` the transformer's output. Ordered subscriptions use a FIFO queue with MessageGroupId = stream id and MessageDeduplicationId = event id.",
     contentType: "application/cloudevents+json",
     headers: {
       type: "object",
-      description: "SQS message attributes (String).",
+      description: "SQS message attributes, whatever the body's format.",
       properties: {
-        type: { type: "string", description: "The event type." },
-        streamid: { type: "string", description: "The stream id." },
-        position: { type: "string", pattern: "^[0-9]+$", description: "The global position." },
+        type: { type: "string", description: "The event type (DataType String)." },
+        streamid: { type: "string", description: "The stream id (DataType String)." },
+        position: {
+          type: "string",
+          pattern: "^[0-9]+$",
+          description: "The global position (DataType Number: SQS carries it as a decimal string).",
+        },
       },
     },
     payload: { $ref: "#/components/schemas/CloudEvent" },

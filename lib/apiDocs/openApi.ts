@@ -51,6 +51,13 @@ const limit = queryParam(
   { type: "integer", minimum: 1, maximum: limits.maxReadLimit },
   "Events per page (default 100).",
 );
+const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: "null" }] });
+/** An object with these members required (and others allowed: responses may grow). */
+const objectWith = (properties: Record<string, JsonSchema>): JsonSchema => ({
+  type: "object",
+  required: Object.keys(properties),
+  properties,
+});
 const jsonBody = (schema: JsonSchema, required = true) => ({
   required,
   content: { "application/json": { schema } },
@@ -61,10 +68,11 @@ const errorDescriptions: Record<number, string> = {
   401: "UNAUTHORIZED: missing, malformed or expired bearer token.",
   403: "FORBIDDEN: the token lacks the scope, or its `streams` patterns exclude the stream or topic.",
   404: "Not found (STREAM_NOT_FOUND, SUBSCRIPTION_NOT_FOUND, ...).",
-  409: "Conflict (WRONG_EXPECTED_VERSION, DUPLICATE_EVENT_ID, SUBSCRIPTION_CONFLICT).",
+  409: "Conflict (WRONG_EXPECTED_VERSION, DUPLICATE_EVENT_ID, SUBSCRIPTION_CONFLICT, CAPTURE_CONFLICT).",
   410: "CONNECTION_GONE: the connection no longer exists.",
   413: "PAYLOAD_TOO_LARGE: the body, an event or a message exceeds a delivery limit.",
   415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "CAPTURE_NOT_POSSIBLE: the database cannot do what was asked; the detail says why.",
 };
 
 /** The documented operations, by API Gateway route key. */
@@ -233,6 +241,145 @@ const operations: Record<string, Operation> = {
     responses: { "200": jsonResponse("What was moved.", ref("RedriveResult")) },
     errors: [400, 404],
   },
+  "GET /streams": {
+    summary: "List streams in id order",
+    description:
+      "A token bounded by `streams` lists only its streams. `next` is the `after` of the next page.",
+    tags: ["Streams"],
+    parameters: [
+      queryParam("prefix", { type: "string", minLength: 1, maxLength: 200 }, "Only ids starting with this."),
+      queryParam("category", { type: "string", minLength: 1, maxLength: 200 }, "Only this category."),
+      queryParam("after", { type: "string", minLength: 1, maxLength: 200 }, "List ids after this one."),
+      limit,
+    ],
+    responses: {
+      "200": jsonResponse(
+        "A page of streams.",
+        objectWith({
+          streams: {
+            type: "array",
+            items: objectWith({
+              streamId: streamIdSchema,
+              category: { type: "string" },
+              version: { type: "integer" },
+            }),
+          },
+          next: nullable({ type: "string" }),
+        }),
+      ),
+    },
+    errors: [400],
+  },
+  "GET /subscriptions/{name}/parked": {
+    summary: "Events SQS refused for good, with each one's reason",
+    description: "In position order; `POST .../redrive` sends them again.",
+    tags: ["Subscriptions"],
+    parameters: [
+      subscriptionName,
+      queryParam("after", { type: "integer", minimum: 0 }, "Events after this position."),
+      limit,
+    ],
+    responses: {
+      "200": jsonResponse(
+        "A page of parked events.",
+        objectWith({
+          parked: {
+            type: "array",
+            items: objectWith({ position: { type: "string" }, reason: { type: "string" } }),
+          },
+          next: nullable({ type: "string" }),
+        }),
+      ),
+    },
+    errors: [400, 404],
+  },
+  "GET /topics/{topic}/presence": {
+    summary: "Who is present on a topic",
+    description: "As a `presence.sync` frame lists them.",
+    tags: ["Realtime"],
+    parameters: [pathParam("topic", { type: "string", minLength: 1, maxLength: 200 })],
+    responses: {
+      "200": jsonResponse(
+        "The members.",
+        objectWith({ topic: { type: "string" }, members: { type: "array", items: { type: "object" } } }),
+      ),
+    },
+    errors: [400],
+  },
+  "GET /realtime/connections": {
+    summary: "WebSocket connections with their subject and topics (admin)",
+    tags: ["Realtime"],
+    parameters: [limit, queryParam("cursor", { type: "string" }, "The `cursor` of the previous page.")],
+    responses: {
+      "200": jsonResponse(
+        "A page of connections.",
+        objectWith({
+          connections: {
+            type: "array",
+            items: objectWith({
+              subject: { type: "string" },
+              topics: { type: "array", items: { type: "string" } },
+            }),
+          },
+          next: nullable({ type: "string" }),
+        }),
+      ),
+    },
+    errors: [400],
+  },
+  "GET /captures": {
+    summary: "Change data captures with their replication lag",
+    tags: ["Captures"],
+    responses: { "200": jsonResponse("Every capture.", objectWith({ captures: { type: "array" } })) },
+    errors: [],
+  },
+  "PUT /captures/{name}": {
+    summary: "Capture a table's changes as events (admin)",
+    description:
+      "201 created, 200 already so, 409 different, 422 when the database cannot (e.g. not logical WAL).",
+    tags: ["Captures"],
+    parameters: [pathParam("name", { type: "string", minLength: 1 })],
+    requestBody: jsonBody({ type: "object", required: ["table"], properties: { table: { type: "string" } } }),
+    responses: {
+      "201": jsonResponse("Created.", { type: "object" }),
+      "200": jsonResponse("Already there.", { type: "object" }),
+    },
+    errors: [400, 409, 422],
+  },
+  "GET /captures/{name}": {
+    summary: "A capture: table, slot, LSNs, lag and last error",
+    tags: ["Captures"],
+    parameters: [pathParam("name", { type: "string", minLength: 1 })],
+    responses: { "200": jsonResponse("The capture.", { type: "object" }) },
+    errors: [400, 404],
+  },
+  "DELETE /captures/{name}": {
+    summary: "Stop a capture (admin)",
+    tags: ["Captures"],
+    parameters: [pathParam("name", { type: "string", minLength: 1 })],
+    responses: { "204": { description: "Deleted." } },
+    errors: [400, 404],
+  },
+  "GET /health": {
+    summary: "Liveness",
+    tags: ["Operations"],
+    public: true,
+    responses: { "200": jsonResponse("Running.", objectWith({ status: { const: "ok" } })) },
+    errors: [],
+  },
+  "GET /health/ready": {
+    summary: "Readiness: Postgres answers and a listener's heartbeat is fresh",
+    tags: ["Operations"],
+    public: true,
+    responses: {
+      "200": jsonResponse("Ready.", objectWith({ status: { const: "ready" } })),
+      "503": jsonResponse(
+        "Not ready; the body says which part.",
+        objectWith({ status: { const: "unavailable" } }),
+      ),
+    },
+    errors: [],
+  },
   "GET /openapi.json": {
     summary: "This document",
     tags: ["Documentation"],
@@ -343,6 +490,8 @@ export function openApiDocument(options: OpenApiOptions): JsonSchema {
       { name: "Streams", description: "The event store." },
       { name: "Subscriptions", description: "Persistent subscriptions: an SQS queue and DLQ each." },
       { name: "Realtime", description: "Ephemeral messages to WebSocket clients." },
+      { name: "Captures", description: "Change data capture: application tables' changes as events." },
+      { name: "Operations", description: "Health probes." },
       { name: "Documentation" },
       { name: "Other" },
     ],

@@ -205,6 +205,45 @@ describe("every route's real responses validate against the OpenAPI document", (
     client.close();
   });
 
+  it("listings, presence, captures and health probes, and their errors", async () => {
+    await call("POST", "/streams/{streamId}/events", "/streams/listing-1/events", { body: { type: "A" } });
+    const streams = await call("GET", "/streams", "/streams?prefix=listing-");
+    expect(streams.body.streams.map((s: any) => s.streamId)).toEqual(["listing-1"]);
+    expect((await call("GET", "/streams", "/streams?limit=0")).status).toBe(400);
+
+    await call("PUT", "/subscriptions/{name}", "/subscriptions/parking", { body: {} });
+    const parked = await call("GET", "/subscriptions/{name}/parked", "/subscriptions/parking/parked");
+    expect(parked.body.parked).toEqual([]);
+    expect((await call("GET", "/subscriptions/{name}/parked", "/subscriptions/missing/parked")).status).toBe(
+      404,
+    );
+
+    const presence = await call("GET", "/topics/{topic}/presence", "/topics/room:lobby/presence");
+    expect(presence.body).toEqual({ topic: "room:lobby", members: [] });
+    const connections = await call("GET", "/realtime/connections", "/realtime/connections");
+    expect(Array.isArray(connections.body.connections)).toBe(true);
+    expect((await call("GET", "/realtime/connections", "/realtime/connections?cursor=nope")).status).toBe(
+      400,
+    );
+    const asReader = await call("GET", "/realtime/connections", "/realtime/connections", {
+      token: await token("events:read"),
+    });
+    expect(asReader.status).toBe(403);
+
+    expect((await call("GET", "/captures", "/captures")).body.captures).toEqual([]);
+    expect((await call("GET", "/captures/{name}", "/captures/missing")).status).toBe(404);
+    expect((await call("PUT", "/captures/{name}", "/captures/orders", { body: { nope: 1 } })).status).toBe(
+      400,
+    );
+    expect([204, 404]).toContain((await call("DELETE", "/captures/{name}", "/captures/missing")).status);
+
+    expect((await call("GET", "/health", "/health", { token: null })).body).toEqual({ status: "ok" });
+    // No listener runs in this file: readiness says so with a 503 the document declares.
+    expect([200, 503]).toContain(
+      (await call("GET", "/health/ready", "/health/ready", { token: null })).status,
+    );
+  });
+
   it("documentation: both documents and the page, without a token", async () => {
     const served = await call("GET", "/openapi.json", "/openapi.json", { token: null });
     expect(served.body.openapi).toBe("3.1.0");

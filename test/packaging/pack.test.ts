@@ -1,0 +1,291 @@
+import { execFile } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { repoRoot } from "../../infra/paths.ts";
+import { type Listener, startListener } from "../../lib/listener/startListener.ts";
+import { createSqsClient, uniquePrefix } from "../listener/support.ts";
+import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
+
+const run = promisify(execFile);
+
+/**
+ * What a new user does: `npm pack` this repository, install the tarball (plus the CDK peers) into a fresh
+ * project, and use every entry point from there: a CDK app synthesises with `eventbus/cdk`, a script appends
+ * and reads with `eventbus/client`, the `eventbus` binary runs, and a consumer made with `eventbus/consumer`
+ * runs under `eventbus/testing` against a bus this test starts. Nothing is imported from the repository.
+ */
+const work = mkdtempSync(join(tmpdir(), "eventbus-pack-"));
+const project = join(work, "project");
+const cdkVersion = JSON.parse(readFileSync(join(repoRoot, "node_modules/aws-cdk-lib/package.json"), "utf8"));
+const constructsVersion = JSON.parse(
+  readFileSync(join(repoRoot, "node_modules/constructs/package.json"), "utf8"),
+).version;
+
+let tarball: { filename: string; size: number; files: Array<{ path: string }> };
+let installLog: string;
+let api: TestHttpApi;
+let listener: Listener;
+let env: Record<string, string>;
+const sqs = createSqsClient();
+
+/** Runs a command in the project; resolves with its output, rejects with its output on a non-zero exit. */
+async function inProject(file: string, args: string[], extraEnv: Record<string, string> = {}) {
+  try {
+    return await run(file, args, {
+      cwd: project,
+      env: { ...process.env, ...env, ...extraEnv },
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${file} ${args.join(" ")} failed:\n${stdout ?? ""}\n${stderr ?? ""}`, { cause: error });
+  }
+}
+
+const script = (name: string, source: string) => writeFileSync(join(project, name), source);
+
+beforeAll(async () => {
+  // `npm pack` runs `prepack` (npm run build): the tarball is what `npm publish` would upload.
+  const packed = await run("npm", ["pack", "--json", "--pack-destination", work], {
+    cwd: repoRoot,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  [tarball] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")));
+
+  mkdirSync(project);
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify({
+      name: "eventbus-pack-check",
+      private: true,
+      type: "module",
+      dependencies: {
+        eventbus: `file:${join(work, tarball.filename)}`,
+        "aws-cdk-lib": cdkVersion.version,
+        constructs: constructsVersion,
+      },
+    }),
+  );
+  // The npm cache of this machine makes this mostly offline; the registry is asked only for what it lacks.
+  const install = await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], {
+    cwd: project,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  installLog = `${install.stdout}\n${install.stderr}`;
+
+  const prefix = uniquePrefix("pack");
+  api = await startTestHttpApi({
+    AWS_ENDPOINT_URL_SQS: inject("sqsEndpoint"),
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    EVENTBUS_QUEUE_PREFIX: prefix,
+  });
+  listener = await startListener({
+    sql: api.db.sql,
+    sqs,
+    source: "urn:test",
+    listenerId: "pack-listener",
+    claimIntervalMs: 200,
+  });
+  env = {
+    EVENTBUS_URL: api.baseUrl,
+    EVENTBUS_TOKEN: await api.token("admin"),
+    SQS_ENDPOINT: inject("sqsEndpoint"),
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_REGION: "us-east-1",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+}, 600_000);
+
+afterAll(async () => {
+  await listener?.stop();
+  await api?.close();
+  sqs.destroy();
+  rmSync(work, { recursive: true, force: true });
+}, 120_000);
+
+describe("the packed package", () => {
+  it("holds the compiled entry points with their types and the pre-built deployables, and no sources", () => {
+    const files = tarball.files.map((f) => f.path);
+    for (const entry of ["lib/client/index", "lib/consumer/index", "lib/testing/index", "infra/index"]) {
+      expect(files).toContain(`dist/${entry}.js`);
+      expect(files).toContain(`dist/${entry}.d.ts`);
+    }
+    expect(files).toContain("dist/lib/cli/main.js");
+    expect(files).toContain("dist/lambda/entries.json");
+    expect(files).toContain("dist/lambda/functions/http/appendEvents.mjs");
+    expect(files).toEqual(expect.arrayContaining(["dist/listener/Dockerfile", "dist/listener/listener.mjs"]));
+    expect(files.filter((f) => !f.startsWith("dist/")).sort()).toEqual(["README.md", "package.json"]);
+    expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
+    // Compressed; the Lambda bundles with their source maps are most of it.
+    expect(tarball.size).toBeLessThan(15 * 1024 * 1024);
+  });
+
+  it("installs on this Node without engine warnings", () => {
+    expect(installLog).not.toMatch(/EBADENGINE/);
+    const manifest = JSON.parse(readFileSync(join(project, "node_modules/eventbus/package.json"), "utf8"));
+    expect(manifest.private).toBeUndefined();
+    expect(manifest.peerDependencies).toMatchObject({
+      "aws-cdk-lib": expect.any(String),
+      constructs: expect.any(String),
+    });
+  });
+
+  it("type-checks a TypeScript program against every entry point", async () => {
+    script(
+      "check.ts",
+      `import { App, Stack } from "aws-cdk-lib";
+import { EventBus, EventBusMonitoring, type EventBusProps } from "eventbus/cdk";
+import { createClient, type CloudEvent } from "eventbus/client";
+import { createConsumer } from "eventbus/consumer";
+import { expectEvents, runConsumer } from "eventbus/testing";
+const props: EventBusProps = { subscriptions: { billing: { definition: { ordering: "stream" } } } };
+const stack = new Stack(new App(), "S");
+new EventBusMonitoring(stack, "Monitoring", { bus: new EventBus(stack, "Bus", props) });
+const client = createClient({ url: "http://localhost:4000" });
+export const handler = createConsumer(async (event: CloudEvent) => { await client.append("seen", { type: "Seen", data: event.id }); });
+export const both = [expectEvents, runConsumer];
+`,
+    );
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ["check.ts"],
+      }),
+    );
+    await inProject(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "."]);
+  }, 300_000);
+
+  it("synthesises a CDK app with EventBus from eventbus/cdk, deploying the package's pre-built code", async () => {
+    script(
+      "app.mjs",
+      `import { App, Stack } from "aws-cdk-lib";
+import { EventBus } from "eventbus/cdk";
+const app = new App({ outdir: "cdk.out" });
+const stack = new Stack(app, "Orders");
+new EventBus(stack, "Bus", {
+  subscriptions: { billing: { definition: { filter: { type: ["OrderPlaced"] }, ordering: "stream" } } },
+});
+app.synth();
+`,
+    );
+    await inProject(process.execPath, ["app.mjs"]);
+    const out = join(project, "cdk.out");
+    const template = JSON.parse(readFileSync(join(out, "Orders.template.json"), "utf8"));
+    const resources = Object.values(template.Resources) as any[];
+    const functions = resources.filter(
+      (r) => r.Type === "AWS::Lambda::Function" && r.Properties.Runtime === "nodejs22.x",
+    );
+    expect(functions.map((f) => f.Properties.Handler)).toContain("functions/http/appendEvents.handler");
+    expect(resources.filter((r) => r.Type === "Custom::EventBusSubscription")).toHaveLength(1);
+
+    const assets = JSON.parse(readFileSync(join(out, "Orders.assets.json"), "utf8"));
+    // One asset for every bus handler, with each function's file in it.
+    const code = functions.map((f) => f.Properties.Code.S3Key);
+    expect(new Set(code).size).toBe(1);
+    const lambdaDir = join(out, assets.files[code[0].replace(/\.zip$/, "")].source.path);
+    for (const fn of functions) {
+      expect(existsSync(join(lambdaDir, `${fn.Properties.Handler.replace(/\.handler$/, "")}.mjs`))).toBe(
+        true,
+      );
+    }
+    // The deployed code runs: the catch-all route answers a problem document without any configuration.
+    const { handler } = await import(pathToFileURL(join(lambdaDir, "functions/http/notFound.mjs")).href);
+    const response = await handler(
+      { requestContext: { http: { method: "GET" } }, rawPath: "/nope", headers: {} },
+      {},
+    );
+    expect(response.statusCode).toBe(404);
+    expect(JSON.parse(response.body).code).toBe("ROUTE_NOT_FOUND");
+
+    // The listener image builds from the installed package: a Dockerfile beside the bundled listener.
+    const [image] = Object.values(assets.dockerImages) as any[];
+    const context = join(out, image.source.directory);
+    expect(readdirSync(context).sort()).toEqual(
+      ["Dockerfile", "listener.mjs", "listener.mjs.map", "migrate.mjs", "migrate.mjs.map"].sort(),
+    );
+    expect(image.source.platform).toBe("linux/arm64");
+  }, 300_000);
+
+  it("appends and reads with eventbus/client", async () => {
+    script(
+      "client.mjs",
+      `import { createClient } from "eventbus/client";
+const bus = createClient({ url: process.env.EVENTBUS_URL, token: process.env.EVENTBUS_TOKEN });
+const appended = await bus.append("orders-1", [{ type: "OrderPlaced", data: { total: 42 } }, { type: "OrderPaid" }]);
+const page = await bus.read("orders-1");
+console.log(JSON.stringify({ version: appended.version, types: page.events.map((e) => e.type), data: page.events[0].data }));
+`,
+    );
+    const { stdout } = await inProject(process.execPath, ["client.mjs"]);
+    expect(JSON.parse(stdout)).toEqual({
+      version: 2,
+      types: ["OrderPlaced", "OrderPaid"],
+      data: { total: 42 },
+    });
+  });
+
+  it("runs the eventbus binary: --help, and a command against the bus", async () => {
+    const bin = join(project, "node_modules/.bin/eventbus");
+    const help = await inProject(bin, ["--help"]);
+    expect(help.stdout).toMatch(/append/);
+    expect(help.stdout).toMatch(/subscriptions/);
+    await inProject(bin, ["append", "cli-1", "--type", "CliAppended", "--data", '{"n":1}', "--json"]);
+    const read = await inProject(bin, ["read", "cli-1", "--json"]);
+    const events = read.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.map((e) => [e.type, e.data])).toEqual([["CliAppended", { n: 1 }]]);
+  }, 60_000);
+
+  it("runs a consumer from eventbus/consumer under eventbus/testing", async () => {
+    script(
+      "consumer.mjs",
+      `import { createClient } from "eventbus/client";
+import { createConsumer } from "eventbus/consumer";
+import { expectEvents, runConsumer } from "eventbus/testing";
+const bus = createClient({ url: process.env.EVENTBUS_URL, token: process.env.EVENTBUS_TOKEN });
+const endpoint = process.env.SQS_ENDPOINT;
+await bus.subscriptions.create("shipping", { filter: { type: ["OrderPlaced"] }, startFrom: "current" });
+await bus.subscriptions.create("audit", { startFrom: "current" });
+const handled = [];
+const consumer = await runConsumer(createConsumer(async (event) => { handled.push(event.data.total); }), "shipping", { client: bus, endpoint });
+try {
+  await bus.append("orders-2", [{ type: "OrderPlaced", data: { total: 7 } }, { type: "OrderPaid", data: { total: 7 } }]);
+  const [placed, paid] = await expectEvents("audit", [{ type: "OrderPlaced" }, { type: "OrderPaid" }], { client: bus, endpoint, timeout: 15000 });
+  const deadline = Date.now() + 15000;
+  while (handled.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  console.log(JSON.stringify({ handled, audited: [placed.type, paid.type] }));
+} finally {
+  await consumer.stop();
+}
+`,
+    );
+    const { stdout } = await inProject(process.execPath, ["consumer.mjs"]);
+    expect(JSON.parse(stdout)).toEqual({ handled: [7], audited: ["OrderPlaced", "OrderPaid"] });
+  }, 60_000);
+});

@@ -75,13 +75,18 @@ export async function enterPresence(
   await putMemberItem(table, item);
   // `$disconnect` learns the connection's presences from the slots in the connection item as it deletes
   // it. If the item is still here, this presence's slot (taken above) will be seen; if not, the disconnect
-  // may have removed the presence before it was written here, and only this handler can remove it.
-  if (!(await getConnection(table, connectionId))) {
-    await removePresence({ table }, connectionId, topic);
+  // may have removed the presence before it was written here, and only this handler can remove it. Both
+  // reads need only follow the write above, so they go together.
+  const [stillConnected, members] = await Promise.all([
+    getConnection(table, connectionId),
+    listPresence(table, topic),
+  ]);
+  if (!stillConnected) {
+    // Announced: others may have listed the member in a sync meanwhile.
+    await removePresence(deps, connectionId, topic, { subject: connection.subject });
     await releaseTopic(table, connectionId, presenceSlot(topic));
     throw new EventBusError("UNAUTHORIZED", "This connection is not registered; reconnect.");
   }
-  const members = await listPresence(table, topic);
   await deps.send(frame.id === undefined ? { type: "ack" } : { type: "ack", id: frame.id });
   for (const sync of syncFrames(topic, members)) await deps.send(sync);
   const member: PresenceMember = {

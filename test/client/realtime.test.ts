@@ -141,6 +141,33 @@ describe("realtime client across gateway restarts and dropped sockets", () => {
   }, 90_000);
 });
 
+describe("resuming far behind", () => {
+  it("reads a gap of more than 10,000 events over HTTP, then resumes live, each event once", async () => {
+    const client = newClient();
+    const positions: bigint[] = [];
+    const first = await h.api.request("POST", "/streams/far-1/events", { body: { type: "First" } });
+    await client.subscribe("category:far", { from: first.body.events[0].position }, (event: CloudEvent) => {
+      positions.push(BigInt(event.position));
+    });
+    await waitFor(() => positions.length === 1, 5000, "the first event");
+
+    // The gateway goes down while 11,000 events are appended: more than the WebSocket replay takes.
+    await gateway.stop();
+    for (let batch = 0; batch < 11; batch++) {
+      const body = Array.from({ length: 1000 }, (_, i) => ({ type: "Bulk", data: { i: batch * 1000 + i } }));
+      expect((await h.api.request("POST", "/streams/far-1/events", { body })).status).toBe(201);
+    }
+    gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port });
+    await waitFor(() => positions.length === 11_001, 60_000, "11,001 events");
+    const live = await h.api.request("POST", "/streams/far-2/events", { body: { type: "Live" } });
+    await waitFor(() => positions.length === 11_002, 10_000, "the live event after the catch-up");
+    expect(positions.at(-1)).toBe(BigInt(live.body.events[0].position));
+    expect(new Set(positions).size).toBe(positions.length);
+    expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    client.close();
+  }, 120_000);
+});
+
 describe("token refresh", () => {
   it("keeps one connection open past several short-lived tokens by refreshing them through the callback", async () => {
     let minted = 0;

@@ -160,6 +160,35 @@ describe("what the bus emits parses with the official SDK in strict mode", () =>
   });
 });
 
+describe("identity on an ordered (FIFO) subscription", () => {
+  it("delivers the same id from two sources as two events: the deduplication id is the identity", async () => {
+    const { queueUrl } = await subscribe({
+      ordering: "stream",
+      filter: { streamid: [{ prefix: "fifo-id-" }] },
+    });
+    const streamId = unique("fifo-id");
+    const event = (source: string) => ({
+      specversion: "1.0",
+      id: "same",
+      source,
+      type: "T",
+      data: { source },
+    });
+    for (const source of ["urn:a", "urn:b"]) {
+      const res = await bus.api.request("POST", `/streams/${streamId}/events`, {
+        contentType: "application/cloudevents+json",
+        body: event(source),
+      });
+      expect(res.status).toBe(201);
+    }
+    const received = await receiveEvents(bus.sqs, queueUrl, 2, { settleMs: 500 });
+    expect(received.map((r) => [r.event.id, r.event.source])).toEqual([
+      ["same", "urn:a"],
+      ["same", "urn:b"],
+    ]);
+  });
+});
+
 describe("input transformers on a real subscription", () => {
   const orderPaths = {
     order: "$.data.orderId",

@@ -162,6 +162,17 @@ describe("identity: source + id", () => {
     ]);
   });
 
+  it("stores one event when the same source and id arrive concurrently", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        api.request("POST", "/streams/ident-3/events", structured(ce("urn:a"))),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(201));
+    expect(new Set(results.map((r) => r.body.events[0].position)).size).toBe(1);
+    expect((await read("ident-3")).events).toHaveLength(1);
+  });
+
   it("refuses the same source and id twice in one batch", async () => {
     const res = await api.request("POST", "/streams/ident-2/events", {
       contentType: "application/cloudevents-batch+json",

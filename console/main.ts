@@ -1,6 +1,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, session, tokenScopes } from "./api.ts";
+import { CapturesScreen } from "./captures.ts";
 import { html } from "./html.ts";
 import { RealtimeScreen } from "./realtime.ts";
 import { StreamScreen, StreamsScreen } from "./streams.ts";
@@ -59,7 +60,32 @@ const screens = [
   ["#/tail", "Live tail"],
   ["#/subscriptions", "Subscriptions"],
   ["#/realtime", "Realtime"],
+  ["#/captures", "Captures"],
 ] as const;
+
+/** The bus's readiness (`GET /health/ready`), checked every 10 s: is a listener forwarding? */
+function Readiness() {
+  const [ready, setReady] = useState<{ ok: boolean; text: string } | null>(null);
+  useEffect(() => {
+    const check = async () => {
+      try {
+        const response = await fetch("/health/ready");
+        const body = (await response.json()) as { listeners?: unknown[]; reason?: string };
+        setReady(
+          response.ok
+            ? { ok: true, text: `ready · ${body.listeners?.length ?? 0} listener(s)` }
+            : { ok: false, text: `not ready: ${body.reason ?? "database unreachable"}` },
+        );
+      } catch {
+        setReady({ ok: false, text: "not reachable" });
+      }
+    };
+    void check();
+    const timer = setInterval(check, 10_000);
+    return () => clearInterval(timer);
+  }, []);
+  return ready && html`<span aria-live="polite" class=${ready.ok ? "ok" : "error"}>${ready.text}</span>`;
+}
 
 function App() {
   const [signedIn, setSignedIn] = useState(session.token !== null);
@@ -74,6 +100,7 @@ function App() {
       ? html`<${SubscriptionScreen} key=${param} name=${param} />`
       : html`<${SubscriptionsScreen} />`;
   else if (section === "realtime") screen = html`<${RealtimeScreen} />`;
+  else if (section === "captures") screen = html`<${CapturesScreen} />`;
   else screen = param ? html`<${StreamScreen} streamId=${param} />` : html`<${StreamsScreen} />`;
   const signOut = () => {
     session.token = null;
@@ -91,6 +118,7 @@ function App() {
         </ul>
       </nav>
       <span class="spacer"></span>
+      <${Readiness} />
       <span class="muted">${tokenScopes(session.token ?? "") ?? ""}</span>
       <button class="secondary" onClick=${signOut}>Sign out</button>
     </header>

@@ -5,6 +5,7 @@ import type { RealtimeTable } from "../realtime/table.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { readSubscriptionStatus } from "../subscriptions/readSubscriptionStatus.ts";
 import { readLagSeconds } from "./readLagSeconds.ts";
+import { readSlotLag } from "./readSlotLag.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
 /**
@@ -34,7 +35,7 @@ export const BUS_METRICS = {
   eventbus_fanout_duration_seconds: ["histogram", "Realtime fan-out: from the event's append to its post."],
   eventbus_fanout_failed_posts_total: ["counter", "Realtime posts that failed (not counting 410 Gone)."],
   eventbus_realtime_connections: ["gauge", "Open WebSocket connections (scrape)."],
-  eventbus_capture_lag_bytes: ["gauge", "Change-capture replication slot lag in bytes (the capture's own)."],
+  eventbus_capture_lag_bytes: ["gauge", "WAL a logical replication slot holds back, in bytes (scrape)."],
 } as const satisfies Record<string, readonly ["counter" | "gauge" | "histogram", string]>;
 
 /** Declares every bus metric in `registry`, so a scrape shows each family even before its first value. */
@@ -51,7 +52,7 @@ export interface BusMetricSources {
 
 /**
  * Reads the scrape-time gauges: the head, each subscription's lag (events and seconds), queue, DLQ and
- * parked counts, ownership, and the number of WebSocket connections. Subscriptions deleted since the last
+ * parked counts, ownership, each replication slot's lag, and the number of WebSocket connections. Subscriptions deleted since the last
  * scrape disappear from the output instead of freezing at their last value.
  */
 export async function collectBusMetrics(registry: MetricsRegistry, sources: BusMetricSources): Promise<void> {
@@ -71,6 +72,7 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
     "eventbus_subscription_dlq_depth",
     "eventbus_subscription_parked",
     "eventbus_subscription_owned",
+    "eventbus_capture_lag_bytes",
   ]) {
     registry.clear(name);
   }
@@ -86,6 +88,9 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
     if (status.dlqDepth !== null) registry.gauge("eventbus_subscription_dlq_depth", labels, status.dlqDepth);
     registry.gauge("eventbus_subscription_parked", labels, status.parked);
     registry.gauge("eventbus_subscription_owned", labels, status.owner === null ? 0 : 1);
+  }
+  for (const [slot, lag] of await readSlotLag(sources.sql)) {
+    registry.gauge("eventbus_capture_lag_bytes", { slot }, lag);
   }
   if (sources.realtime) {
     let connections = 0;

@@ -68,6 +68,8 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("navigation", { name: "Screens" }).waitFor();
     expect(await page.getByRole("heading", { level: 2 }).textContent()).toBe("Streams");
+    // The header shows readiness from GET /health/ready: the dev listener's heartbeat.
+    await expect.poll(() => page.locator("header").textContent()).toContain("ready · 1 listener(s)");
   });
 
   it("appends a test event from the form, finds its stream by prefix and shows the event whole", async () => {
@@ -210,6 +212,13 @@ describe("web console (headless Chromium against npm run dev)", () => {
       .poll(() => page.locator("table").first().textContent(), { timeout: 10_000 })
       .toContain("room:lobby");
     await screenshot("realtime");
+  });
+
+  it("lists change captures and operators (none yet) with their lag columns", async () => {
+    await page.getByRole("link", { name: "Captures" }).click();
+    await expect
+      .poll(() => page.locator("caption").allTextContents())
+      .toEqual(["0 capture(s), refreshed every 5 s", "0 operator(s), refreshed every 5 s"]);
   });
 
   it("serves the bus's figures at /metrics in Prometheus text", async () => {

@@ -115,8 +115,24 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     } else if (!next && overloaded) {
       deps.log("info", "queue drained, resuming", { target: target.name, depth: knownDepth });
     }
+    if (next !== overloaded) {
+      // Shown as `state: paused` by the admin API; a lost write only delays that, never delivery.
+      await deps.sql`
+        update eventbus.checkpoints set paused_at = ${next ? new Date() : null} where name = ${target.name}`.catch(
+        () => {},
+      );
+    }
     overloaded = next;
     return overloaded;
+  }
+
+  /**
+   * How many of `count` messages fit under the maximum depth: a page is cut there, so the queue never
+   * holds more than the maximum plus one message. `count` when back-pressure is off.
+   */
+  function room(count: number): number {
+    if (deps.maxQueueDepth <= 0 || target.kind !== "subscription") return count;
+    return Math.min(count, Math.max(1, deps.maxQueueDepth - estimatedDepth() + 1));
   }
 
   const sendOptions: SendOptions = {
@@ -204,10 +220,14 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           pattern === null
             ? outgoing
             : outgoing.filter((o) => matchesEventPattern(pattern, JSON.parse(o.json)));
-        const messages =
+        const all =
           target.kind === "realtime"
             ? fanoutMessages(matching)
             : subscriptionMessages(matching, target.fifo, page.generation, body);
+        // Under back-pressure only what fits is sent, and the checkpoint stops after its last event.
+        const fits = room(all.length);
+        const messages = fits < all.length ? all.slice(0, fits) : all;
+        const cut = fits < all.length ? messages.at(-1)?.events?.at(-1)?.position : undefined;
         // Counted when dispatched, so the page still in flight weighs on the back-pressure check too.
         dispatched += messages.length;
         const sending = sendMessages(sendOptions, messages);
@@ -218,16 +238,24 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           await before;
           const stored = await storeCheckpoint(deps.sql, {
             name: target.name,
-            position: page.scannedThrough,
+            position: cut ?? page.scannedThrough,
             generation: page.generation,
             lockPid: deps.lockPid,
           });
           // A replay moved the checkpoint or the lock is gone: start again from what is stored.
           if (!stored) throw new CheckpointRefused();
-          scanned = page.scannedThrough;
+          scanned = cut ?? page.scannedThrough;
         })();
         done.catch(() => {}); // awaited below or in `finally`
         previous = done;
+        if (cut !== undefined) {
+          // The rest of this page (and the page read ahead) waits until the queue has room again.
+          await done;
+          previous = undefined;
+          await next?.catch(() => undefined);
+          next = undefined;
+          continue;
+        }
         if (target.fifo || !full) {
           await done;
           previous = undefined;

@@ -23,8 +23,21 @@ export interface SubscriptionStatus {
   checkpoint: number;
   /** The newest position in the store. */
   head: number;
-  /** `head - checkpoint`: positions not yet forwarded (an upper bound when a filter skips some). */
+  /**
+   * Stored events past the checkpoint, not yet forwarded (counted exactly up to 100,000, then estimated from
+   * positions; an upper bound when a filter skips some). 0 when the checkpoint is at or past the head.
+   */
   lag: number;
+  /** How long ago the oldest event past the checkpoint was appended; 0 when there is none. */
+  lagSeconds: number;
+  /**
+   * `paused`: the listener holds back because the queue is over the maximum depth; `behind`: the oldest
+   * unforwarded event is more than 5 s old; `parked`: flowing, with parked events waiting for a redrive;
+   * `active`: flowing.
+   */
+  state: "active" | "paused" | "behind" | "parked";
+  /** Since when the listener has held the subscription back (back-pressure), or `null`. */
+  pausedAt: string | null;
   /** Messages waiting in the queue, and received but not yet deleted; `null` if the queue is missing. */
   queueDepth: number | null;
   queueInFlight: number | null;
@@ -43,7 +56,15 @@ interface StatusRow {
   checkpoint: number;
   head: number;
   owner: string | null;
+  pending: number;
+  lagSeconds: number | null;
+  pausedAt: Date | null;
 }
+
+/** Pending events are counted one by one up to this many; beyond, the lag is estimated from positions. */
+const LAG_COUNT_LIMIT = 100_000;
+/** A subscription whose oldest unforwarded event is older than this is `behind`. */
+const BEHIND_AFTER_SECONDS = 5;
 
 /** Checkpoint, head, lag, queue depths and owner of each subscription, read live. */
 export async function readSubscriptionStatus(
@@ -61,7 +82,12 @@ export async function readSubscriptionStatus(
          where l.locktype = 'advisory' and l.granted and l.objsubid = 2
            and l.database = (select oid from pg_database where datname = current_database())
            and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id
-         limit 1) as owner
+         limit 1) as owner,
+      (select count(*)::int from (select from eventbus.events e where e.position > c.position
+                                   order by e.position limit ${LAG_COUNT_LIMIT}) pending) as pending,
+      extract(epoch from now() - (select e.created_at from eventbus.events e where e.position > c.position
+                                  order by e.position limit 1))::float8 as "lagSeconds",
+      c.paused_at as "pausedAt"
     from eventbus.checkpoints c
     where c.name = any(${names}::text[])`;
   const byName = new Map(rows.map((r) => [r.name, r]));
@@ -77,6 +103,17 @@ export async function readSubscriptionStatus(
         const row = byName.get(s.name);
         const checkpoint = row?.checkpoint ?? 0;
         const head = row?.head ?? 0;
+        const pending = row?.pending ?? 0;
+        const lag = pending < LAG_COUNT_LIMIT ? pending : Math.max(pending, head - checkpoint);
+        const lagSeconds = lag === 0 ? 0 : Math.max(0, Math.round((row?.lagSeconds ?? 0) * 1000) / 1000);
+        const parkedCount = parked.get(s.name)?.parked ?? 0;
+        const state: SubscriptionStatus["state"] = row?.pausedAt
+          ? "paused"
+          : lagSeconds > BEHIND_AFTER_SECONDS
+            ? "behind"
+            : parkedCount > 0
+              ? "parked"
+              : "active";
         return {
           name: s.name,
           filter: s.filter,
@@ -92,12 +129,15 @@ export async function readSubscriptionStatus(
           createdAt: s.createdAt.toISOString(),
           checkpoint,
           head,
-          lag: Math.max(0, head - checkpoint),
+          lag,
+          lagSeconds,
+          state,
+          pausedAt: row?.pausedAt ? new Date(row.pausedAt).toISOString() : null,
           queueDepth: queue?.visible ?? null,
           queueInFlight: queue?.inFlight ?? null,
           dlqDepth: dlq?.visible ?? null,
           owner: row?.owner?.replace(/^eventbus-listener:/, "") ?? null,
-          parked: parked.get(s.name)?.parked ?? 0,
+          parked: parkedCount,
           lastParkedReason: parked.get(s.name)?.lastParkedReason ?? null,
           lastParkedAt: parked.get(s.name)?.lastParkedAt ?? null,
         };

@@ -185,14 +185,24 @@ describe("listener resilience", () => {
       "p-1",
       Array.from({ length: 40 }, (_, i) => ({ type: "Pressure", data: { i } })),
     );
-    // Max depth 5, pages of 5: the queue stops growing at about two pages.
-    await expect
-      .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible, { timeout: 10_000 })
-      .toBeGreaterThan(4);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect((await readQueueDepth(sqs, subscription.queueUrl))!.visible).toBeLessThanOrEqual(10);
+    // Max depth 5: a page is cut where the queue is full, so it never holds more than 5 + 1 messages, and
+    // the admin API says the subscription is paused.
+    const status = async () => (await readSubscriptionStatus(db.sql, sqs, [subscription]))[0]!;
+    await expect.poll(async () => (await status()).state, { timeout: 10_000 }).toBe("paused");
+    for (let i = 0; i < 6; i++) {
+      expect((await readQueueDepth(sqs, subscription.queueUrl))!.visible).toBeLessThanOrEqual(6);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    expect(await status()).toMatchObject({
+      state: "paused",
+      pausedAt: expect.any(String),
+      lag: expect.any(Number),
+    });
+    expect((await status()).lag).toBeGreaterThanOrEqual(34);
 
     const all = await receiveEvents(sqs, subscription.queueUrl, 40, { timeoutMs: 30_000 });
     expect(new Set(all.map((r) => (r.event.data as { i: number }).i)).size).toBe(40);
+    await expect.poll(async () => (await status()).state, { timeout: 10_000 }).toBe("active");
+    expect(await status()).toMatchObject({ lag: 0, lagSeconds: 0, pausedAt: null });
   });
 });

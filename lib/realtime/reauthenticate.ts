@@ -56,7 +56,7 @@ export async function reauthenticate(
       if (!isEventBusError(error)) throw error;
       throw new EventBusError(
         "FORBIDDEN",
-        `The fresh token does not allow the subscribed topic '${topic}'; unsubscribe from it first.`,
+        `The fresh token does not allow the topic '${topic}' this connection is subscribed to (or present on); unsubscribe from (or leave) it first.`,
         { topic },
       );
     }

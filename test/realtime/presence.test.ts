@@ -208,6 +208,37 @@ describe("presence", () => {
   }, 120_000);
 });
 
+describe("presence and token expiry", () => {
+  const inSeconds = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
+  /** Long enough to connect and enter on a busy machine, short enough to wait for. */
+  const SHORT = 4;
+
+  it("lists a member until its token expires, and past that once an auth frame brought a fresh one", async () => {
+    const topic = "room:tokens";
+    const exp = inSeconds(SHORT);
+    const fading = await member(topic, await h.token("realtime:subscribe", undefined, { expiresIn: exp }));
+    const renewed = await member(topic, await h.token("realtime:subscribe", undefined, { expiresIn: exp }));
+    await enter(fading.client, topic);
+    await enter(renewed.client, topic);
+    const fresh = await h.token("realtime:subscribe", undefined, { expiresIn: "1h" });
+    expect(await renewed.client.request({ action: "auth", token: fresh })).toMatchObject({ type: "ack" });
+    expect((await presenceOf(topic)).body.members).toHaveLength(2);
+    await sleep(Math.max(0, exp * 1000 - Date.now() + 100));
+    expect((await presenceOf(topic)).body.members.map((m: any) => m.connectionId)).toEqual([renewed.id]);
+  });
+
+  it("refuses a fresh token whose bound no longer covers a topic the connection is present on", async () => {
+    const client = await h.connect(await h.token("realtime:subscribe", ["team-*"]));
+    await enter(client, "team-b");
+    const refused = await client.request({
+      action: "auth",
+      token: await h.token("realtime:subscribe", ["other-*"]),
+    });
+    expect(refused).toMatchObject({ type: "error", code: "FORBIDDEN" });
+    expect(refused.message).toContain("team-b");
+  });
+});
+
 describe("presence limits and refusals", () => {
   it("refuses a state above the size limit, event topics, wildcards and updates before entering", async () => {
     const { client } = await member("room:limits");

@@ -143,25 +143,20 @@ function compileMatcher(matcher: unknown): CompiledMatcher {
  * which is how AWS's compiler resolves `{"a": [..], "$or": [{"a": [..]}, ..]}`.
  */
 function expand(node: EventPattern, path: string[], rules: Array<Map<string, unknown[]>>) {
-  let current = rules;
   for (const [key, child] of Object.entries(node)) {
     if (key === OR_KEY && Array.isArray(child) && child.every(isPlainObject)) {
-      const next: Array<Map<string, unknown[]>> = [];
-      for (const branch of child as EventPattern[]) {
-        const copies = current.map((rule) => new Map(rule));
+      // Each alternative continues every rule built so far; `rules` is replaced in place, as callers hold it.
+      const next = (child as EventPattern[]).flatMap((branch) => {
+        const copies = rules.map((rule) => new Map(rule));
         expand(branch, path, copies);
-        next.push(...copies);
-      }
-      current.splice(0, current.length, ...next);
-      current = rules;
+        return copies;
+      });
+      rules.splice(0, rules.length, ...next);
     } else if (Array.isArray(child)) {
       const at = JSON.stringify([...path, key]);
-      for (const rule of current) {
-        rule.delete(at); // re-inserted last, like a later key
-        rule.set(at, child);
-      }
+      for (const rule of rules) rule.set(at, child);
     } else if (isPlainObject(child)) {
-      expand(child as EventPattern, [...path, key], current);
+      expand(child as EventPattern, [...path, key], rules);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { matchesEventPattern } from "../subscriptions/eventPattern.ts";
+import { matchesEventPattern } from "../patterns/matchPattern.ts";
 import { EventBusClientError, errorFromResponse, UnauthorizedError, UnavailableError } from "./errors.ts";
 import { PagedRead } from "./pages.ts";
 import { RealtimeClient, type RealtimeOptions } from "./realtime.ts";

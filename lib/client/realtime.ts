@@ -1,4 +1,5 @@
-import { matchesEventPattern, type EventPattern as ServerPattern } from "../subscriptions/eventPattern.ts";
+import { matchesEventPattern } from "../patterns/matchPattern.ts";
+import type { EventPattern as ServerPattern } from "../patterns/validatePattern.ts";
 import { type EventBusClientError, errorForCode, statusForCode, UnavailableError } from "./errors.ts";
 import { positionParam, toBigPosition } from "./position.ts";
 import { TokenKeeper, type TokenSource } from "./token.ts";

@@ -114,6 +114,11 @@ describe("GET /events?filter=<EventBridge pattern>", () => {
       JSON.stringify({ type: [{ wildcard: "a**" }] }),
       /\/type\/0\/wildcard wildcard has two consecutive \*/,
     ],
+    [
+      "a filter just over the size limit",
+      JSON.stringify({ type: ["x".repeat(4100)] }),
+      /limited to 4096 bytes/,
+    ],
   ])("refuses %s with 400 VALIDATION_FAILED naming the place", async (_, filter, message) => {
     const res = await read({ filter });
     expect(res.status).toBe(400);

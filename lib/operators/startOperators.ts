@@ -33,9 +33,12 @@ export interface RunningOperators {
 class CheckpointMoved extends Error {}
 
 const PAGE_SIZE = 200;
+/** Matching events applied in one transaction when none of them fails. */
+const BATCH_SIZE = 50;
 
 /**
- * Runs operators in this process. Each operator is owned by one process at a time through a session
+ * Runs operators in this process. Matching events are applied in batches of up to 50 per transaction;
+ * an event that fails is applied alone, retried and eventually parked. Each operator is owned by one process at a time through a session
  * advisory lock on a dedicated connection (a crashed owner's lock goes with its connection, and a standby
  * takes over on its next try). Every write also checks that the checkpoint is where this process left it,
  * so even two processes that both believe they own an operator never apply an event twice.
@@ -89,12 +92,23 @@ export function startOperators(options: OperatorsOptions): RunningOperators {
         continue;
       }
       let checkpoint = state.checkpoint;
-      for (const event of page.events) {
+      const matching = page.events
+        .map((event) => ({ event, cloudEvent: toCloudEvent(event, options.source) }))
+        .filter(({ cloudEvent }) => !operator.filter || matchesEventPattern(operator.filter, cloudEvent));
+      for (let start = 0; start < matching.length; start += BATCH_SIZE) {
         if (stopped) return;
-        const cloudEvent = toCloudEvent(event, options.source);
-        if (operator.filter && !matchesEventPattern(operator.filter, cloudEvent)) continue;
-        // Non-matching events before this one are passed over in this event's transaction.
-        checkpoint = await apply(operator, event, cloudEvent, checkpoint, maxAttempts);
+        const batch = matching.slice(start, start + BATCH_SIZE);
+        // The happy path applies a batch in one transaction; when one of its events fails, the batch is
+        // rolled back and applied again event by event, with retries and parking.
+        const applied = await applyBatch(operator, batch, checkpoint);
+        if (applied !== undefined) {
+          checkpoint = applied;
+          continue;
+        }
+        for (const { event, cloudEvent } of batch) {
+          if (stopped) return;
+          checkpoint = await apply(operator, event, cloudEvent, checkpoint, maxAttempts);
+        }
       }
       const last = page.events.at(-1)!.position;
       if (last > checkpoint) {
@@ -103,6 +117,29 @@ export function startOperators(options: OperatorsOptions): RunningOperators {
           where name = ${operator.name} and checkpoint = ${checkpoint}`;
         if (moved.count === 0) throw new CheckpointMoved("checkpoint moved");
       }
+    }
+  }
+
+  /** Applies events in one transaction; the new checkpoint, or `undefined` when one of them failed. */
+  async function applyBatch(
+    operator: Operator,
+    batch: Array<{ event: RecordedEvent; cloudEvent: ReturnType<typeof toCloudEvent> }>,
+    checkpoint: number,
+  ): Promise<number | undefined> {
+    if (batch.length < 2) return undefined;
+    const last = batch.at(-1)!.event.position;
+    try {
+      await sql.begin(async (tx) => {
+        for (const { cloudEvent } of batch) await operator.handle(cloudEvent, tx);
+        const moved = await tx`
+          update eventbus.operators set checkpoint = ${last}, attempts = 0, updated_at = now()
+          where name = ${operator.name} and checkpoint = ${checkpoint} and replay_from is null`;
+        if (moved.count === 0) throw new CheckpointMoved("checkpoint moved");
+      });
+      return last;
+    } catch (error) {
+      if (error instanceof CheckpointMoved) throw error;
+      return undefined;
     }
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseFilterParameter } from "../../lib/patterns/parseFilterParameter.ts";
 import { validateEventPattern } from "../../lib/subscriptions/eventPattern.ts";
 
 /** The message a client reads: the JSON pointer of the offending place, then the operator and its rule. */
@@ -96,6 +97,14 @@ describe("pattern refusals name the JSON pointer and the rule", () => {
     // 10 × 10 × 10 is exactly the limit.
     const ten = eleven.slice(0, 10);
     expect(() => validateEventPattern({ a: { $or: ten }, b: { $or: ten }, c: { $or: ten } })).not.toThrow();
+  });
+
+  it("refuses a filter parameter that is not JSON, or far too long to be a pattern, naming the parameter", () => {
+    expect(() => parseFilterParameter("{type:")).toThrow(/Query parameter 'filter' must be an event pattern/);
+    expect(() => parseFilterParameter(" ".repeat(20_000))).toThrow(
+      /Query parameter 'filter' must be at most 4096 bytes of JSON/,
+    );
+    expect(parseFilterParameter('{"type":["A"]}')).toEqual({ type: ["A"] });
   });
 
   it("refuses a pattern over 4096 bytes of JSON", () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { validationFailed } from "../errors.ts";
+import { limits } from "../limits.ts";
 import { escapeForSqs } from "../listener/cloudEventJson.ts";
 import { printable } from "../text/storableText.ts";
 import { parseWith } from "../validation.ts";
@@ -219,6 +220,10 @@ export function compileInputTransformer(transformer: InputTransformer): (input: 
     };
     let out = "";
     for (const part of parts) {
+      // A template may repeat the whole event hundreds of times: stop once the body is too long for SQS
+      // anyway (UTF-8 never has fewer bytes than UTF-16 units), so a page never builds gigabytes. SQS then
+      // refuses the message and it is parked with that reason, like any other body it refuses.
+      if (out.length > limits.maxSqsMessageBytes) break;
       if ("text" in part) {
         out += part.text;
       } else if (part.name === "aws.events.event.json") {

@@ -243,6 +243,22 @@ describe("input transformers on a real subscription", () => {
     expect(message!.body).toBe('Order 17 (["A-1","B-2"]) placed for acme.');
   });
 
+  it("parks a transformed body too big for SQS, with the reason, and moves on", async () => {
+    const { name, queueUrl } = await subscribe({
+      filter: { streamid: [{ prefix: "tx-big-" }] },
+      inputTransformer: { inputTemplate: `[${Array(300).fill("<aws.events.event.json>").join(",")}]` },
+    });
+    const streamId = unique("tx-big");
+    await postStructured(streamId, [producerEvent({ blob: "x".repeat(60_000) }), producerEvent({ small: true })]);
+    const [message] = await receiveBodies(queueUrl, 1);
+    const small = JSON.parse(message!.body);
+    expect(small).toHaveLength(300);
+    expect(small[0].data).toEqual({ small: true });
+    await expect
+      .poll(async () => (await bus.api.request("GET", `/subscriptions/${name}`)).body, { timeout: 10_000 })
+      .toMatchObject({ parked: 1, lastParkedReason: expect.any(String) });
+  });
+
   it('format "raw": only the data', async () => {
     const { queueUrl } = await subscribe({ filter: { streamid: [{ prefix: "tx-raw-" }] }, format: "raw" });
     const sent = producerEvent({ total: 42.5, note: "\u{1F600}" });

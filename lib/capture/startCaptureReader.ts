@@ -159,10 +159,18 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       for (let attempt = 0; ; attempt++) {
         try {
           await sql.begin(async (tx) => {
+            // What is already in the store is skipped: a retry after a commit whose reply was lost, or a
+            // reader that lost the slot while retrying, appends nothing twice. The row lock orders writers.
+            await tx`
+              insert into eventbus.capture_progress (slot, applied_lsn) values (${slot}, '0/0')
+              on conflict (slot) do nothing`;
+            const [{ stored }] = await tx<[{ stored: string }]>`
+              select applied_lsn::text as stored from eventbus.capture_progress where slot = ${slot} for update`;
+            const storedLsn = lsnValue(stored);
             // Issued without waiting, in order: postgres.js pipelines them on the transaction's connection,
             // and positions follow the source's commit order.
             const appends: Promise<unknown>[] = [];
-            for (const transaction of batch) {
+            for (const transaction of batch.filter((t) => lsnValue(t.commit.lsn) > storedLsn)) {
               for (const change of transaction.changes) {
                 const { change: storable, refused } = storableEvent(change);
                 if (refused && attempt === 0) refusals.push(`${change.streamId}: ${refused}`);
@@ -176,7 +184,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
               values (${slot}, ${lsnText(last.commit.lsn)}::pg_lsn, ${last.committedAt}, now(),
                       ${refusals.at(-1) ?? null}, ${refusals.length > 0 ? new Date() : null})
               on conflict (slot) do update set
-                applied_lsn = excluded.applied_lsn,
+                applied_lsn = greatest(capture_progress.applied_lsn, excluded.applied_lsn),
                 source_committed_at = excluded.source_committed_at,
                 applied_at = excluded.applied_at,
                 last_error = coalesce(excluded.last_error, capture_progress.last_error),

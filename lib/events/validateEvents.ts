@@ -102,7 +102,7 @@ function attributesToStore(index: number, event: ProposedEvent): Record<string, 
       throw invalid(pointer, `${nameRule} (metadata keys become CloudEvents extension attributes)`);
     const valueRule = extensionValueRule(value);
     if (valueRule) throw invalid(pointer, valueRule);
-    if (name in stored) throw invalid(pointer, "is also set as an attribute of this event");
+    if (Object.hasOwn(stored, name)) throw invalid(pointer, "is also set as an attribute of this event");
     stored[name] = value as AttributeValue;
   }
   return Object.keys(stored).length === 0 ? null : stored;

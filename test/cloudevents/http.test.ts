@@ -108,7 +108,12 @@ describe("CloudEvents HTTP binding, the SDK as producer", () => {
   it("fills in source, subject, time and datacontenttype only when the producer left them out", async () => {
     const before = Date.now();
     const res = await api.request("POST", "/streams/plain-1/events", {
-      body: { type: "Plain", data: { a: 1 }, metadata: { tenant: "acme", attempt: 2, sampled: true } },
+      body: {
+        type: "Plain",
+        data: { a: 1 },
+        // `constructor` is a valid extension name like any other.
+        metadata: { tenant: "acme", attempt: 2, sampled: true, constructor: "c" },
+      },
     });
     expect(res.status).toBe(201);
     const [event] = (await read("plain-1")).events;
@@ -119,6 +124,7 @@ describe("CloudEvents HTTP binding, the SDK as producer", () => {
       tenant: "acme",
       attempt: 2,
       sampled: true,
+      constructor: "c",
     });
     expect(event).not.toHaveProperty("metadata");
     expect(Date.parse(event.time)).toBeGreaterThanOrEqual(before - 5_000);

@@ -275,7 +275,8 @@ export function validateEventPattern(value: unknown): EventPattern {
   const problem = findJsonProblem(value, { pointer: "", maxDepth: 2 * MAX_PATTERN_DEPTH + 4 });
   if (problem) fail(problem.pointer, `${problem.message}.`);
   checkNode(value, "", [], 0, false);
-  const bytes = Buffer.byteLength(JSON.stringify(value));
+  // TextEncoder rather than Buffer: the client bundles the matcher for browsers.
+  const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
   if (bytes > MAX_PATTERN_BYTES) {
     throw validationFailed(
       `Invalid filter: patterns are limited to ${MAX_PATTERN_BYTES} bytes of JSON (this one has ${bytes}).`,

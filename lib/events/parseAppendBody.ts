@@ -94,7 +94,8 @@ function headerValue(name: string, raw: string): string {
  * `datacontenttype`. Header values are strings (the binding carries no other type).
  */
 function fromBinary(headers: AppendHeaders, body: string): ProposedEvent {
-  const attributes: Record<string, string> = {};
+  // No prototype: a `ce-__proto__` header is an attribute name like any other (and is refused as one).
+  const attributes: Record<string, string> = Object.create(null);
   for (const [header, raw] of Object.entries(headers)) {
     if (!header.startsWith("ce-") || raw === undefined) continue;
     const name = header.slice(3);

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { issueToken } from "../auth/token.ts";
 import { parseConfig } from "../config.ts";
-import { buildConsoleAssets, consoleRoutes } from "../console/serveConsole.ts";
+import { localConsoleRoutes } from "../console/serveConsole.ts";
 import { createSql } from "../db/client.ts";
 import { migrate } from "../db/migrate.ts";
 import { startLocalMetrics } from "../metrics/localMetrics.ts";
@@ -71,7 +71,7 @@ async function main() {
     realtimeTableName: config.EVENTBUS_REALTIME_TABLE,
   });
   stops.push({ name: "metrics", stop: localMetrics.stop });
-  const consoleRouteList = consoleRoutes(await buildConsoleAssets(), { webSocketUrl });
+  const consoleRouteList = await localConsoleRoutes({ webSocketUrl }, log);
   const http = createHttpAdapter(
     [...consoleRouteList, localMetrics.route, ...(await loadLocalHttpRoutes())],
     {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAppendBody } from "../../lib/events/parseAppendBody.ts";
+import { validateEvents } from "../../lib/events/validateEvents.ts";
 
 const json = { "content-type": "application/json" };
 const structured = { "content-type": "application/cloudevents+json" };
@@ -87,6 +88,20 @@ describe("parseAppendBody", () => {
     };
     expect(() => parseAppendBody(headers, "{}")).toThrowError(
       expect.objectContaining({ code: "VALIDATION_FAILED", details: expect.objectContaining({ header }) }),
+    );
+  });
+
+  it("keeps a ce-__proto__ header as an attribute, which validation then refuses by name", () => {
+    const events = parseAppendBody(
+      { "ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "T", "ce-__proto__": "x" },
+      "",
+    );
+    expect(Object.keys(events[0]!.attributes!)).toContain("__proto__");
+    expect(() => validateEvents("s-1", events)).toThrowError(
+      expect.objectContaining({
+        code: "VALIDATION_FAILED",
+        details: expect.objectContaining({ pointer: "/0/__proto__" }),
+      }),
     );
   });
 

@@ -98,3 +98,19 @@ export function consoleRoutes(assets: Map<string, ConsoleAsset>, settings: Conso
     { routeKey: "GET /console/{file+}", handler: serve },
   ];
 }
+
+/**
+ * The console's routes for `npm run dev`, or none (with a log line saying why) when it cannot be bundled,
+ * e.g. from an installed package without esbuild or the console's sources: the bus runs without it.
+ */
+export async function localConsoleRoutes(
+  settings: ConsoleSettings,
+  log: (message: string) => void,
+): Promise<LocalRoute[]> {
+  try {
+    return consoleRoutes(await buildConsoleAssets(), settings);
+  } catch (error) {
+    log(`console unavailable: ${(error as Error).message.split("\n")[0]}`);
+    return [];
+  }
+}

@@ -228,6 +228,12 @@ app.synth();
       ["Dockerfile", "listener.mjs", "listener.mjs.map", "migrate.mjs", "migrate.mjs.map"].sort(),
     );
     expect(image.source.platform).toBe("linux/arm64");
+    // What the image runs works as shipped: the migration runner against this test's database (already
+    // migrated, so it applies nothing and exits 0).
+    const migrated = await inProject(process.execPath, [join(context, "migrate.mjs")], {
+      DATABASE_URL: api.db.url,
+    });
+    expect(JSON.parse(migrated.stdout)).toEqual({ message: "migrations applied", applied: "none pending" });
   }, 300_000);
 
   it("appends and reads with eventbus/client", async () => {

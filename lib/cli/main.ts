@@ -565,6 +565,67 @@ subscriptions
     );
   });
 
+// -------------------------------------------------------------------------------------------- captures
+
+const captures = program.command("captures").description("manage change data capture of Postgres tables");
+
+captures
+  .command("list")
+  .description("every capture with its table, slot and lag")
+  .action(async () => {
+    const list = await (await client()).captures.list();
+    if (json()) return printRecord({ captures: list }, true);
+    if (list.length === 0) return void process.stdout.write("no captures\n");
+    printTable(
+      ["NAME", "TABLE", "ACTIVE", "LAG BYTES", "LAG S", "LAST ERROR"],
+      list.map((c) => [
+        c.name,
+        c.table,
+        String(c.active ?? ""),
+        String(c.lagBytes ?? ""),
+        String(c.lagSeconds ?? ""),
+        c.lastError ? pc.red(String(c.lastError)) : "",
+      ]),
+    );
+  });
+
+captures
+  .command("get")
+  .description("a capture's table, key columns, slot and lag")
+  .argument("<name>")
+  .action(async (name: string) => {
+    printRecord((await (await client()).captures.get(name)) as Record<string, unknown>, json());
+  });
+
+captures
+  .command("create")
+  .description("capture a table's row changes as events of category <name> (scope admin)")
+  .argument("<name>", "the capture's name: the streams' category and the types' prefix")
+  .requiredOption("--table <schema.table>", "the table to capture")
+  .option("--replica-identity-full", "set REPLICA IDENTITY FULL so updates and deletes carry the old row")
+  .action(async (name: string, options: { table: string; replicaIdentityFull?: boolean }) => {
+    const result = await (await client()).captures.create(name, {
+      table: options.table,
+      ...(options.replicaIdentityFull ? { replicaIdentityFull: true } : {}),
+    });
+    if (json()) return printRecord(result, true);
+    process.stdout.write(
+      result.created
+        ? `${pc.green("created")} capture ${pc.bold(name)} of ${result.table}\n`
+        : `capture ${pc.bold(name)} of ${result.table} already exists\n`,
+    );
+  });
+
+captures
+  .command("delete")
+  .description("stop capturing a table (its stored events stay)")
+  .argument("<name>")
+  .action(async (name: string) => {
+    await (await client()).captures.delete(name);
+    if (json()) return printRecord({ name, deleted: true }, true);
+    process.stdout.write(`${pc.green("deleted")} capture ${pc.bold(name)}\n`);
+  });
+
 // ----------------------------------------------------------------------------------------------- token
 
 program
@@ -637,7 +698,9 @@ program
 
 // ------------------------------------------------------------------------------------------------ main
 
-for (const command of [program, ...program.commands, ...subscriptions.commands]) command.exitOverride();
+for (const command of [program, ...program.commands, ...subscriptions.commands, ...captures.commands]) {
+  command.exitOverride();
+}
 
 try {
   await program.parseAsync(process.argv);

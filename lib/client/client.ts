@@ -6,6 +6,7 @@ import { TokenKeeper, type TokenSource } from "./token.ts";
 import type {
   AllPage,
   AppendResult,
+  CaptureStatus,
   CloudEvent,
   EventPattern,
   ExpectedVersion,
@@ -168,10 +169,47 @@ export class EventBusClient {
             ? jsonPosition(from)
             : from,
       }),
+    /** Events parked for good (refused by SQS), with their reasons. */
+    parked: (name: string): Promise<Record<string, unknown>> =>
+      this.request("GET", `/subscriptions/${encodeURIComponent(name)}/parked`),
     /** Moves the DLQ's messages back to the queue. */
     redrive: (name: string): Promise<{ moved: number; drained: boolean; [member: string]: unknown }> =>
       this.request("POST", `/subscriptions/${encodeURIComponent(name)}/redrive`),
   };
+
+  /** Change data capture: Postgres tables whose row changes become events (scope `admin` to change them). */
+  readonly captures = {
+    list: async (): Promise<CaptureStatus[]> =>
+      (await this.request<{ captures: CaptureStatus[] }>("GET", "/captures")).captures,
+    get: (name: string): Promise<CaptureStatus> =>
+      this.request("GET", `/captures/${encodeURIComponent(name)}`),
+    /** Starts capturing a table (`created: true`), or finds the same capture; `CaptureNotPossibleError` says why not. */
+    create: async (
+      name: string,
+      definition: { table: string; replicaIdentityFull?: boolean },
+    ): Promise<CaptureStatus & { created: boolean }> => {
+      const { status, body } = await this.send("PUT", `/captures/${encodeURIComponent(name)}`, definition);
+      return { ...(body as CaptureStatus), created: status === 201 };
+    },
+    delete: async (name: string): Promise<void> => {
+      await this.send("DELETE", `/captures/${encodeURIComponent(name)}`);
+    },
+  };
+
+  /** Stream ids with their versions, a page at a time (`prefix`, `category`, `after`: the last id seen). */
+  listStreams(
+    options: { prefix?: string; category?: string; after?: string; limit?: number } = {},
+  ): Promise<{ streams: Array<Record<string, unknown>>; next: string | null; [member: string]: unknown }> {
+    return this.request(
+      "GET",
+      `/streams${queryString({ prefix: options.prefix, category: options.category, after: options.after, limit: options.limit })}`,
+    );
+  }
+
+  /** Who is present on a topic (realtime presence). */
+  presence(topic: string): Promise<Record<string, unknown>> {
+    return this.request("GET", `/topics/${encodeURIComponent(topic)}/presence`);
+  }
 
   /** Broadcasts an ephemeral message to a topic's WebSocket subscribers (never stored). */
   async publish(topic: string, data: unknown): Promise<void> {

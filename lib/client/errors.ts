@@ -11,11 +11,15 @@ export type ClientErrorCode =
   | "FORBIDDEN"
   | "STREAM_NOT_FOUND"
   | "SUBSCRIPTION_NOT_FOUND"
+  | "CAPTURE_NOT_FOUND"
+  | "OPERATOR_NOT_FOUND"
   | "ROUTE_NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
   | "WRONG_EXPECTED_VERSION"
   | "DUPLICATE_EVENT_ID"
   | "SUBSCRIPTION_CONFLICT"
+  | "CAPTURE_CONFLICT"
+  | "CAPTURE_NOT_POSSIBLE"
   | "CONNECTION_GONE"
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
@@ -81,7 +85,7 @@ export class ForbiddenError extends EventBusClientError {
   override readonly name = "ForbiddenError";
 }
 
-/** 404: `STREAM_NOT_FOUND`, `SUBSCRIPTION_NOT_FOUND`, `ROUTE_NOT_FOUND`. */
+/** 404: `STREAM_NOT_FOUND`, `SUBSCRIPTION_NOT_FOUND`, `CAPTURE_NOT_FOUND`, `OPERATOR_NOT_FOUND`, `ROUTE_NOT_FOUND`. */
 export class NotFoundError extends EventBusClientError {
   override readonly name = "NotFoundError";
 }
@@ -97,9 +101,17 @@ export class WrongExpectedVersionError extends EventBusClientError {
   }
 }
 
-/** 409 `DUPLICATE_EVENT_ID` or `SUBSCRIPTION_CONFLICT`. */
+/** 409 `DUPLICATE_EVENT_ID`, `SUBSCRIPTION_CONFLICT` or `CAPTURE_CONFLICT`. */
 export class ConflictError extends EventBusClientError {
   override readonly name = "ConflictError";
+}
+
+/** 422 `CAPTURE_NOT_POSSIBLE`: the table cannot be captured; `reason` says why. */
+export class CaptureNotPossibleError extends EventBusClientError {
+  override readonly name = "CaptureNotPossibleError";
+  get reason(): string | undefined {
+    return typeof this.problem.reason === "string" ? this.problem.reason : undefined;
+  }
 }
 
 /** 413 `PAYLOAD_TOO_LARGE`. */
@@ -121,14 +133,18 @@ const statusByCode: Record<string, number> = {
   FORBIDDEN: 403,
   STREAM_NOT_FOUND: 404,
   SUBSCRIPTION_NOT_FOUND: 404,
+  CAPTURE_NOT_FOUND: 404,
+  OPERATOR_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   WRONG_EXPECTED_VERSION: 409,
   DUPLICATE_EVENT_ID: 409,
   SUBSCRIPTION_CONFLICT: 409,
+  CAPTURE_CONFLICT: 409,
   CONNECTION_GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  CAPTURE_NOT_POSSIBLE: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
@@ -151,10 +167,14 @@ const classByCode: Record<string, ErrorClass> = {
   FORBIDDEN: ForbiddenError,
   STREAM_NOT_FOUND: NotFoundError,
   SUBSCRIPTION_NOT_FOUND: NotFoundError,
+  CAPTURE_NOT_FOUND: NotFoundError,
+  OPERATOR_NOT_FOUND: NotFoundError,
   ROUTE_NOT_FOUND: NotFoundError,
   WRONG_EXPECTED_VERSION: WrongExpectedVersionError,
   DUPLICATE_EVENT_ID: ConflictError,
   SUBSCRIPTION_CONFLICT: ConflictError,
+  CAPTURE_CONFLICT: ConflictError,
+  CAPTURE_NOT_POSSIBLE: CaptureNotPossibleError,
   PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   RATE_LIMITED: UnavailableError,
   INTERNAL: UnavailableError,

@@ -10,6 +10,7 @@ export {
   type ReadOptions,
 } from "./client.ts";
 export {
+  CaptureNotPossibleError,
   type ClientErrorCode,
   ConflictError,
   EventBusClientError,
@@ -42,6 +43,7 @@ export { type TokenSource, tokenTimes } from "./token.ts";
 export type {
   AllPage,
   AppendResult,
+  CaptureStatus,
   CloudEvent,
   EventPattern,
   ExpectedVersion,

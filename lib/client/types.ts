@@ -90,3 +90,15 @@ export interface SubscriptionStatus extends SubscriptionDefinition {
   owner: string | null;
   [member: string]: unknown;
 }
+
+/** A change capture: the table, its replication slot and how far behind it is. */
+export interface CaptureStatus {
+  name: string;
+  table: string;
+  slot?: string;
+  active?: boolean;
+  lagBytes?: number | null;
+  lagSeconds?: number | null;
+  lastError?: string | null;
+  [member: string]: unknown;
+}

@@ -270,6 +270,17 @@ describe("subscriptions", () => {
   }, 60_000);
 });
 
+describe("captures", () => {
+  it("lists captures and exits 3 for an unknown one", async () => {
+    const list = await cli(["captures", "list", "--json"]);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toMatchObject({ captures: expect.any(Array) });
+    const missing = await cli(["captures", "get", `nope_${suffix}`]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain("CAPTURE_NOT_FOUND (404)");
+  });
+});
+
 describe("token, doctor and configuration", () => {
   it("mints a local token whose scopes the server enforces (exit 5 when refused)", {
     timeout: 30_000,

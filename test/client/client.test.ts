@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
+  CaptureNotPossibleError,
   type CloudEvent,
   ConflictError,
   createClient,
@@ -138,6 +139,21 @@ describe("typed errors", () => {
     const network = await unreachable.getStream("a").catch((e: unknown) => e);
     expect(network).toBeInstanceOf(UnavailableError);
     expect(network).toMatchObject({ code: "NETWORK", status: 0 });
+  });
+
+  it("says why a table cannot be captured", async () => {
+    const refused = await bus.captures
+      .create(`missing_${Date.now()}`, { table: "public.no_such_table" })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CaptureNotPossibleError);
+    expect(refused).toMatchObject({ code: "CAPTURE_NOT_POSSIBLE", status: 422 });
+    expect(["table_not_found", "logical_replication_disabled"]).toContain(
+      (refused as CaptureNotPossibleError).reason,
+    );
+    await expect(bus.captures.get("no_such_capture")).rejects.toMatchObject({
+      code: "CAPTURE_NOT_FOUND",
+      status: 404,
+    });
   });
 
   it("asks the token callback again after a 401", async () => {

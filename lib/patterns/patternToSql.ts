@@ -7,16 +7,22 @@ import { type EventPattern, isPlainObject } from "./validatePattern.ts";
 type Fragment = PendingQuery<Row[]>;
 
 /**
- * How a top-level CloudEvent attribute is stored: `text` columns hold the attribute's string exactly
- * (`type`, `streamid`, `id`); `integer` columns hold a JSON integer (`streamversion`); `position` is a bigint
- * column emitted as a decimal string, so only string comparisons on its text form are pushed down.
+ * How a top-level CloudEvent attribute is stored: `text` attributes are always a string equal to the
+ * expression (`type`, `streamid`, `id`, and `subject`, the producer's or else the stream id); `integer` ones a
+ * JSON integer (`streamversion`); `position` is a bigint column emitted as a decimal string, so only string
+ * comparisons on its text form are pushed down.
  */
-const COLUMNS: Record<string, { column: string; kind: "text" | "integer" | "position" }> = {
-  type: { column: "type", kind: "text" },
-  streamid: { column: "stream_id", kind: "text" },
-  id: { column: "id", kind: "text" },
-  streamversion: { column: "version", kind: "integer" },
-  position: { column: "position", kind: "position" },
+const ATTRIBUTES: Record<
+  string,
+  { expression: (sql: Sql) => Fragment; kind: "text" | "integer" | "position" }
+> = {
+  type: { expression: (sql) => sql`type`, kind: "text" },
+  streamid: { expression: (sql) => sql`stream_id`, kind: "text" },
+  id: { expression: (sql) => sql`id`, kind: "text" },
+  // As cloudEventJson emits it: a producer's subject is a non-empty string kept in `metadata`.
+  subject: { expression: (sql) => sql`coalesce(metadata->>'subject', stream_id)`, kind: "text" },
+  streamversion: { expression: (sql) => sql`version`, kind: "integer" },
+  position: { expression: (sql) => sql`position`, kind: "position" },
 };
 
 /** Beyond this many `$or` alternatives the narrowing would cost more SQL than it saves: read everything. */
@@ -162,9 +168,9 @@ function dataCondition(sql: Sql, keys: string[], matchers: unknown[]): Fragment 
 function leafCondition(sql: Sql, path: string[], matchers: unknown[]): Fragment | undefined {
   if (path[0] === "data" && path.length > 1) return dataCondition(sql, path.slice(1), matchers);
   if (path.length !== 1) return undefined;
-  const target = COLUMNS[path[0]!];
+  const target = ATTRIBUTES[path[0]!];
   if (!target) return undefined;
-  const col = sql(target.column) as unknown as Fragment;
+  const col = target.expression(sql);
   const toCondition =
     target.kind === "text" ? textCondition : target.kind === "integer" ? integerCondition : positionCondition;
   const parts = matchers.map((m) => toCondition(sql, col, m));
@@ -176,8 +182,9 @@ function leafCondition(sql: Sql, path: string[], matchers: unknown[]): Fragment 
  * The part of a pattern that Postgres can evaluate, as a `where` fragment over `eventbus.events` (`true`
  * when nothing can). It is a narrowing only: for every event the TypeScript matcher accepts, the fragment is
  * true, so the listener can apply it in SQL and still re-check every row with `matchesEventPattern`. It
- * narrows on the top-level attributes that are columns (`type`, `streamid`, `id`, `streamversion`, and
- * string matchers on `position`); each `$or` alternative narrows on its own and the alternatives are ORed.
+ * narrows on the top-level attributes stored in columns (`type`, `streamid`, `id`, `subject`,
+ * `streamversion`, and string matchers on `position`) and on strings under `data`; each `$or` alternative
+ * narrows on its own and the alternatives are ORed.
  * Filters on `type` can use the `(type, position)` index.
  */
 export function patternToSql(sql: Sql, pattern: EventPattern | null | undefined): Fragment {

@@ -86,7 +86,7 @@ function cli(
 
 describe("usage", () => {
   it("prints help with exit code 0 and refuses bad usage with exit code 2 and one clear line", {
-    timeout: 60_000,
+    timeout: 90_000,
   }, async () => {
     const help = await cli(["--help"], { viaTsx: true });
     expect(help.code).toBe(0);
@@ -112,7 +112,7 @@ describe("usage", () => {
 
 describe("append and read", () => {
   it("appends from flags, arguments and stdin, reads back, and exits 4 on a version conflict", {
-    timeout: 60_000,
+    timeout: 90_000,
   }, async () => {
     const stream = `cli-${suffix}`;
     const first = await cli([

@@ -15,7 +15,7 @@ export interface CapturedTable {
 /** What a source transaction contributes to an event's metadata. */
 export interface SourceCommit {
   lsn: string;
-  xid: number;
+  xid: string;
 }
 
 /** An event bound for one stream. */

@@ -228,7 +228,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           return;
         case "begin":
           current = {
-            commit: { lsn: lsnText(message.commitLsn ?? "0/0"), xid: message.xid },
+            commit: { lsn: lsnText(message.commitLsn ?? "0/0"), xid: String(message.xid) },
             endLsn: message.commitLsn ?? "0/0",
             committedAt: new Date(Number((message.commitTime as bigint) / 1000n)),
             changes: [],

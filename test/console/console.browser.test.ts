@@ -32,6 +32,9 @@ const append = async (streamId: string, body: unknown) => {
   expect(response.status).toBe(201);
   return (await response.json()) as { events: Array<{ position: number | string }> };
 };
+/** `expect.poll` with a deadline that suits a loaded 2-core machine running a whole bus and a browser. */
+const poll = <T>(read: () => T | Promise<T>, options: { timeout?: number; interval?: number } = {}) =>
+  expect.poll(read, { timeout: 15_000, ...options });
 const screenshot = (name: string) => page.screenshot({ path: join(shots, `console-${name}.png`) });
 
 beforeAll(async () => {
@@ -62,14 +65,14 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.goto(`${bus.httpUrl}/console`);
     await page.getByLabel(/Token/).fill("not-a-token");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("refused this token");
+    await poll(() => page.getByRole("alert").textContent()).toContain("refused this token");
 
     await page.getByLabel(/Token/).fill(bus.adminToken);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("navigation", { name: "Screens" }).waitFor();
     expect(await page.getByRole("heading", { level: 2 }).textContent()).toBe("Streams");
     // The header shows readiness from GET /health/ready: the dev listener's heartbeat.
-    await expect.poll(() => page.locator("header").textContent()).toContain("ready · 1 listener(s)");
+    await poll(() => page.locator("header").textContent()).toContain("ready · 1 listener(s)");
   });
 
   it("appends a test event from the form, finds its stream by prefix and shows the event whole", async () => {
@@ -77,21 +80,19 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByLabel("Event type").fill("OrderPlaced");
     await page.getByLabel("Data (JSON)").fill('{"total": 42}');
     await page.getByRole("button", { name: "Append" }).click();
-    await expect
-      .poll(() => page.getByRole("status").textContent())
-      .toMatch(/Appended: version 1, position \d+/);
+    await poll(() => page.getByRole("status").textContent()).toMatch(/Appended: version 1, position \d+/);
     for (let i = 0; i < 3; i++) await append("orders-2", { type: "OrderPaid", data: { i } });
     await append("invoices-1", { type: "InvoiceSent", data: {} });
 
     await page.getByLabel("Stream id prefix").fill("orders-");
     await page.getByRole("button", { name: "Search" }).click();
-    await expect.poll(() => page.locator("tbody tr").count()).toBe(2);
+    await poll(() => page.locator("tbody tr").count()).toBe(2);
     await page.getByLabel("Stream id prefix").fill("");
     await page.getByLabel("Category").fill("invoices");
     await page.getByRole("button", { name: "Search" }).click();
-    await expect
-      .poll(() => page.locator("tbody tr").allTextContents())
-      .toEqual([expect.stringContaining("invoices-1")]);
+    await poll(() => page.locator("tbody tr").allTextContents()).toEqual([
+      expect.stringContaining("invoices-1"),
+    ]);
     await page.getByLabel("Category").fill("");
     await page.getByRole("button", { name: "Search" }).click();
     await page.getByRole("link", { name: "orders-2" }).waitFor();
@@ -100,13 +101,11 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByRole("link", { name: "orders-2" }).click();
     await page.getByRole("button", { name: /Show event 2/ }).click();
     const detail = page.getByRole("region", { name: /Event / });
-    await expect.poll(() => detail.textContent()).toContain("streamversion2");
+    await poll(() => detail.textContent()).toContain("streamversion2");
     expect(await page.getByLabel("Event data").textContent()).toBe('{\n  "i": 1\n}');
     // Backward reads newest first.
     await page.getByLabel("Direction").selectOption("backward");
-    await expect
-      .poll(() => page.locator("tbody tr td:first-child").allTextContents())
-      .toEqual(["3", "2", "1"]);
+    await poll(() => page.locator("tbody tr td:first-child").allTextContents()).toEqual(["3", "2", "1"]);
     await screenshot("stream");
   });
 
@@ -114,30 +113,30 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByRole("link", { name: "Live tail" }).click();
     await page.getByLabel(/Filter/).fill('{"type": ["Shipped"]}');
     await page.getByRole("button", { name: "Start tail" }).click();
-    await expect.poll(() => page.getByRole("status").textContent()).toContain("Status: live");
+    await poll(() => page.getByRole("status").textContent()).toContain("Status: live");
 
     await append("orders-3", { type: "Ignored", data: {} });
     await append("orders-3", { type: "Shipped", data: { carrier: "post" } });
     const rows = page.locator(".tail tbody tr");
-    await expect
-      .poll(() => rows.allTextContents(), { timeout: 15_000 })
-      .toEqual([expect.stringContaining("Shipped")]);
+    await poll(() => rows.allTextContents(), { timeout: 15_000 }).toEqual([
+      expect.stringContaining("Shipped"),
+    ]);
 
     await page.getByRole("button", { name: "Pause" }).click();
     await append("orders-3", { type: "Shipped", data: { carrier: "van" } });
-    await expect
-      .poll(() => page.getByRole("status").textContent(), { timeout: 15_000 })
-      .toContain("1 waiting while paused");
+    await poll(() => page.getByRole("status").textContent(), { timeout: 15_000 }).toContain(
+      "1 waiting while paused",
+    );
     expect(await rows.count()).toBe(1);
     await page.getByRole("button", { name: "Resume" }).click();
-    await expect.poll(() => rows.count()).toBe(2);
+    await poll(() => rows.count()).toBe(2);
     await rows.first().getByRole("button").click();
     await screenshot("tail");
 
     // A pattern the bus refuses is reported inline, not swallowed.
     await page.getByLabel(/Filter/).fill('{"type": "Shipped"}');
     await page.getByRole("button", { name: "Restart tail" }).click();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("VALIDATION_FAILED");
+    await poll(() => page.getByRole("alert").textContent()).toContain("VALIDATION_FAILED");
   });
 
   it("creates a subscription from the form (pattern errors inline) and watches its lag go to 0", async () => {
@@ -145,18 +144,16 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByLabel("Name").fill("shipping");
     await page.getByLabel(/Filter/).fill('{"type": "Shipped"}');
     await page.getByRole("button", { name: "Create subscription" }).click();
-    await expect.poll(() => page.getByRole("status").textContent()).toMatch(/VALIDATION_FAILED: .*filter/);
+    await poll(() => page.getByRole("status").textContent()).toMatch(/VALIDATION_FAILED: .*filter/);
 
     await page.getByLabel(/Filter/).fill('{"type": ["Shipped"]}');
     await page.getByRole("button", { name: "Create subscription" }).click();
-    await expect
-      .poll(() => page.getByRole("status").textContent())
-      .toContain("Subscription 'shipping' is ready.");
+    await poll(() => page.getByRole("status").textContent()).toContain("Subscription 'shipping' is ready.");
     const row = page.locator('tr[data-subscription="shipping"]');
-    await expect.poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
+    await poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
     expect(await row.textContent()).toContain("active");
     for (let i = 0; i < 5; i++) await append("orders-4", { type: "Shipped", data: { i } });
-    await expect.poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
+    await poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
     await screenshot("subscriptions");
   });
 
@@ -175,26 +172,22 @@ describe("web console (headless Chromium against npm run dev)", () => {
 
     await page.goto(`${bus.httpUrl}/console#/subscriptions/poison`);
     const parked = page.getByRole("region", { name: "Parked events and dead letters" });
-    await expect
-      .poll(() => parked.locator("tbody tr").allTextContents(), { timeout: 20_000 })
-      .toEqual([expect.stringMatching(/orders-5Big.*(shorter|size|long|large|MaximumMessageSize)/i)]);
-    await expect
-      .poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 })
-      .toBe("1");
+    await poll(() => parked.locator("tbody tr").allTextContents(), { timeout: 20_000 }).toEqual([
+      expect.stringMatching(/orders-5Big.*(shorter|size|long|large|MaximumMessageSize)/i),
+    ]);
+    await poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 }).toBe("1");
     await screenshot("parked");
 
     await sqs.send(
       new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { MaximumMessageSize: "1048576" } }),
     );
     await page.getByRole("button", { name: "Redrive" }).click();
-    await expect
-      .poll(() => page.getByRole("status").first().textContent())
-      .toContain("1 parked event(s) sent again");
+    await poll(() => page.getByRole("status").first().textContent()).toContain(
+      "1 parked event(s) sent again",
+    );
     expect(await page.getByLabel("Redrive progress").getAttribute("value")).toBe("1");
-    await expect.poll(() => parked.textContent(), { timeout: 10_000 }).toContain("Nothing parked.");
-    await expect
-      .poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 })
-      .toBe("0");
+    await poll(() => parked.textContent(), { timeout: 10_000 }).toContain("Nothing parked.");
+    await poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 }).toBe("0");
   });
 
   it("lists WebSocket connections and their topics", async () => {
@@ -208,9 +201,9 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await acked;
 
     await page.getByRole("link", { name: "Realtime" }).click();
-    await expect
-      .poll(() => page.locator("table").first().textContent(), { timeout: 10_000 })
-      .toContain("room:lobby");
+    await poll(() => page.locator("table").first().textContent(), { timeout: 10_000 }).toContain(
+      "room:lobby",
+    );
     await screenshot("realtime");
   });
 
@@ -225,13 +218,13 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByLabel("Page size").selectOption("500");
     await page.getByRole("button", { name: "Read" }).click();
     const versions = page.locator("tbody tr td:first-child");
-    await expect.poll(() => versions.count()).toBe(500);
+    await poll(() => versions.count()).toBe(500);
     // Each page: the API read of 500 events and their rendering, measured from the click to the new rows.
     const pageTimes: number[] = [];
     for (const first of ["501", "1001", "1501"]) {
       const clicked = performance.now();
       await page.getByRole("button", { name: "Next page" }).click();
-      await expect.poll(() => versions.first().textContent(), { timeout: 10_000, interval: 20 }).toBe(first);
+      await poll(() => versions.first().textContent(), { timeout: 10_000, interval: 20 }).toBe(first);
       pageTimes.push(performance.now() - clicked);
     }
     const apiStarted = performance.now();
@@ -246,7 +239,7 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByLabel("Direction").selectOption("backward");
     await page.getByLabel("From version").fill("");
     await page.getByRole("button", { name: "Read" }).click();
-    await expect.poll(() => versions.first().textContent(), { timeout: 10_000 }).toBe("10000");
+    await poll(() => versions.first().textContent(), { timeout: 10_000 }).toBe("10000");
 
     await page.getByRole("link", { name: "Live tail" }).click();
     await page.getByLabel("Source").selectOption("stream");
@@ -254,9 +247,9 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await page.getByLabel("From position (optional)").fill("0");
     const started = performance.now();
     await page.getByRole("button", { name: "Start tail" }).click();
-    await expect
-      .poll(() => page.getByRole("status").textContent(), { timeout: 60_000, interval: 250 })
-      .toContain("10000 event(s)");
+    await poll(() => page.getByRole("status").textContent(), { timeout: 60_000, interval: 250 }).toContain(
+      "10000 event(s)",
+    );
     const seconds = (performance.now() - started) / 1000;
     // Only the newest 300 rows are in the page, however many events arrived.
     expect(await page.locator(".tail tbody tr").count()).toBe(300);
@@ -267,9 +260,10 @@ describe("web console (headless Chromium against npm run dev)", () => {
 
   it("lists change captures and operators (none yet) with their lag columns", async () => {
     await page.getByRole("link", { name: "Captures" }).click();
-    await expect
-      .poll(() => page.locator("caption").allTextContents())
-      .toEqual(["0 capture(s), refreshed every 5 s", "0 operator(s), refreshed every 5 s"]);
+    await poll(() => page.locator("caption").allTextContents()).toEqual([
+      "0 capture(s), refreshed every 5 s",
+      "0 operator(s), refreshed every 5 s",
+    ]);
   });
 
   it("serves the bus's figures at /metrics in Prometheus text", async () => {

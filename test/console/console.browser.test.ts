@@ -155,6 +155,14 @@ describe("web console (headless Chromium against npm run dev)", () => {
     for (let i = 0; i < 5; i++) await append("orders-4", { type: "Shipped", data: { i } });
     await poll(() => row.locator('[data-cell="lag"]').textContent(), { timeout: 20_000 }).toBe("0");
     await screenshot("subscriptions");
+
+    // Replay from the origin: the progress bar follows the checkpoint back up to the head.
+    await page.getByRole("link", { name: "shipping" }).click();
+    await page.getByLabel("Replay from position").fill("0");
+    await page.getByRole("button", { name: "Replay", exact: true }).click();
+    await poll(() => page.getByRole("status").first().textContent()).toBe("Replaying from position 0.");
+    await poll(() => page.getByLabel("Replay progress").getAttribute("value")).toBe("100");
+    await poll(() => page.locator('[data-cell="lag"]').textContent()).toBe("0");
   });
 
   it("shows a parked poison event with SQS's reason and redrives it with progress", async () => {

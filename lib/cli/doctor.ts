@@ -1,6 +1,6 @@
+import WebSocket from "ws";
 import { createClient } from "../client/client.ts";
 import { EventBusClientError } from "../client/errors.ts";
-import { RealtimeClient } from "../client/realtime.ts";
 import { tokenTimes } from "../client/token.ts";
 import { colors as pc } from "./colors.ts";
 import type { CliConfig } from "./config.ts";
@@ -103,20 +103,9 @@ export async function runDoctor(config: CliConfig, timeoutMs: number): Promise<C
       detail: "no WebSocket URL: set --ws-url or EVENTBUS_WS_URL",
     });
   } else {
-    const realtime = new RealtimeClient({
-      url: config.wsUrl,
-      token: config.token,
-      requestTimeoutMs: timeoutMs,
-      initialDelayMs: timeoutMs,
-    });
     try {
       const { value: connectionId, ms } = await timed(() =>
-        Promise.race([
-          realtime.ping(),
-          new Promise<never>((_, reject) =>
-            setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs),
-          ),
-        ]),
+        pingOverWebSocket(config.wsUrl!, config.token, timeoutMs),
       );
       checks.push({
         name: "websocket",
@@ -125,8 +114,6 @@ export async function runDoctor(config: CliConfig, timeoutMs: number): Promise<C
       });
     } catch (error) {
       checks.push({ name: "websocket", ok: false, detail: `${config.wsUrl}: ${(error as Error).message}` });
-    } finally {
-      realtime.close();
     }
   }
   return checks;
@@ -145,4 +132,45 @@ function humanSeconds(seconds: number): string {
   if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
   if (seconds >= 60) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
   return `${seconds}s`;
+}
+
+/**
+ * Connects once and pings, with `ws` directly rather than the SDK's reconnecting client, so that a refused
+ * handshake is reported with its HTTP status (a browser-style WebSocket hides it).
+ */
+function pingOverWebSocket(url: string, token: string | undefined, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    if (token !== undefined) target.searchParams.set("token", token);
+    const socket = new WebSocket(target);
+    const finish = (error: Error | undefined, connectionId?: string) => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on("error", () => {});
+      socket.terminate();
+      if (error) reject(error);
+      else resolve(connectionId ?? "unknown");
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on("unexpected-response", (_request, response) => {
+      const status = response.statusCode ?? 0;
+      const why =
+        status === 401
+          ? "the token was not accepted"
+          : status === 403
+            ? "the token has neither realtime:subscribe nor realtime:publish"
+            : "unexpected answer";
+      finish(new Error(`handshake refused with HTTP ${status}: ${why}`));
+    });
+    socket.on("error", (error) => finish(error));
+    socket.on("open", () => socket.send(JSON.stringify({ action: "ping", id: "doctor" })));
+    socket.on("message", (data) => {
+      try {
+        const frame = JSON.parse(data.toString()) as { type?: string; id?: unknown; connectionId?: string };
+        if (frame.type === "pong" && frame.id === "doctor") finish(undefined, frame.connectionId);
+      } catch {
+        // not a frame of ours
+      }
+    });
+  });
 }

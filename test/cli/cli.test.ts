@@ -309,6 +309,13 @@ describe("token, doctor and configuration", () => {
     const report = JSON.parse((await cli(["doctor", "--json"])).stdout);
     expect(report.ok).toBe(true);
 
+    const readOnly = await cli(["doctor"], { env: { EVENTBUS_TOKEN: await h.token("events:read") } });
+    expect(readOnly.code).toBe(1);
+    expect(readOnly.stdout).toMatch(/^✓ auth\s+the token may read events/m);
+    expect(readOnly.stdout).toMatch(
+      /^✗ websocket\s+ws:\/\/.*: handshake refused with HTTP 403: the token has neither realtime:subscribe nor realtime:publish$/m,
+    );
+
     const down = await cli(["doctor", "--timeout", "1"], {
       env: { EVENTBUS_URL: "http://127.0.0.1:9", EVENTBUS_WS_URL: "ws://127.0.0.1:9" },
     });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { attributeValueRule } from "./events/cloudEventAttributes.ts";
 import { parseWith } from "./validation.ts";
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -44,7 +45,15 @@ const configSchema = z.object({
   EVENTBUS_JWT_ISSUER: z.string().min(1).default("eventbus"),
   /** HS256 tokens: the required `aud`, when set. */
   EVENTBUS_JWT_AUDIENCE: z.string().min(1).optional(),
-  EVENTBUS_SOURCE: z.string().min(1).default("urn:eventbus"),
+  EVENTBUS_SOURCE: z
+    .string()
+    .min(1)
+    .default("urn:eventbus")
+    // Every event without a producer source carries this one: a bad value would make each of them fail
+    // strict CloudEvents parsing downstream, so it is refused at start.
+    .refine((source) => attributeValueRule("source", source) === undefined, {
+      message: "must be a URI-reference (RFC 3986), such as urn:eventbus or https://example.com/bus",
+    }),
   /** Names this bus in its CloudWatch metrics (dimension `Bus`); the CDK stack sets its stack name. */
   EVENTBUS_NAME: z.string().min(1).max(255).default("eventbus"),
   EVENTBUS_HTTP_PORT: port(4000),

@@ -249,7 +249,10 @@ describe("input transformers on a real subscription", () => {
       inputTransformer: { inputTemplate: `[${Array(300).fill("<aws.events.event.json>").join(",")}]` },
     });
     const streamId = unique("tx-big");
-    await postStructured(streamId, [producerEvent({ blob: "x".repeat(60_000) }), producerEvent({ small: true })]);
+    await postStructured(streamId, [
+      producerEvent({ blob: "x".repeat(60_000) }),
+      producerEvent({ small: true }),
+    ]);
     const [message] = await receiveBodies(queueUrl, 1);
     const small = JSON.parse(message!.body);
     expect(small).toHaveLength(300);

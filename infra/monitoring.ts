@@ -282,6 +282,7 @@ export class EventBusMonitoring extends Construct {
         width: 12,
       }),
     );
+    const appendFunction = bus.functions.http.get("AppendEvents");
     const busMetric = (statistic: string, metric: string, label: string) =>
       new cloudwatch.MathExpression({
         expression: `SELECT ${statistic}(${metric}) FROM "${METRICS_NAMESPACE}" WHERE Bus = '${bus.name}'`,
@@ -291,8 +292,25 @@ export class EventBusMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: "Appends per minute and append latency (ms)",
-        left: [busMetric("SUM", "Appends", "Appends")],
-        right: [busMetric("AVG", "AppendLatency", "Append latency (avg ms)")],
+        // The append function's invocations and duration need nothing published by the bus itself.
+        left: [
+          busMetric("SUM", "Appends", "Appends"),
+          ...(appendFunction
+            ? [appendFunction.metricInvocations({ period: minute, label: "Append requests" })]
+            : []),
+        ],
+        right: [
+          busMetric("AVG", "AppendLatency", "Append latency (avg ms)"),
+          ...(appendFunction
+            ? [
+                appendFunction.metricDuration({
+                  period: minute,
+                  statistic: "p99",
+                  label: "Append function p99",
+                }),
+              ]
+            : []),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

@@ -315,8 +315,10 @@ export class RealtimeClient {
       return;
     }
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      opened = true;
       this.attempt = 0;
       this.setState("open");
       for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
@@ -343,6 +345,16 @@ export class RealtimeClient {
       this.failPending(new UnavailableError("NETWORK", 0, "The connection was lost."));
       for (const subscription of this.subscriptions.values()) subscription.acked = false;
       if (this.stateValue === "closed") return;
+      if (!opened) {
+        // Refused or unreachable (browsers do not say which): tell listeners, then keep trying.
+        this.emitError(
+          new UnavailableError(
+            "NETWORK",
+            0,
+            `Could not connect to ${this.options.url} (attempt ${this.attempt + 1}).`,
+          ),
+        );
+      }
       this.scheduleReconnect();
     };
   }

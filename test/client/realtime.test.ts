@@ -61,6 +61,8 @@ describe("realtime client across gateway restarts and dropped sockets", () => {
     const client = newClient();
     const states: ConnectionState[] = [];
     client.realtime.on("state", (state) => states.push(state));
+    const errors: string[] = [];
+    client.realtime.on("error", (error) => errors.push(error.message));
     const category: bigint[] = [];
     const stream: bigint[] = [];
     const seen = new Set<string>();
@@ -136,6 +138,10 @@ describe("realtime client across gateway restarts and dropped sockets", () => {
     expect(stream).toEqual(appendedToStream1.slice(firstSeen));
     expect(states.filter((s) => s === "reconnecting").length).toBeGreaterThanOrEqual(6);
     expect(states[0]).toBe("connecting");
+    // While the gateway was down, each failed attempt was reported, and nothing else went wrong.
+    expect(errors.length).toBeGreaterThan(0);
+    for (const message of errors)
+      expect(message).toMatch(/^NETWORK: Could not connect to ws:\/\/.* \(attempt \d+\)\.$/);
     client.close();
     expect(client.realtime.state).toBe("closed");
   }, 90_000);

@@ -211,7 +211,7 @@ describe("presence", () => {
 describe("presence and token expiry", () => {
   const inSeconds = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
   /** Long enough to connect and enter on a busy machine, short enough to wait for. */
-  const SHORT = 4;
+  const SHORT = 8;
 
   it("lists a member until its token expires, and past that once an auth frame brought a fresh one", async () => {
     const topic = "room:tokens";

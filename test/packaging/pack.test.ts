@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../../infra/paths.ts";
 import { type Listener, startListener } from "../../lib/listener/startListener.ts";
@@ -252,6 +253,25 @@ console.log(JSON.stringify({ version: appended.version, types: page.events.map((
       types: ["OrderPlaced", "OrderPaid"],
       data: { total: 42 },
     });
+  });
+
+  it("bundles eventbus/client for browsers with no Node built-in", async () => {
+    // esbuild fails on any `node:` or Node built-in import when bundling for the browser.
+    const { metafile } = await build({
+      entryPoints: [join(project, "node_modules/eventbus/dist/lib/client/index.js")],
+      absWorkingDir: project,
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const packages = Object.keys(metafile.inputs).filter((input) => input.includes("node_modules/"));
+    // Node 20's WebSocket fallback resolves to the `ws` package's browser stub, never used in a browser.
+    expect(
+      packages.filter((p) => !p.includes("node_modules/eventbus/") && p !== "node_modules/ws/browser.js"),
+    ).toEqual([]);
   });
 
   it("runs the eventbus binary: --help, and a command against the bus", async () => {

@@ -40,8 +40,10 @@ async function connectionItems(table: RealtimeTable, connectionId: string) {
  * a room of 50 with 10 such connections made 450 cleanups, each a Query and several writes, instead of 10.
  * Connection ids are never reused, so a removal once done stays done.
  */
-const removals = new Map<string, "running" | "done">();
+const removals = new Map<string, { done: boolean; startedAt: number }>();
 const MAX_REMEMBERED = 10_000;
+/** A removal still "running" after this long was cut short (an invocation that timed out): try again. */
+const STALE_RUNNING_MS = 60_000;
 
 /**
  * Removes a connection, all its topic memberships (both copies of each) and its presences (telling the
@@ -56,12 +58,14 @@ export async function deleteConnection(
   options: DeleteConnectionOptions = {},
 ): Promise<void> {
   const key = `${table.tableName}\u0000${connectionId}`;
-  if (removals.has(key)) return;
+  const known = removals.get(key);
+  if (known && (known.done || Date.now() - known.startedAt < STALE_RUNNING_MS)) return;
   if (removals.size >= MAX_REMEMBERED) removals.delete(removals.keys().next().value!);
-  removals.set(key, "running");
+  const removal = { done: false, startedAt: Date.now() };
+  removals.set(key, removal);
   try {
     await removeConnection(table, connectionId, options);
-    removals.set(key, "done");
+    removal.done = true;
   } catch (error) {
     removals.delete(key); // not done: the next caller tries again
     throw error;

@@ -5,6 +5,7 @@ import { parseAppendBody } from "../../lib/events/parseAppendBody.ts";
 import { assertStreamId } from "../../lib/events/streamId.ts";
 import type { ExpectedVersion } from "../../lib/events/types.ts";
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { traceparentForRequest, withTraceparent } from "../../lib/tracing/traceparent.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 function expectedVersionParam(value: string | undefined): ExpectedVersion {
@@ -25,7 +26,13 @@ export const handler = httpHandler(getRuntime, async (request, { sql }) => {
   const headers = Object.fromEntries(
     Object.entries(request.event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
   );
-  const events = parseAppendBody(headers, request.body());
+  const parsed = parseAppendBody(headers, request.body());
+  // The request's trace travels with its events (the CloudEvents `traceparent` extension) unless the
+  // producer set one, so one trace shows append, listener, SQS and consumer.
+  const traceparent = traceparentForRequest(headers);
+  const events = traceparent
+    ? parsed.map((event) => ({ ...event, attributes: withTraceparent(event.attributes ?? {}, traceparent) }))
+    : parsed;
   const result = await appendToStream(sql, streamId, events, { expectedVersion });
   return json(201, { streamId, version: result.version, events: result.events });
 });

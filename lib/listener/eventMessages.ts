@@ -6,6 +6,7 @@ import {
 } from "../subscriptions/inputTransform.ts";
 import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
 import { escapeForSqs, storedAttributes } from "./cloudEventJson.ts";
+import { sqsTraceAttributes } from "../tracing/traceparent.ts";
 import { type OutgoingMessage, sqsId } from "./sendMessages.ts";
 
 /** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */
@@ -80,8 +81,20 @@ export function subscriptionMessages(
     ...(fifo
       ? { groupId: sqsId(outgoing.event.streamId), deduplicationId: deduplicationId(outgoing.event, retry) }
       : {}),
+    ...traceOf(outgoing.event),
     events: [outgoing.event],
   }));
+}
+
+/**
+ * `AWSTraceHeader` from the event's `traceparent` attribute, so a Lambda consumer joins the producer's
+ * X-Ray trace. Attributes stay JSON text on the forward path: only an event that mentions a traceparent
+ * is parsed.
+ */
+function traceOf(event: ForwardEvent): { systemAttributes?: OutgoingMessage["systemAttributes"] } {
+  if (!event.metadataJson?.includes('"traceparent"')) return {};
+  const trace = sqsTraceAttributes(JSON.parse(event.metadataJson) as { traceparent?: unknown });
+  return trace ? { systemAttributes: trace } : {};
 }
 
 /** Packs consecutive events into `{kind: "events", events}` bodies of at most ~200 KB each. */

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   type MessageAttributeValue,
+  type MessageSystemAttributeValue,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
@@ -13,6 +14,8 @@ import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
 export interface OutgoingMessage {
   body: string;
   attributes?: Record<string, MessageAttributeValue>;
+  /** SQS system attributes: `AWSTraceHeader`, which continues the event's trace in X-Ray. */
+  systemAttributes?: Record<string, MessageSystemAttributeValue>;
   /** FIFO only. */
   groupId?: string;
   deduplicationId?: string;
@@ -128,6 +131,7 @@ async function sendBatch(options: SendOptions, batch: readonly OutgoingMessage[]
       Id: id,
       MessageBody: message.body,
       ...(message.attributes ? { MessageAttributes: message.attributes } : {}),
+      ...(message.systemAttributes ? { MessageSystemAttributes: message.systemAttributes } : {}),
       ...(message.groupId === undefined ? {} : { MessageGroupId: message.groupId }),
       ...(message.deduplicationId === undefined ? {} : { MessageDeduplicationId: message.deduplicationId }),
     }));

@@ -8,6 +8,7 @@ import {
   Function as LambdaFunction,
   LoggingFormat,
   Runtime,
+  Tracing,
 } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -89,6 +90,9 @@ export function createEventBusFunction(
       ...props.environment,
     },
     loggingFormat: LoggingFormat.JSON,
+    // X-Ray: the handlers' Powertools tracer records into it, and SQS consumers join traces through
+    // the AWSTraceHeader the listener sets from each event's traceparent.
+    tracing: Tracing.ACTIVE,
     logGroup,
     vpc: props.vpc,
     securityGroups: props.securityGroups,

@@ -1,4 +1,5 @@
 import type { Stack } from "aws-cdk-lib";
+import { CfnFunction, Function as LambdaFunction, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NagSuppressions } from "cdk-nag";
 
 /**
@@ -7,6 +8,28 @@ import { NagSuppressions } from "cdk-nag";
  * pattern they allow, so a new, broader wildcard is still reported.
  */
 export function suppressExplainedFindings(stack: Stack): void {
+  // X-Ray tracing (Tracing.ACTIVE) adds xray:PutTraceSegments / PutTelemetryRecords, which have no
+  // resource-level permissions: "*" is the only resource they take. Suppressed per traced function's policy.
+  for (const node of stack.node.findAll()) {
+    if (!(node instanceof CfnFunction)) continue;
+    const tracing = node.tracingConfig as CfnFunction.TracingConfigProperty | undefined;
+    if (tracing?.mode !== Tracing.ACTIVE) continue;
+    const fn = node.node.scope;
+    if (!(fn instanceof LambdaFunction)) continue;
+    const policy = fn.role?.node.tryFindChild("DefaultPolicy");
+    if (!policy) continue;
+    NagSuppressions.addResourceSuppressions(
+      policy,
+      [
+        {
+          id: "AwsSolutions-IAM5",
+          reason: "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+          appliesTo: ["Resource::*"],
+        },
+      ],
+      true,
+    );
+  }
   NagSuppressions.addStackSuppressions(
     stack,
     [

@@ -5,6 +5,11 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createHs256Verifier, createOidcVerifier, type TokenVerifier } from "../../lib/auth/token.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import { createSql, type Sql } from "../../lib/db/client.ts";
+import { instrumentHttpHandlers } from "../../lib/http/instrumentation.ts";
+import { recordHttpRequest } from "../../lib/metrics/httpMetrics.ts";
+import { createLambdaMetrics } from "../../lib/metrics/lambdaMetrics.ts";
+import { metrics } from "../../lib/metrics/registry.ts";
+import { createTracer, traceHandler } from "../../lib/tracing/lambdaTracer.ts";
 
 /** Everything a handler needs, built once per execution environment from its environment variables. */
 export interface Runtime {
@@ -16,6 +21,22 @@ export interface Runtime {
   /** Endpoints come from the SDK's own settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ...). */
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
+}
+
+// On Lambda, every HTTP handler is traced (Powertools tracer, X-Ray) and records its request and append
+// figures as CloudWatch EMF, flushed after each invocation. Locally nothing is added: `npm run dev` observes
+// requests in its HTTP adapter and serves them at /metrics.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
+  const serviceName = "eventbus-http";
+  const tracer = createTracer({ serviceName, enabled: process.env.POWERTOOLS_TRACE_ENABLED !== "false" });
+  const lambdaMetrics = createLambdaMetrics(metrics, {
+    bus: process.env.EVENTBUS_NAME ?? "eventbus",
+    serviceName,
+  });
+  instrumentHttpHandlers({
+    middlewares: [traceHandler(tracer), lambdaMetrics.middleware],
+    observe: (routeKey, status, seconds) => recordHttpRequest(metrics, routeKey, status, seconds),
+  });
 }
 
 let runtime: Promise<Runtime> | undefined;

@@ -6,6 +6,7 @@ import { transientDatabaseError } from "../db/transientErrors.ts";
 import { EventBusError, validationFailed } from "../errors.ts";
 import { limits } from "../limits.ts";
 import { printable, unstorableTextRule } from "../text/storableText.ts";
+import { httpInstrumentation } from "./instrumentation.ts";
 import { toProblem } from "./problem.ts";
 import { parseQueryString } from "./queryString.ts";
 
@@ -128,15 +129,28 @@ export function httpHandler<R extends { verifyToken: TokenVerifier }>(
   getRuntime: () => Promise<R>,
   route: (request: HttpRequest, runtime: R) => Promise<HttpResult>,
 ) {
-  return middy<HttpEvent, HttpResult>()
+  const instrumentation = httpInstrumentation();
+  const handler = middy<HttpEvent, HttpResult>()
     .onError(async (request) => {
       request.response = problemResponse(request.error);
     })
     .handler(async (event) => {
-      const runtime = await getRuntime();
-      const principal = await runtime.verifyToken(bearerToken(event.headers?.authorization));
-      return route(toRequest(event, principal), runtime);
+      const started = performance.now();
+      const observe = (status: number) =>
+        instrumentation?.observe(event.routeKey, status, (performance.now() - started) / 1000);
+      try {
+        const runtime = await getRuntime();
+        const principal = await runtime.verifyToken(bearerToken(event.headers?.authorization));
+        const result = await route(toRequest(event, principal), runtime);
+        observe(result.statusCode ?? 200);
+        return result;
+      } catch (error) {
+        observe(toProblem(transientDatabaseError(error) ?? error).status);
+        throw error;
+      }
     });
+  for (const middleware of instrumentation?.middlewares ?? []) handler.use(middleware);
+  return handler;
 }
 
 /** Parses an optional integer query parameter within bounds. */

@@ -4,10 +4,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Sql } from "postgres";
 import type { LocalRoute } from "../local/httpAdapter.ts";
 import { collectBusMetrics, describeBusMetrics } from "./busMetrics.ts";
+import { recordHttpRequest } from "./httpMetrics.ts";
 import { prometheusRoute } from "./prometheusRoute.ts";
 import type { MetricsRegistry } from "./registry.ts";
-
-const APPEND_ROUTE = "POST /streams/{streamId}/events";
 
 export interface LocalMetrics {
   /** `GET /metrics`. */
@@ -46,12 +45,7 @@ export function startLocalMetrics(options: {
   return {
     route: prometheusRoute(registry),
     observe(routeKey, status, seconds) {
-      registry.count("eventbus_http_requests_total", { route: routeKey, status: String(status) });
-      registry.observe("eventbus_http_request_duration_seconds", { route: routeKey }, seconds);
-      if (routeKey === APPEND_ROUTE && status === 201) {
-        registry.count("eventbus_appends_total");
-        registry.observe("eventbus_append_duration_seconds", {}, seconds);
-      }
+      recordHttpRequest(registry, routeKey, status, seconds);
     },
     stop() {
       unsubscribe();

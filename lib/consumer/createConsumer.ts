@@ -7,6 +7,7 @@ import {
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { EventBusCloudEvent } from "../events/types.ts";
+import { continueTrace } from "../tracing/traceparent.ts";
 
 /** What a consumer learns about the delivery besides the event. */
 export interface ConsumerContext {
@@ -14,6 +15,11 @@ export interface ConsumerContext {
   lambdaContext: Context;
   /** 1 on the first delivery; above 1 when SQS redelivers (after a failure or a visibility timeout). */
   receiveCount: number;
+  /**
+   * The trace the event belongs to (its `traceparent` attribute), as W3C `traceparent` and X-Ray header, so
+   * the consumer's own spans or outgoing calls continue it; `undefined` for an untraced event.
+   */
+  trace: ReturnType<typeof continueTrace>;
 }
 
 export type EventConsumer = (event: EventBusCloudEvent, context: ConsumerContext) => Promise<void>;
@@ -43,6 +49,7 @@ export function createConsumer(consumer: EventConsumer) {
       record,
       lambdaContext,
       receiveCount: Number(record.attributes.ApproximateReceiveCount ?? "1"),
+      trace: continueTrace(event as { traceparent?: unknown }),
     });
   };
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) => {

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { metrics } from "../metrics/registry.ts";
 
 /** An event a sink refused for good, and why. */
 export interface ParkedEvent {
@@ -20,6 +21,7 @@ export async function parkEvents(sql: Sql, name: string, events: readonly Parked
     from unnest(${events.map((e) => e.position)}::int8[], ${events.map((e) => e.eventId)}::text[],
       ${events.map((e) => e.reason.slice(0, 1000))}::text[]) as p(position, event_id, reason)
     on conflict (name, position) do update set reason = excluded.reason, parked_at = now()`;
+  metrics.count("eventbus_parked_events_total", { subscription: name }, events.length);
 }
 
 /** Counts and the newest reason of a forwarder's parked events. */

@@ -4,6 +4,7 @@ import type { Sql } from "postgres";
 import { cloudEventJson } from "../listener/cloudEventJson.ts";
 import { subscriptionBody, subscriptionMessages } from "../listener/eventMessages.ts";
 import { sendMessages } from "../listener/sendMessages.ts";
+import { metrics } from "../metrics/registry.ts";
 import { readForwardEvents } from "./readForwardPage.ts";
 import type { Subscription } from "./subscriptionRow.ts";
 
@@ -67,6 +68,7 @@ export async function redriveParked(
         where name = ${subscription.name} and position = ${position}`;
     }
     result.redriven += accepted.length;
+    metrics.count("eventbus_redriven_events_total", { subscription: subscription.name }, accepted.length);
     result.stillParked += refusedAt.size;
   }
   return result;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSql, type Sql } from "../../lib/db/client.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { type Listener, listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
+import { metrics } from "../../lib/metrics/registry.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { readSubscriptionStatus } from "../../lib/subscriptions/readSubscriptionStatus.ts";
@@ -141,6 +142,7 @@ describe("listener resilience", () => {
       .toBeGreaterThanOrEqual(appended.events[2]!.position);
     const [status] = await readSubscriptionStatus(db.sql, sqs, [subscription]);
     expect(status).toMatchObject({ parked: 1, lastParkedReason: expect.stringMatching(/shorter than 1024/) });
+    expect(metrics.read("eventbus_parked_events_total", { subscription: "rejects" })).toBe(1);
 
     // Once the queue takes it, a redrive delivers it and it is no longer parked.
     await sqs.send(
@@ -156,6 +158,7 @@ describe("listener resilience", () => {
     const redriven = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 5_000, settleMs: 500 });
     expect(redriven.map((r) => (r.event.data as { n: number }).n)).toEqual([2]);
     expect((await readSubscriptionStatus(db.sql, sqs, [subscription]))[0]).toMatchObject({ parked: 0 });
+    expect(metrics.read("eventbus_redriven_events_total", { subscription: "rejects" })).toBe(1);
   });
 
   it("delivers characters SQS refuses as JSON escapes, so a poison event stalls nothing", async () => {

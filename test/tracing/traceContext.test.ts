@@ -1,5 +1,6 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createConsumer } from "../../lib/consumer/createConsumer.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { useListenerHarness } from "../listener/support.ts";
 import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
@@ -91,5 +92,41 @@ describe("trace context", () => {
       }),
     );
     expect(Messages.length).toBeGreaterThan(0);
+  });
+
+  it("hands a consumer the event's trace, so its own work continues it", async () => {
+    const seen: unknown[] = [];
+    const handler = createConsumer(async (_event, context) => {
+      seen.push(context.trace);
+    });
+    const record = (body: unknown, messageId: string) => ({
+      messageId,
+      receiptHandle: messageId,
+      body: JSON.stringify(body),
+      attributes: { ApproximateReceiveCount: "1" },
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:traced",
+      awsRegion: "us-east-1",
+    });
+    const result = await handler(
+      {
+        Records: [
+          record({ specversion: "1.0", id: "a", type: "T", traceparent: TRACE }, "1"),
+          record({ specversion: "1.0", id: "b", type: "T" }, "2"),
+        ],
+      } as never,
+      { getRemainingTimeInMillis: () => 10_000 } as never,
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(seen).toEqual([
+      {
+        context: { traceId: "0af7651916cd43dd8448eb211c80319c", parentId: "b7ad6b7169203331", sampled: true },
+        traceparent: TRACE,
+        xrayHeader: "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=b7ad6b7169203331;Sampled=1",
+      },
+      undefined,
+    ]);
   });
 });

@@ -2,12 +2,22 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { escapeForSqs } from "../../lib/listener/cloudEventJson.ts";
+import { createLambdaMetrics } from "../../lib/metrics/lambdaMetrics.ts";
+import { metrics } from "../../lib/metrics/registry.ts";
 import { broadcastBatch } from "../../lib/realtime/broadcastBatch.ts";
 import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
 import { managementApiFor, realtimeTable } from "../../lib/realtime/wsHandler.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 const logger = new Logger({ serviceName: "eventbus-broadcaster" });
+// On Lambda the fan-out figures (latency per message, failed posts) go to CloudWatch as EMF, flushed
+// after each invocation.
+const lambdaMetrics = process.env.AWS_LAMBDA_FUNCTION_NAME
+  ? createLambdaMetrics(metrics, {
+      bus: process.env.EVENTBUS_NAME ?? "eventbus",
+      serviceName: "eventbus-broadcaster",
+    })
+  : undefined;
 
 /**
  * Drains the realtime fan-out queue (live event batches from the listener, ephemeral publishes) into the
@@ -45,5 +55,6 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const failed = await broadcastBatch(deps, event.Records, (messageId, error) =>
     logger.error("fan-out failed", { messageId, error: error as Error }),
   );
+  lambdaMetrics?.metrics.publishStoredMetrics();
   return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 };

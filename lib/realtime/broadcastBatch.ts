@@ -1,4 +1,5 @@
-import { type BroadcastDeps, broadcast } from "./broadcast.ts";
+import { metrics } from "../metrics/registry.ts";
+import { type BroadcastDeps, broadcast, TransientPostError } from "./broadcast.ts";
 import type { FanoutMessage } from "./fanoutMessage.ts";
 import { parseFanoutMessage } from "./parseFanoutMessage.ts";
 
@@ -25,11 +26,24 @@ export async function broadcastBatch(
       fail(messageId, error);
     }
   }
-  const handle = ({ messageId, message }: (typeof parsed)[number]) =>
-    broadcast(deps, message).then(
-      () => {},
-      (error: unknown) => fail(messageId, error),
+  const handle = ({ messageId, message }: (typeof parsed)[number]) => {
+    const started = performance.now();
+    return broadcast(deps, message).then(
+      (result) => {
+        // Per message: the time to post it to every subscriber, and the posts that did not get through
+        // (dropped for good, or handed to a later invocation).
+        metrics.observe("eventbus_fanout_duration_seconds", {}, (performance.now() - started) / 1000);
+        const failedPosts = result.dropped + result.requeued;
+        if (failedPosts > 0) metrics.count("eventbus_fanout_failed_posts_total", {}, failedPosts);
+      },
+      (error: unknown) => {
+        if (error instanceof TransientPostError) {
+          metrics.count("eventbus_fanout_failed_posts_total", {}, error.connections);
+        }
+        fail(messageId, error);
+      },
     );
+  };
   const ordered = parsed.filter(({ message }) => message.kind !== "deliver");
   await Promise.all([
     (async () => {

@@ -317,6 +317,8 @@ describe("large topics", () => {
     };
     const message = (n: number) =>
       JSON.stringify({ kind: "message", topic: "room:batch", data: n, sender: null, excludeSelf: false });
+    const { metrics } = await import("../../lib/metrics/registry.ts");
+    const timedBefore = metrics.read("eventbus_fanout_duration_seconds") ?? 0;
     const failed = await broadcastBatch(
       deps,
       [
@@ -328,6 +330,8 @@ describe("large topics", () => {
       () => {},
     );
     expect(failed.sort()).toEqual(["b", "c"]);
+    // Each delivered message is timed for the FanoutLatency metric; the malformed ones are not.
+    expect(metrics.read("eventbus_fanout_duration_seconds")).toBe(timedBefore + 2);
     expect((await client.next((f) => f.type === "message")).data).toBe(1);
     expect((await client.next((f) => f.type === "message")).data).toBe(2);
   });

@@ -5,8 +5,8 @@ import {
   type InputTransformer,
 } from "../subscriptions/inputTransform.ts";
 import type { ForwardEvent } from "../subscriptions/readForwardPage.ts";
-import { escapeForSqs, storedAttributes } from "./cloudEventJson.ts";
 import { sqsTraceAttributes } from "../tracing/traceparent.ts";
+import { escapeForSqs, storedAttributes } from "./cloudEventJson.ts";
 import { type OutgoingMessage, sqsId } from "./sendMessages.ts";
 
 /** A forwarded event: its CloudEvent JSON and what the message attributes and FIFO ids need. */

@@ -46,6 +46,13 @@ const queryParam = (name: string, schema: JsonSchema, description: string) => ({
 
 const streamId = pathParam("streamId", streamIdSchema);
 const subscriptionName = pathParam("name", subscriptionNameSchema);
+const captureName = pathParam(
+  "name",
+  { type: "string", pattern: "^[a-z][a-z0-9_]{0,62}$" },
+  "The streams' category and the event types' prefix.",
+);
+const operatorName = pathParam("name", { type: "string", minLength: 1 });
+const globalPosition = { type: "integer", minimum: 0, description: "A global position." };
 const limit = queryParam(
   "limit",
   { type: "integer", minimum: 1, maximum: limits.maxReadLimit },
@@ -241,6 +248,80 @@ const operations: Record<string, Operation> = {
     responses: { "200": jsonResponse("What was moved.", ref("RedriveResult")) },
     errors: [400, 404],
   },
+  "GET /captures": {
+    summary: "Change captures of application tables, with their slot's lag",
+    tags: ["Change capture"],
+    responses: {
+      "200": jsonResponse(
+        "Every capture.",
+        objectWith({ captures: { type: "array", items: ref("Capture") } }),
+      ),
+    },
+    errors: [],
+  },
+  "PUT /captures/{name}": {
+    summary: "Capture a table's changes as events (idempotent)",
+    description:
+      "From then on every committed insert, update and delete of the table is appended as `<name>.inserted|updated|deleted` in stream `<name>-<key>`. 201 created, 200 the same capture exists, 409 a different one, 422 when Postgres cannot (the problem's `reason`). Needs `admin`.",
+    tags: ["Change capture"],
+    parameters: [captureName],
+    requestBody: jsonBody(ref("CaptureRequest")),
+    responses: {
+      "201": jsonResponse("Created.", ref("Capture")),
+      "200": jsonResponse("Already captured so.", ref("Capture")),
+    },
+    errors: [400, 409, 415, 422],
+  },
+  "GET /captures/{name}": {
+    summary: "A capture: slot, confirmed and applied LSN, lag in bytes and seconds, last error",
+    tags: ["Change capture"],
+    parameters: [captureName],
+    responses: { "200": jsonResponse("The capture.", ref("Capture")) },
+    errors: [400, 404],
+  },
+  "DELETE /captures/{name}": {
+    summary: "Stop capturing a table (the last capture drops the replication slot)",
+    tags: ["Change capture"],
+    parameters: [captureName],
+    responses: { "204": { description: "Deleted." } },
+    errors: [400, 404],
+  },
+  "GET /operators": {
+    summary: "Operators the listeners run, with checkpoint, lag and errors",
+    tags: ["Operators"],
+    responses: {
+      "200": jsonResponse(
+        "Every operator.",
+        objectWith({ operators: { type: "array", items: ref("Operator") } }),
+      ),
+    },
+    errors: [],
+  },
+  "GET /operators/{name}": {
+    summary: "An operator: checkpoint, head, lag, attempts, last error and parked events",
+    tags: ["Operators"],
+    parameters: [operatorName],
+    responses: { "200": jsonResponse("The operator.", ref("Operator")) },
+    errors: [404],
+  },
+  "POST /operators/{name}/replay": {
+    summary: "Apply events again from a position (the operator's reset runs first)",
+    tags: ["Operators"],
+    parameters: [operatorName],
+    requestBody: jsonBody({
+      type: "object",
+      required: ["from"],
+      additionalProperties: false,
+      properties: { from: { anyOf: [{ const: "origin" }, { type: "integer", minimum: 0 }] } },
+    }),
+    responses: {
+      "202": jsonResponse(
+        "The owner will reset and re-apply.",
+        objectWith({ name: { type: "string" }, replayAfter: globalPosition }),
+      ),
+    },
+    errors: [400, 404, 415],
+  },
   "GET /streams": {
     summary: "List streams in id order",
     description:
@@ -326,39 +407,6 @@ const operations: Record<string, Operation> = {
       ),
     },
     errors: [400],
-  },
-  "GET /captures": {
-    summary: "Change data captures with their replication lag",
-    tags: ["Captures"],
-    responses: { "200": jsonResponse("Every capture.", objectWith({ captures: { type: "array" } })) },
-    errors: [],
-  },
-  "PUT /captures/{name}": {
-    summary: "Capture a table's changes as events (admin)",
-    description:
-      "201 created, 200 already so, 409 different, 422 when the database cannot (e.g. not logical WAL).",
-    tags: ["Captures"],
-    parameters: [pathParam("name", { type: "string", minLength: 1 })],
-    requestBody: jsonBody({ type: "object", required: ["table"], properties: { table: { type: "string" } } }),
-    responses: {
-      "201": jsonResponse("Created.", { type: "object" }),
-      "200": jsonResponse("Already there.", { type: "object" }),
-    },
-    errors: [400, 409, 422],
-  },
-  "GET /captures/{name}": {
-    summary: "A capture: table, slot, LSNs, lag and last error",
-    tags: ["Captures"],
-    parameters: [pathParam("name", { type: "string", minLength: 1 })],
-    responses: { "200": jsonResponse("The capture.", { type: "object" }) },
-    errors: [400, 404],
-  },
-  "DELETE /captures/{name}": {
-    summary: "Stop a capture (admin)",
-    tags: ["Captures"],
-    parameters: [pathParam("name", { type: "string", minLength: 1 })],
-    responses: { "204": { description: "Deleted." } },
-    errors: [400, 404],
   },
   "GET /health": {
     summary: "Liveness",

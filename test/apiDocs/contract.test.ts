@@ -236,6 +236,46 @@ describe("every route's real responses validate against the OpenAPI document", (
       400,
     );
     expect([204, 404]).toContain((await call("DELETE", "/captures/{name}", "/captures/missing")).status);
+    await bus.api.db
+      .sql`create table if not exists public.contract_orders (id int primary key, total numeric)`;
+    await bus.api.db.sql`create table if not exists public.contract_nokey (a int)`;
+    await bus.api.db.sql`create table if not exists public.contract_other (id int primary key)`;
+    const created = await call("PUT", "/captures/{name}", "/captures/contract_orders", {
+      body: { table: "public.contract_orders", replicaIdentityFull: true },
+    });
+    expect(created.status).toBe(201);
+    expect(
+      (
+        await call("PUT", "/captures/{name}", "/captures/contract_orders", {
+          body: { table: "contract_orders" },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await call("PUT", "/captures/{name}", "/captures/contract_orders", {
+          body: { table: "contract_other" },
+        })
+      ).body.code,
+    ).toBe("CAPTURE_CONFLICT");
+    expect(
+      (await call("PUT", "/captures/{name}", "/captures/nokey", { body: { table: "contract_nokey" } })).body,
+    ).toMatchObject({ code: "CAPTURE_NOT_POSSIBLE", reason: "no_key" });
+    expect((await call("GET", "/captures/{name}", "/captures/contract_orders")).body.table).toBe(
+      "public.contract_orders",
+    );
+    expect((await call("GET", "/captures", "/captures")).body.captures).toHaveLength(1);
+    expect((await call("DELETE", "/captures/{name}", "/captures/contract_orders")).status).toBe(204);
+
+    // No listener runs operators here: the list is empty and a named one is unknown.
+    expect((await call("GET", "/operators", "/operators")).body.operators).toEqual([]);
+    expect((await call("GET", "/operators/{name}", "/operators/missing")).body.code).toBe(
+      "OPERATOR_NOT_FOUND",
+    );
+    const replay = (body: unknown) =>
+      call("POST", "/operators/{name}/replay", "/operators/missing/replay", { body });
+    expect((await replay({ from: "origin" })).status).toBe(404);
+    expect((await replay({ from: -1 })).status).toBe(400);
 
     expect((await call("GET", "/health", "/health", { token: null })).body).toEqual({ status: "ok" });
     // No listener runs in this file: readiness says so with a 503 the document declares.

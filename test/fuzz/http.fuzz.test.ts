@@ -533,6 +533,19 @@ describe("PUT /subscriptions/{name} with random filters", () => {
 
 describe("delivery of everything accepted", () => {
   it("reaches the subscription's queue identical, every 201 event", async () => {
+    // Random bodies are mostly refused (stricter CloudEvents rules): a few known-good, hostile-but-storable
+    // events make sure this never checks an empty set.
+    for (const [i, data] of [{ s: "\u{1F600}\uFFFF" }, [1, "two", null], "\u00e9\u2028"].entries()) {
+      const response = await send({
+        method: "POST",
+        path: `/streams/fuzz-known-${i}/events`,
+        headers: { ...bearer(admin), "content-type": "application/json" },
+        body: JSON.stringify({ type: "FuzzKnown", data }),
+      });
+      expect(response?.status).toBe(201);
+      const [event] = (JSON.parse(response!.text) as { events: Array<{ id: string }> }).events;
+      accepted.set(event!.id, { streamId: `fuzz-known-${i}`, type: "FuzzKnown", data });
+    }
     expect(accepted.size).toBeGreaterThan(0);
     const received = await receiveEvents(sqs, queueUrl, accepted.size + 10_000, { timeoutMs: 5_000 }).then(
       async (first) => {

@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import type { MiddlewareObj } from "@middy/core";
 import type { MetricKind, MetricSink, MetricsRegistry } from "./registry.ts";
 
 /** CloudWatch namespace of the bus's own metrics; the dashboard and alarms in `infra/monitoring.ts` read it. */
@@ -55,7 +56,7 @@ export function emfSink(metrics: Metrics): MetricSink {
 export function createLambdaMetrics(
   registry: MetricsRegistry,
   options: { bus: string; serviceName: string },
-) {
+): { metrics: Metrics; middleware: MiddlewareObj } {
   const metrics = new Metrics({
     namespace: EMF_NAMESPACE,
     serviceName: options.serviceName,

@@ -1,5 +1,6 @@
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import type { MiddlewareObj } from "@middy/core";
 
 /**
  * A Powertools tracer (AWS X-Ray) for one Lambda function. Off unless `enabled`: the caller reads
@@ -18,4 +19,5 @@ export function createTracer(options: { serviceName: string; enabled: boolean })
  * Middy middleware that opens the handler's subsegment, records cold starts and annotates errors; add it
  * with `.use(traceHandler(tracer))`. The AWS SDK clients are traced with `tracer.captureAWSv3Client(client)`.
  */
-export const traceHandler = (tracer: Tracer) => captureLambdaHandler(tracer, { captureResponse: false });
+export const traceHandler = (tracer: Tracer): MiddlewareObj =>
+  captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj;

@@ -6,10 +6,11 @@
  * Postgres. Reported: the writer's rate in both phases (the cost capture puts on writers), the rate at which
  * changes land in the store while the writer runs, beside the writer's own rate (goal >= 0.7), and the lag
  * of each change from its UPDATE to its append (p50/p99; goal p99 <= 100 ms). Every change is checked to
- * arrive exactly once. `--seconds N` (default 8), `--writers N` (default 1), `--json`.
+ * arrive exactly once. `--seconds N` (default 8), `--writers N` (default 1), `--json`; `CAPTURE_PROF=1` writes a
+ * CPU profile of the reader process to .eventbus/prof.
  */
+import { spawn } from "node:child_process";
 import { putCapture } from "../lib/capture/putCapture.ts";
-import { startCaptureReader } from "../lib/capture/startCaptureReader.ts";
 import { createSql, type Sql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { benchPostgres } from "./support.ts";
@@ -59,7 +60,22 @@ async function main() {
   const baseline = await write(app);
 
   await putCapture(bus, "bench", { table: "public.bench_rows" });
-  const reader = startCaptureReader({ sql: bus, databaseUrl: pg.url, log: () => {}, pollIntervalMs: 100 });
+  // The reader runs in its own process, as in the listener: the writer measured here must not share an
+  // event loop with it.
+  const reader = spawn(
+    process.execPath,
+    [
+      ...(process.env.CAPTURE_PROF ? ["--cpu-prof", "--cpu-prof-dir=.eventbus/prof"] : []),
+      "--import",
+      "tsx",
+      "bench/captureReaderProcess.ts",
+    ],
+    {
+      env: { ...process.env, DATABASE_URL: pg.url },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve) => reader.stdout.once("data", () => resolve()));
   await new Promise((resolve) => setTimeout(resolve, 1_500)); // the reader finds the capture
   const [{ head: before }] = await bus<
     [{ head: number }]
@@ -87,7 +103,8 @@ async function main() {
   )
     .map((row) => row.lag)
     .sort((a, b) => a - b);
-  await reader.stop();
+  reader.kill("SIGTERM");
+  await new Promise((resolve) => reader.once("exit", resolve));
   await bus.end({ timeout: 5 });
   await app.end({ timeout: 5 });
   await pg.stop();

@@ -113,26 +113,20 @@ export function truncateEvent(capture: CapturedTable, commit: SourceCommit): Str
 }
 
 /**
- * The event itself when the store accepts it, else a stand-in that keeps the row's place in its stream and
+ * The event as the store takes it (its validated JSON), else a stand-in that keeps the row's place in its stream and
  * says why its values are missing (for instance a row larger than an event may be). A capture never stops
  * on one row: the refusal is visible in the event and in the capture's `lastError`.
  */
-export function storableEvent(change: StreamEvent): { change: StreamEvent; refused?: string } {
+export function storableEvent(change: StreamEvent): { json: string; refused?: string } {
   try {
-    validateEvents(change.streamId, [change.event]);
-    return { change };
+    return { json: validateEvents(change.streamId, [change.event])[0]!.json };
   } catch (error) {
     const refused = (error as Error).message;
-    return {
-      refused,
-      change: {
-        streamId: change.streamId,
-        event: {
-          type: change.event.type,
-          data: { new: null, old: null, changes: {}, refused },
-          metadata: change.event.metadata ?? {},
-        },
-      },
+    const standIn: ProposedEvent = {
+      type: change.event.type,
+      data: { new: null, old: null, changes: {}, refused },
+      metadata: change.event.metadata ?? {},
     };
+    return { refused, json: validateEvents(change.streamId, [standIn])[0]!.json };
   }
 }

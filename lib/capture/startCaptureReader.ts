@@ -1,7 +1,6 @@
 import pg from "pg";
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
 import type { Sql } from "postgres";
-import { appendToStream } from "../events/appendToStream.ts";
 import { PUBLICATION, slotNameSql } from "./captureNames.ts";
 import {
   type CapturedTable,
@@ -34,6 +33,8 @@ export interface CaptureReaderOptions {
   pollIntervalMs?: number;
   /** Source transactions are appended in batches; a batch closes at this many events. Default 2000. */
   maxBatchEvents?: number;
+  /** How long a batch waits for more source transactions before its store commit; default 10 ms. */
+  gatherMs?: number;
 }
 
 export interface CaptureReader {
@@ -62,6 +63,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
   const { sql, log } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const maxBatchEvents = options.maxBatchEvents ?? 2_000;
+  const gatherMs = options.gatherMs ?? 10;
   let stopped = false;
   let service: LogicalReplicationService | undefined;
   let wake: (() => void) | undefined;
@@ -167,17 +169,20 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
             const [{ stored }] = await tx<[{ stored: string }]>`
               select applied_lsn::text as stored from eventbus.capture_progress where slot = ${slot} for update`;
             const storedLsn = lsnValue(stored);
-            // Issued without waiting, in order: postgres.js pipelines them on the transaction's connection,
-            // and positions follow the source's commit order.
-            const appends: Promise<unknown>[] = [];
-            for (const transaction of batch.filter((t) => lsnValue(t.commit.lsn) > storedLsn)) {
+            // One statement for the whole batch, in the source's commit order (one round trip, one
+            // wake-up for the listeners).
+            const items: string[] = [];
+            for (const transaction of batch) {
+              if (lsnValue(transaction.commit.lsn) <= storedLsn) continue;
               for (const change of transaction.changes) {
-                const { change: storable, refused } = storableEvent(change);
+                const { json, refused } = storableEvent(change);
                 if (refused && attempt === 0) refusals.push(`${change.streamId}: ${refused}`);
-                appends.push(appendToStream(tx, storable.streamId, [storable.event]));
+                items.push(`{"s":${JSON.stringify(change.streamId)},"e":[${json}]}`);
               }
             }
-            await Promise.all(appends);
+            if (items.length > 0) {
+              await tx`select eventbus.append_many(${`[${items.join(",")}]`}::text::jsonb, true)`;
+            }
             await tx`
               insert into eventbus.capture_progress (slot, applied_lsn, source_committed_at, applied_at,
                                                      last_error, last_error_at)
@@ -208,7 +213,14 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     function startFlush(): Promise<void> {
       flushing ??= (async () => {
         try {
-          while (pending.length > 0) await flushOnce();
+          while (pending.length > 0) {
+            // A short gather window: source transactions arriving meanwhile share one store commit, so
+            // a busy writer is not answered with one synchronous commit (an fsync) per transaction.
+            if (pendingEvents < maxBatchEvents && gatherMs > 0) {
+              await new Promise((resolve) => setTimeout(resolve, gatherMs));
+            }
+            await flushOnce();
+          }
         } catch (error) {
           failure = error as Error;
           await replication.stop().catch(() => {});

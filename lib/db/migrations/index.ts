@@ -4,6 +4,7 @@ import { concurrentAppends } from "./0003_concurrentAppends.ts";
 import { cloudEventIdentity } from "./0004_cloudEventIdentity.ts";
 import { changeCapture } from "./0005_changeCapture.ts";
 import { subscriptionState } from "./0006_subscriptionState.ts";
+import { appendMany } from "./0007_appendMany.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -13,4 +14,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 4, name: "cloud_event_identity", sql: cloudEventIdentity },
   { id: 5, name: "change_capture", sql: changeCapture },
   { id: 6, name: "subscription_state", sql: subscriptionState },
+  { id: 7, name: "append_many", sql: appendMany },
 ];

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { BuildOptions } from "esbuild";
 import { httpRoutes } from "../functions/http/routes.ts";
 import { wsRoutes } from "../functions/ws/routes.ts";
+import { buildConsoleAssetsSync } from "../lib/console/serveConsole.ts";
 import { bundledLambdaEntries, esmRequireShim, repoRoot } from "./paths.ts";
 
 /** Every Lambda handler of the bus: the route manifests' entries and the other functions the construct adds. */
@@ -44,6 +45,12 @@ export function bundleLambdaHandlers(outdir: string, entries: readonly string[] 
     outbase: repoRoot,
     splitting: true,
     chunkNames: "chunks/[name]-[hash]",
+    // The web console's page, script and styles, compiled into its function (functions/http/console.ts).
+    define: {
+      __EVENTBUS_CONSOLE_ASSETS__: JSON.stringify(Object.fromEntries(buildConsoleAssetsSync())),
+    },
+    // Only the sources' fallback imports esbuild (to bundle the console on the fly); the bundle never does.
+    external: ["esbuild"],
   });
   // The list of what the asset holds: the construct deploys only these entries from it.
   writeFileSync(join(outdir, "entries.json"), `${JSON.stringify(entries, null, 2)}\n`);

@@ -260,6 +260,10 @@ export class EventBus extends Construct {
 
     const stack = Stack.of(this);
     new CfnOutput(stack, "HttpApiUrl", { value: this.httpApi.apiEndpoint, description: "HTTP API base URL" });
+    new CfnOutput(stack, "ConsoleUrl", {
+      value: `${this.httpApi.apiEndpoint}/console`,
+      description: "Web console (sign in with a token)",
+    });
     new CfnOutput(stack, "WebSocketUrl", {
       value: this.webSocketStage.url,
       description: "WebSocket API URL",

@@ -92,5 +92,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     entry: "functions/http/replayOperator.ts",
     name: "ReplayOperator",
   },
+  { routeKey: "GET /console", entry: "functions/http/console.ts", name: "Console" },
+  { routeKey: "GET /console/{file+}", entry: "functions/http/console.ts", name: "ConsoleFile" },
   { routeKey: "$default", entry: "functions/http/notFound.ts", name: "NotFound" },
 ];

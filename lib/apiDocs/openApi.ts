@@ -461,7 +461,7 @@ function undocumented(routeKey: string): Operation {
     summary: routeKey,
     description: "Not described in detail yet.",
     tags: ["Other"],
-    parameters: [...path.matchAll(/\{(\w+)\}/g)].map((m) => pathParam(m[1]!, { type: "string" })),
+    parameters: [...path.matchAll(/\{(\w+)\+?\}/g)].map((m) => pathParam(m[1]!, { type: "string" })),
     responses: { "200": jsonResponse("Success.", {}) },
     errors: [400, 404],
   };
@@ -520,7 +520,9 @@ export function openApiDocument(options: OpenApiOptions): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const routeKey of options.routeKeys) {
     if (routeKey === "$default") continue;
-    const [method = "", path = ""] = routeKey.split(" ");
+    const [method = "", routePath = ""] = routeKey.split(" ");
+    // API Gateway's greedy `{name+}` is a plain `{name}` in OpenAPI (which has no multi-segment parameter).
+    const path = routePath.replace(/\{(\w+)\+\}/g, "{$1}");
     const operation = operations[routeKey] ?? undocumented(routeKey);
     paths[path] = { ...paths[path], [method.toLowerCase()]: toOperationObject(routeKey, operation) };
   }

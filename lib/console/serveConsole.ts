@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import type { BuildOptions } from "esbuild";
 import type { HttpLambda, LocalRoute } from "../local/httpAdapter.ts";
 
 /** One static file of the console. */
@@ -11,6 +13,27 @@ export interface ConsoleAsset {
 
 const consoleDir = fileURLToPath(new URL("../../console/", import.meta.url));
 
+const esbuildConsoleOptions: BuildOptions & { write: false } = {
+  entryPoints: [`${consoleDir}main.ts`],
+  bundle: true,
+  write: false,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  sourcemap: false,
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  logLevel: "silent",
+};
+
+function assetsOf(script: string, uplotCss: string, html: string, css: string): Map<string, ConsoleAsset> {
+  return new Map([
+    ["index.html", { contentType: "text/html; charset=utf-8", body: html }],
+    ["app.js", { contentType: "text/javascript; charset=utf-8", body: script }],
+    ["app.css", { contentType: "text/css; charset=utf-8", body: `${uplotCss}\n${css}` }],
+  ]);
+}
+
 /**
  * Bundles the web console (`console/main.ts`, Preact + htm + uPlot) with esbuild, in memory, in a few
  * hundred milliseconds, so `npm run dev` serves it with no build step of its own. esbuild is a dev
@@ -18,34 +41,30 @@ const consoleDir = fileURLToPath(new URL("../../console/", import.meta.url));
  */
 export async function buildConsoleAssets(): Promise<Map<string, ConsoleAsset>> {
   const esbuild = await import("esbuild");
-  const result = await esbuild.build({
-    entryPoints: [`${consoleDir}main.ts`],
-    bundle: true,
-    write: false,
-    format: "esm",
-    target: "es2022",
-    minify: true,
-    sourcemap: false,
-    jsx: "automatic",
-    jsxImportSource: "preact",
-    logLevel: "silent",
-  });
+  const result = await esbuild.build(esbuildConsoleOptions);
   const require = createRequire(import.meta.url);
-  const uplotCss = await readFile(require.resolve("uplot/dist/uPlot.min.css"), "utf8");
-  return new Map([
-    [
-      "index.html",
-      { contentType: "text/html; charset=utf-8", body: await readFile(`${consoleDir}index.html`, "utf8") },
-    ],
-    ["app.js", { contentType: "text/javascript; charset=utf-8", body: result.outputFiles[0]!.text }],
-    [
-      "app.css",
-      {
-        contentType: "text/css; charset=utf-8",
-        body: `${uplotCss}\n${await readFile(`${consoleDir}app.css`, "utf8")}`,
-      },
-    ],
-  ]);
+  return assetsOf(
+    result.outputFiles[0]!.text,
+    await readFile(require.resolve("uplot/dist/uPlot.min.css"), "utf8"),
+    await readFile(`${consoleDir}index.html`, "utf8"),
+    await readFile(`${consoleDir}app.css`, "utf8"),
+  );
+}
+
+/**
+ * The same, synchronously, for the Lambda bundle (CDK bundles synchronously): the assets are compiled into
+ * the console's function, which then needs neither esbuild nor the console's sources.
+ */
+export function buildConsoleAssetsSync(): Map<string, ConsoleAsset> {
+  const require = createRequire(import.meta.url);
+  const esbuild = require("esbuild") as typeof import("esbuild");
+  const result = esbuild.buildSync(esbuildConsoleOptions);
+  return assetsOf(
+    result.outputFiles[0]!.text,
+    readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8"),
+    readFileSync(`${consoleDir}index.html`, "utf8"),
+    readFileSync(`${consoleDir}app.css`, "utf8"),
+  );
 }
 
 /** What the console needs to know about where it runs, served as `/console/config.json`. */

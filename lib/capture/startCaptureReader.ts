@@ -231,11 +231,9 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       return flushing;
     }
 
-    const relations = new Map<number, Pgoutput.MessageRelation>();
     replication.on("data", async (_lsn: string, message: Pgoutput.Message) => {
       switch (message.tag) {
         case "relation":
-          relations.set(message.relationOid, message);
           await learnTypes(message.columns.map((column) => column.typeOid));
           return;
         case "begin":

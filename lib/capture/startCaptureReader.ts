@@ -48,6 +48,9 @@ interface SourceTransaction {
   changes: StreamEvent[];
 }
 
+/** How long `stop()` waits for the replication session to end. */
+const STOP_TIMEOUT_MS = 3_000;
+
 /** Postgres' "replication slot is active for PID n": another listener owns the capture. */
 const SLOT_IN_USE = "55006";
 
@@ -362,9 +365,14 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     async stop() {
       stopped = true;
       wake?.();
-      await service?.stop().catch(() => {});
-      await running;
-      await (await unlisten)?.().catch(() => {});
+      const stopping = (async () => {
+        await service?.stop().catch(() => {});
+        await running;
+        await (await unlisten)?.().catch(() => {});
+      })();
+      // Ending a replication connection can wait on the server; a stop (SIGTERM) must not hang on it.
+      // Nothing depends on a clean end: the store records what was applied, and the slot resends the rest.
+      await Promise.race([stopping, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
     },
   };
 }

@@ -556,6 +556,7 @@ export class EventBus extends Construct {
         EVENTBUS_SOURCE: props.source ?? "urn:eventbus",
         EVENTBUS_QUEUE_PREFIX: this.queuePrefix,
         EVENTBUS_REALTIME_QUEUE_URL: this.realtimeQueue.queueUrl,
+        EVENTBUS_REALTIME_TABLE: this.realtimeTable.tableName,
         AWS_REGION: Aws.REGION,
       },
     });
@@ -575,6 +576,8 @@ export class EventBus extends Construct {
       }),
     );
     this.realtimeQueue.grantSendMessages(task.taskRole);
+    // The topic directory, so that events nobody subscribes to are not sent to the fan-out queue.
+    this.realtimeTable.grantReadData(task.taskRole);
     const service = new ecs.FargateService(this, "Listener", {
       cluster,
       taskDefinition: task,

@@ -5,7 +5,9 @@
  * released for the other replicas at once instead of when the connection times out.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { startCaptureReader } from "../../lib/capture/startCaptureReader.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { createSql } from "../../lib/db/client.ts";
@@ -33,12 +35,19 @@ async function main() {
     useQueueUrlAsEndpoint: false,
     ...listenerSqsOptions,
   });
+  const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
   const options: ListenerOptions = {
     sql,
     sqs,
     source: config.EVENTBUS_SOURCE,
     ...(config.EVENTBUS_LISTENER_ID ? { listenerId: config.EVENTBUS_LISTENER_ID } : {}),
-    ...(config.EVENTBUS_REALTIME_QUEUE_URL ? { realtimeQueueUrl: config.EVENTBUS_REALTIME_QUEUE_URL } : {}),
+    ...(config.EVENTBUS_REALTIME_QUEUE_URL
+      ? {
+          realtimeQueueUrl: config.EVENTBUS_REALTIME_QUEUE_URL,
+          // Read only, so that events nobody subscribes to skip the fan-out queue.
+          realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
+        }
+      : {}),
     pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
     sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
@@ -81,6 +90,7 @@ async function main() {
     await Promise.all([listener?.stop(), capture.stop(), operators.stop()]);
     await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
     sqs.destroy();
+    realtimeDynamo.destroy();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown());

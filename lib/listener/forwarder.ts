@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
+import type { RealtimeTable } from "../realtime/table.ts";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
 import type { DeliveryFormat, InputTransformer } from "../subscriptions/inputTransform.ts";
 import { parkEvents } from "../subscriptions/parkEvents.ts";
@@ -12,6 +13,7 @@ import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
 import { cloudEventJson } from "./cloudEventJson.ts";
 import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
 import type { ListenerLog } from "./listenerLog.ts";
+import { eventsWithAudience } from "./realtimeAudience.ts";
 import { type RefusedMessage, type SendOptions, sendMessages } from "./sendMessages.ts";
 
 /** What one forwarder moves events into. */
@@ -38,6 +40,11 @@ export interface ForwarderDeps {
   /** Pause while the queue holds more visible messages than this; 0 disables back-pressure. */
   maxQueueDepth: number;
   log: ListenerLog;
+  /**
+   * The realtime table: when given, the realtime target sends only events whose topics have members
+   * (see `eventsWithAudience`). Without it, or while it cannot be read, every event is sent.
+   */
+  realtimeTable?: RealtimeTable;
   /** The checkpoint is gone or the ownership lock was lost: the listener should drop this forwarder. */
   onGone(reason: "deleted" | "lost"): void;
 }
@@ -175,6 +182,29 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     }
   }
 
+  let directoryFailing = false;
+  /** The events of a page to forward: for the realtime target, those somebody may receive live. */
+  async function withAudience(events: ForwardEvent[]): Promise<ForwardEvent[]> {
+    const table = deps.realtimeTable;
+    if (target.kind !== "realtime" || !table) return events;
+    try {
+      const kept = await eventsWithAudience(table, events);
+      if (directoryFailing) deps.log("info", "realtime directory readable again", { target: target.name });
+      directoryFailing = false;
+      return kept;
+    } catch (error) {
+      // Sending everything costs the broadcaster work, never an event.
+      if (!directoryFailing) {
+        deps.log("warn", "reading the realtime directory failed; forwarding every event", {
+          target: target.name,
+          error: (error as Error).message,
+        });
+      }
+      directoryFailing = true;
+      return events;
+    }
+  }
+
   const readPage = (after?: number) =>
     readForwardPage(deps.sql, {
       name: target.name,
@@ -214,7 +244,8 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const full = page.events.length === deps.pageSize;
         // Read the next page while this one is being sent; it is used only if this one's checkpoint sticks.
         if (full) next = readPage(page.scannedThrough);
-        const outgoing: Outgoing[] = page.events.map((event) => ({ event, json: eventJson(event) }));
+        const events = await withAudience(page.events);
+        const outgoing: Outgoing[] = events.map((event) => ({ event, json: eventJson(event) }));
         const pattern = target.pattern;
         const matching =
           pattern === null

@@ -5,6 +5,7 @@ import postgres, { type Options, type Sql } from "postgres";
 import { coalescedRuns } from "../coalescedRuns.ts";
 import { probeHead } from "../events/readSafeHead.ts";
 import { EVENTS_CHANNEL } from "../events/wakeListeners.ts";
+import type { RealtimeTable } from "../realtime/table.ts";
 import { ensureCheckpoint } from "../subscriptions/ensureCheckpoint.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { OWNER_LOCK_NAMESPACE, ownerApplicationName } from "../subscriptions/ownership.ts";
@@ -21,6 +22,11 @@ export interface ListenerOptions {
   listenerId?: string;
   /** When set, every new event is also forwarded (packed, unfiltered) to this realtime fan-out queue. */
   realtimeQueueUrl?: string;
+  /**
+   * The realtime table (read only): with it, events whose topics nobody subscribes to are not sent to
+   * the fan-out queue at all (see `eventsWithAudience`).
+   */
+  realtimeTable?: RealtimeTable;
   /** Safety-net catch-up for lost notifications. Default 5 s. */
   pollIntervalMs?: number;
   /** How often it looks for new, deleted and orphaned subscriptions (takeover latency). Default 1 s. */
@@ -233,6 +239,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         limit,
         pageSize: options.pageSize ?? 500,
         maxQueueDepth: options.maxQueueDepth ?? 0,
+        ...(options.realtimeTable ? { realtimeTable: options.realtimeTable } : {}),
         log,
         onGone: () => {
           gone.add(target.lockId);

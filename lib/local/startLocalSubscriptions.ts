@@ -1,5 +1,7 @@
 import { join, resolve } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { startCaptureReader } from "../capture/startCaptureReader.ts";
 import type { Config } from "../config.ts";
 import { readLocalConsumers, startLocalConsumers } from "../consumer/localConsumers.ts";
@@ -63,7 +65,16 @@ export async function startLocalSubscriptions({
     useQueueUrlAsEndpoint: false,
     ...listenerSqsOptions,
   });
-  stops.push({ name: "listener clients", stop: () => sql.end({ timeout: 5 }).finally(() => sqs.destroy()) });
+  // The realtime directory, read so that events nobody subscribes to skip the fan-out queue.
+  const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
+  stops.push({
+    name: "listener clients",
+    stop: () =>
+      sql.end({ timeout: 5 }).finally(() => {
+        sqs.destroy();
+        realtimeDynamo.destroy();
+      }),
+  });
   await recreateQueues(sql, sqs, config);
 
   const listener = await startListener({
@@ -71,7 +82,12 @@ export async function startLocalSubscriptions({
     sqs,
     source: config.EVENTBUS_SOURCE,
     listenerId: config.EVENTBUS_LISTENER_ID ?? "dev",
-    ...(env.EVENTBUS_REALTIME_QUEUE_URL ? { realtimeQueueUrl: env.EVENTBUS_REALTIME_QUEUE_URL } : {}),
+    ...(env.EVENTBUS_REALTIME_QUEUE_URL
+      ? {
+          realtimeQueueUrl: env.EVENTBUS_REALTIME_QUEUE_URL,
+          realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
+        }
+      : {}),
     pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
     sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,

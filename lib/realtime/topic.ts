@@ -106,5 +106,10 @@ export function wildcardOf(topic: string): string | undefined {
 
 /** The event topics an event is published on: its stream, its category and `$all`. */
 export function topicsOfEvent(event: EventBusCloudEvent): string[] {
-  return [`stream:${event.streamid}`, `category:${categoryOf(event.streamid)}`, "$all"];
+  return topicsOfStream(event.streamid);
+}
+
+/** The event topics every event of `streamId` is published on (see `topicsOfEvent`). */
+export function topicsOfStream(streamId: string): string[] {
+  return [`stream:${streamId}`, `category:${categoryOf(streamId)}`, "$all"];
 }

@@ -74,31 +74,36 @@ export interface DirectoryEntry {
 const BATCH_GET_KEYS = 100;
 
 /**
- * The directory entries of `topics` (strongly consistent), one BatchGetItem per 100 topics; topics
- * without an entry have no members.
+ * The directory entries of `topics` (strongly consistent), one BatchGetItem per 100 topics, sent in
+ * parallel; topics without an entry have no members.
  */
 export async function readDirectory(
   { dynamo, tableName }: RealtimeTable,
   topics: readonly string[],
 ): Promise<Map<string, DirectoryEntry>> {
   const entries = new Map<string, DirectoryEntry>();
-  for (let i = 0; i < topics.length; i += BATCH_GET_KEYS) {
-    let keys: Array<Record<string, unknown>> = topics.slice(i, i + BATCH_GET_KEYS).map(directoryKey);
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(500, 10 * 2 ** attempt)));
-      if (attempt > 10) throw new Error("DynamoDB kept returning unprocessed directory reads");
-      const result = await dynamo.send(
-        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const item of result.Responses?.[tableName] ?? []) {
-        const shards = [...((item.shards as Set<number> | undefined) ?? [])].filter(
-          (shard) => Number.isInteger(shard) && shard >= 0 && shard < TOPIC_SHARDS,
+  const chunks: string[][] = [];
+  for (let i = 0; i < topics.length; i += BATCH_GET_KEYS) chunks.push(topics.slice(i, i + BATCH_GET_KEYS));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let keys: Array<Record<string, unknown>> = chunk.map(directoryKey);
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.min(500, 10 * 2 ** attempt)));
+        if (attempt > 10) throw new Error("DynamoDB kept returning unprocessed directory reads");
+        const result = await dynamo.send(
+          new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
         );
-        entries.set(String(item.pk).slice("dir#".length), { shards, gen: Number(item.gen ?? 0) });
+        for (const item of result.Responses?.[tableName] ?? []) {
+          const shards = [...((item.shards as Set<number> | undefined) ?? [])].filter(
+            (shard) => Number.isInteger(shard) && shard >= 0 && shard < TOPIC_SHARDS,
+          );
+          entries.set(String(item.pk).slice("dir#".length), { shards, gen: Number(item.gen ?? 0) });
+        }
+        keys = (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
       }
-      keys = (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
-    }
-  }
+    }),
+  );
   return entries;
 }
 

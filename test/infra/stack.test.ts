@@ -207,6 +207,12 @@ describe("synthesised stack", () => {
       ]),
     );
     expect(JSON.stringify(queueStatement.Resource)).toContain(":eventbus-*");
+    // It reads the realtime topic directory (to skip events nobody subscribes to), and never writes it.
+    const tableActions = statements
+      .filter((s: any) => JSON.stringify(s.Resource).includes("RealtimeTable"))
+      .flatMap((s: any) => [s.Action].flat());
+    expect(tableActions).toContain("dynamodb:BatchGetItem");
+    expect(tableActions.filter((a: string) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
   });
 
   it("grants each function only what its route needs", () => {

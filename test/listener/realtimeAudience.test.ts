@@ -1,0 +1,136 @@
+import { randomBytes } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateQueueCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { appendToStream } from "../../lib/events/appendToStream.ts";
+import { type Listener, startListener } from "../../lib/listener/startListener.ts";
+import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
+import { putMembership } from "../../lib/realtime/putMembership.ts";
+import { createRealtimeTable, type RealtimeTable } from "../../lib/realtime/table.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createSqsClient, uniquePrefix } from "./support.ts";
+
+const sqs = createSqsClient();
+const rawDynamo = new DynamoDBClient({
+  endpoint: inject("dynamoEndpoint"),
+  region: "us-east-1",
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+});
+const table: RealtimeTable = {
+  dynamo: DynamoDBDocumentClient.from(rawDynamo),
+  tableName: `audience-${randomBytes(4).toString("hex")}`,
+};
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await createRealtimeTable(rawDynamo, table.tableName);
+});
+afterAll(async () => {
+  await db.close();
+  sqs.destroy();
+  rawDynamo.destroy();
+});
+
+async function startWithQueue(realtimeTable: RealtimeTable) {
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${uniquePrefix("aud")}realtime` })))
+    .QueueUrl!;
+  const listener = await startListener({
+    sql: db.sql,
+    sqs,
+    source: "urn:test",
+    realtimeQueueUrl: queueUrl,
+    realtimeTable,
+  });
+  // Polled by hand: this also runs in `beforeAll`, where `expect.poll` is not available.
+  for (const deadline = Date.now() + 10_000; !listener.owned().includes("$realtime"); ) {
+    if (Date.now() > deadline) {
+      await listener.stop();
+      throw new Error("the listener did not claim $realtime");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { listener, queueUrl };
+}
+
+/** Waits until the realtime checkpoint has passed `position`, i.e. the listener decided about it. */
+async function forwardedThrough(position: number) {
+  await expect
+    .poll(
+      async () =>
+        (
+          await db.sql<[{ position: number }]>`
+          select position from eventbus.checkpoints where name = '$realtime'`
+        )[0]?.position ?? 0,
+      { timeout: 10_000 },
+    )
+    .toBeGreaterThanOrEqual(position);
+}
+
+/** Everything on the queue now (the checkpoint moves only after SQS accepted the sends). */
+async function drainQueue(queueUrl: string): Promise<string[]> {
+  const streams: string[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0, MaxNumberOfMessages: 10 }),
+    );
+    if (Messages.length === 0) return streams;
+    for (const m of Messages) {
+      const message = JSON.parse(m.Body!) as FanoutMessage;
+      if (message.kind === "events") streams.push(...message.events.map((e) => e.streamid));
+    }
+  }
+}
+
+const member = (connectionId: string, topic: string) => ({
+  connectionId,
+  topic,
+  tokenExpiresAt: Math.floor(Date.now() / 1000) + 3600,
+  expiresAt: Math.floor(Date.now() / 1000) + 3600,
+});
+
+const append = async (streamId: string) =>
+  (await appendToStream(db.sql, streamId, [{ type: "Said", data: { streamId } }])).events[0]!.position;
+
+describe("realtime fan-out skips events nobody subscribes to", () => {
+  let listener: Listener;
+  let queueUrl: string;
+  beforeAll(async () => {
+    ({ listener, queueUrl } = await startWithQueue(table));
+  });
+  afterAll(() => listener.stop());
+
+  it("sends nothing while no topic of the events has a member, and moves on", async () => {
+    await append("quiet-1");
+    await forwardedThrough(await append("quiet-2"));
+    expect(await drainQueue(queueUrl)).toEqual([]);
+  });
+
+  it("sends exactly the events of listened streams and categories, in order", async () => {
+    await putMembership(table, member("c-stream", "stream:loud-1"));
+    await putMembership(table, member("c-category", "category:orders"));
+    await append("loud-1");
+    await append("quiet-3");
+    await append("orders-7");
+    await forwardedThrough(await append("quiet-4"));
+    expect(await drainQueue(queueUrl)).toEqual(["loud-1", "orders-7"]);
+  });
+
+  it("sends every event once somebody subscribes to $all", async () => {
+    await putMembership(table, member("c-all", "$all"));
+    await append("quiet-5");
+    await forwardedThrough(await append("quiet-6"));
+    expect(await drainQueue(queueUrl)).toEqual(["quiet-5", "quiet-6"]);
+  });
+});
+
+it("sends every event when the directory cannot be read (never loses one over it)", async () => {
+  const { listener, queueUrl } = await startWithQueue({ ...table, tableName: "no-such-table" });
+  try {
+    await forwardedThrough(await append("nobody-1"));
+    expect(await drainQueue(queueUrl)).toContain("nobody-1");
+  } finally {
+    await listener.stop();
+  }
+});

@@ -291,20 +291,48 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     res.end(JSON.stringify({ message: null }));
   }
 
-  async function onManagementRequest(req: IncomingMessage, res: ServerResponse) {
-    const match = (req.url ?? "").split("?")[0]!.match(/\/@connections\/([^/]+)$/);
-    if (!match) {
+  /**
+   * One `@connections` request. Plain callbacks, no promise: a broadcast makes one of these per connection,
+   * and this handler is the part of the fan-out path that the raw broadcast does not have.
+   */
+  function onManagementRequest(req: IncomingMessage, res: ServerResponse) {
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    const marker = path.lastIndexOf("/@connections/");
+    const encodedId = marker === -1 ? "" : path.slice(marker + "/@connections/".length);
+    if (encodedId === "" || encodedId.includes("/")) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ message: "Not Found" }));
+      req.resume();
       return;
     }
-    const connectionId = decodeURIComponent(match[1]!);
+    let connectionId: string;
+    try {
+      connectionId = decodeURIComponent(encodedId);
+    } catch {
+      // Not an id API Gateway could have handed out.
+      gone(res);
+      req.resume();
+      return;
+    }
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      answerManagementRequest(req.method, connectionId, body, res);
+    });
+  }
+
+  function answerManagementRequest(
+    method: string | undefined,
+    connectionId: string,
+    body: Buffer,
+    res: ServerResponse,
+  ) {
     const connection = connections.get(connectionId);
     if (!connection || connection.socket.readyState !== WebSocket.OPEN) return gone(res);
-    if (req.method === "POST") {
+    if (method === "POST") {
       if (body.length > maxMessageBytes) {
         res.writeHead(413, {
           "content-type": "application/json",
@@ -319,7 +347,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
       res.end();
       return;
     }
-    if (req.method === "GET") {
+    if (method === "GET") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
@@ -331,7 +359,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
       );
       return;
     }
-    if (req.method === "DELETE") {
+    if (method === "DELETE") {
       // What API Gateway does for DeleteConnection: a normal closure; it cannot say why.
       connection.socket.close(1000, "Connection Closed Normally");
       res.writeHead(204);
@@ -343,10 +371,12 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   }
 
   const server: Server = createServer((req, res) => {
-    onManagementRequest(req, res).catch(() => {
+    try {
+      onManagementRequest(req, res);
+    } catch {
       if (!res.headersSent) res.writeHead(500);
       res.end();
-    });
+    }
   });
   server.on("upgrade", (req, socket, head) => {
     socket.on("error", () => {});

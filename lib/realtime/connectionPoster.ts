@@ -1,14 +1,15 @@
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { createPostSigner } from "./postSigner.ts";
 
 /**
  * `PostToConnection` without the SDK's per-request machinery. The SDK client spends about a millisecond of
  * CPU per call (middleware stack, serde, retry bookkeeping); a broadcast to 1,000 connections paid that a
  * thousand times, which made it 20x slower than the gateway's own broadcast. This poster signs the same
- * request the SDK would send (SigV4 for `execute-api` with the SDK's signer, the same path encoding and
- * headers) and sends it over a keep-alive socket pool of its own. It runs unchanged on Lambda.
+ * request the SDK would send (SigV4 for `execute-api`, byte for byte the SDK signer's; see `postSigner.ts`;
+ * the same path encoding and headers) and sends it over a keep-alive socket pool of its own. It runs
+ * unchanged on Lambda.
  */
 export interface ConnectionPoster {
   /** `sent`, or `gone` for `410 Gone`. Throws `PostError` for any other status, or the socket's error. */
@@ -22,33 +23,6 @@ export class PostError extends Error {
     super(`PostToConnection answered ${status} ${name}`);
     this.name = name;
     this.$metadata = { httpStatusCode: status };
-  }
-}
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: SourceData): string | Uint8Array =>
-  typeof data === "string"
-    ? data
-    : ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data);
-
-/** Node's hashes behind the `Checksum` interface the signer expects. */
-class Sha256 {
-  private hash: Hash | Hmac;
-  private readonly secret: string | Uint8Array | undefined;
-  constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : bytes(secret);
-    this.hash = this.secret === undefined ? createHash("sha256") : createHmac("sha256", this.secret);
-  }
-  update(data: SourceData): void {
-    this.hash.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.secret === undefined ? createHash("sha256") : createHmac("sha256", this.secret);
   }
 }
 
@@ -89,32 +63,16 @@ export function createConnectionPoster(options: ConnectionPosterOptions): Connec
     ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets })
     : new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
   const basePath = url.pathname.replace(/\/$/, "");
-  const signer = new SignatureV4({
-    service: "execute-api",
+  const signer = createPostSigner({
     region: options.region,
+    host: url.host,
     credentials: options.credentials,
-    sha256: Sha256,
-    uriEscapePath: true,
   });
 
   return {
     async post(connectionId, data) {
-      const signed = await signer.sign({
-        method: "POST",
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port ? { port: Number(url.port) } : {}),
-        path: `${basePath}/@connections/${encodeSegment(connectionId)}`,
-        query: {},
-        headers: {
-          host: url.host,
-          "content-type": "application/octet-stream",
-          "content-length": String(data.byteLength),
-          // The signer takes the payload hash from here rather than hashing the body again (the SDK sends it too).
-          "x-amz-content-sha256": payloadHash(data),
-        },
-        body: data,
-      });
+      const path = `${basePath}/@connections/${encodeSegment(connectionId)}`;
+      const headers = await signer.sign(path, data, payloadHash(data));
       return new Promise((resolve, reject) => {
         const req = send(
           {
@@ -122,8 +80,8 @@ export function createConnectionPoster(options: ConnectionPosterOptions): Connec
             method: "POST",
             hostname: url.hostname,
             port: url.port || (secure ? 443 : 80),
-            path: signed.path,
-            headers: signed.headers,
+            path,
+            headers,
           },
           (res: IncomingMessage) => {
             const status = res.statusCode ?? 0;

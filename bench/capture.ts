@@ -6,7 +6,8 @@
  * Postgres. Reported: the writer's rate in both phases (the cost capture puts on writers), the rate at which
  * changes land in the store while the writer runs, beside the writer's own rate (goal >= 0.7), and the lag
  * of each change from its UPDATE to its append (p50/p99; goal p99 <= 100 ms). Every change is checked to
- * arrive exactly once. `--seconds N` (default 8), `--writers N` (default 1), `--json`; `CAPTURE_PROF=1` writes a
+ * arrive exactly once. Baseline and captured phases alternate over `--rounds N` (default 3) of `--seconds N`
+ * (default 5) each, so that a change in the machine's load hits both alike. `--writers N` (default 1), `--json`; `CAPTURE_PROF=1` writes a
  * CPU profile of the reader process to .eventbus/prof.
  */
 import { spawn } from "node:child_process";
@@ -20,13 +21,14 @@ const option = (name: string, fallback: number) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
-const seconds = option("seconds", 8);
+const seconds = option("seconds", 5);
+const rounds = option("rounds", 3);
 const writers = option("writers", 1);
 const json = args.includes("--json");
 const ROWS = 10_000;
 
-/** Updates random rows back to back from `writers` connections for `seconds`; returns the changes made. */
-async function write(app: Sql): Promise<{ changes: number; perSecond: number }> {
+/** Updates random rows of `table` back to back from `writers` connections for `seconds`. */
+async function write(app: Sql, table: "bench_rows" | "bench_plain") {
   let changes = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -34,85 +36,120 @@ async function write(app: Sql): Promise<{ changes: number; perSecond: number }> 
     Array.from({ length: writers }, async () => {
       while (performance.now() < end) {
         const id = 1 + Math.floor(Math.random() * ROWS);
-        await app`update bench_rows set n = n + 1, changed_at = clock_timestamp() where id = ${id}`;
+        await app`update ${app(table)} set n = n + 1, changed_at = clock_timestamp() where id = ${id}`;
         changes++;
       }
     }),
   );
-  return { changes, perSecond: changes / ((performance.now() - start) / 1000) };
+  return { changes, seconds: (performance.now() - start) / 1000 };
 }
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+/** The capture reader in a process of its own, as in the listener; returns once it runs. */
+async function startReader(url: string, round: number) {
+  const reader = spawn(
+    process.execPath,
+    [
+      ...(process.env.CAPTURE_PROF && round === 0 ? ["--cpu-prof", "--cpu-prof-dir=.eventbus/prof"] : []),
+      "--import",
+      "tsx",
+      "bench/captureReaderProcess.ts",
+    ],
+    { env: { ...process.env, DATABASE_URL: url }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve) => reader.stdout.once("data", () => resolve()));
+  return {
+    async stop() {
+      reader.kill("SIGTERM");
+      await new Promise((resolve) => reader.once("exit", resolve));
+    },
+  };
+}
 
 async function main() {
   const pg = await benchPostgres();
   const bus = createSql(pg.url, { max: 6 });
   const app = createSql(pg.url, { max: writers + 1 });
   await migrate(bus);
+  // `bench_rows` is captured, `bench_plain` (the same rows) is not. Row 0 of `bench_rows` carries markers.
   await app.unsafe(`
     create table bench_rows (id int primary key, n int not null, changed_at timestamptz not null, note text);
-    insert into bench_rows select g, 0, clock_timestamp(), 'row ' || g from generate_series(1, ${ROWS}) g;
+    insert into bench_rows select g, 0, clock_timestamp(), 'row ' || g from generate_series(0, ${ROWS}) g;
+    create table bench_plain (like bench_rows including all);
+    insert into bench_plain select * from bench_rows;
   `);
-
-  // Baseline: the same writer, nothing captured.
-  await write(app); // warm-up
-  const baseline = await write(app);
-
   await putCapture(bus, "bench", { table: "public.bench_rows" });
-  // The reader runs in its own process, as in the listener: the writer measured here must not share an
-  // event loop with it.
-  const reader = spawn(
-    process.execPath,
-    [
-      ...(process.env.CAPTURE_PROF ? ["--cpu-prof", "--cpu-prof-dir=.eventbus/prof"] : []),
-      "--import",
-      "tsx",
-      "bench/captureReaderProcess.ts",
-    ],
-    {
-      env: { ...process.env, DATABASE_URL: pg.url },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  await new Promise<void>((resolve) => reader.stdout.once("data", () => resolve()));
-  await new Promise((resolve) => setTimeout(resolve, 1_500)); // the reader finds the capture
-  const [{ head: before }] = await bus<
-    [{ head: number }]
-  >`select coalesce(max(position), 0)::bigint as head from eventbus.events`;
-  const windowStart = new Date();
-  const captured = await write(app);
-  const windowEnd = new Date();
-  // Changes stored while the writer was writing, by their append time.
-  const [{ during }] = await bus<[{ during: number }]>`
-    select count(*)::int as during from eventbus.events
-    where position > ${before} and created_at <= ${windowEnd}`;
-  // Then let the capture drain, and check that every change arrived exactly once.
-  const deadline = Date.now() + 120_000;
-  let stored = 0;
-  while (Date.now() < deadline) {
-    [{ stored }] = await bus<[{ stored: number }]>`
-      select count(*)::int as stored from eventbus.events where position > ${before}`;
-    if (stored >= captured.changes) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  const storedCount = async () =>
+    (
+      await bus<[{ stored: number }]>`
+        select count(*)::int as stored from eventbus.events where stream_id like 'bench-%' and stream_id <> 'bench-0'`
+    )[0].stored;
+
+  await write(app, "bench_plain"); // warm-up
+  // Alternating rounds, so that a change in the machine's load hits both sides alike. In the baseline
+  // phase no reader is connected (no walsender decodes anything); in the captured phase the reader runs
+  // and has caught up with everything before it (a marker change it has stored) before the writer starts.
+  let baselineChanges = 0;
+  let baselineSeconds = 0;
+  let capturedChanges = 0;
+  let capturedSeconds = 0;
+  let during = 0;
+  let windowSeconds = 0;
+  for (let round = 0; round < rounds; round++) {
+    const baseline = await write(app, "bench_plain");
+    baselineChanges += baseline.changes;
+    baselineSeconds += baseline.seconds;
+
+    const reader = await startReader(pg.url, round);
+    const [{ head: markerFrom }] = await bus<[{ head: number }]>`
+      select coalesce(max(position), 0)::bigint as head from eventbus.events`;
+    await app`update bench_rows set n = n + 1 where id = 0`;
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const [{ seen }] = await bus<[{ seen: boolean }]>`
+        select exists (select from eventbus.events where position > ${markerFrom} and stream_id = 'bench-0') as seen`;
+      if (seen) break;
+      if (Date.now() > deadline) throw new Error("the capture reader did not catch up");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const storedBefore = await storedCount();
+    const windowStart = new Date();
+    const captured = await write(app, "bench_rows");
+    const windowEnd = new Date();
+    capturedChanges += captured.changes;
+    capturedSeconds += captured.seconds;
+    windowSeconds += (windowEnd.getTime() - windowStart.getTime()) / 1000;
+    // Changes stored while the writer was writing, by their append time.
+    const [{ count }] = await bus<[{ count: number }]>`
+      select count(*)::int as count from eventbus.events
+      where stream_id like 'bench-%' and stream_id <> 'bench-0' and created_at > ${windowStart} and created_at <= ${windowEnd}`;
+    during += count;
+    // Let the capture drain before the reader stops.
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+      if ((await storedCount()) >= storedBefore + captured.changes) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await reader.stop();
   }
+  const stored = await storedCount();
   const lags = (
     await bus<{ lag: number }[]>`
       select extract(epoch from e.created_at - (e.data #>> '{new,changed_at}')::timestamptz)::float8 * 1000 as lag
-      from eventbus.events e where position > ${before}`
+      from eventbus.events e where stream_id like 'bench-%' and stream_id <> 'bench-0'`
   )
     .map((row) => row.lag)
     .sort((a, b) => a - b);
-  reader.kill("SIGTERM");
-  await new Promise((resolve) => reader.once("exit", resolve));
   await bus.end({ timeout: 5 });
   await app.end({ timeout: 5 });
   await pg.stop();
 
-  const windowSeconds = (windowEnd.getTime() - windowStart.getTime()) / 1000;
+  const baseline = { perSecond: baselineChanges / baselineSeconds };
+  const captured = { changes: capturedChanges, perSecond: capturedChanges / capturedSeconds };
   const figures = {
     writers,
     seconds,
+    rounds,
     writerBaselinePerSecond: Math.round(baseline.perSecond),
     writerWithCapturePerSecond: Math.round(captured.perSecond),
     writerCost: 1 - captured.perSecond / baseline.perSecond,
@@ -126,7 +163,9 @@ async function main() {
     lagMaxMs: lags.at(-1) ?? Number.NaN,
   };
   const f = (n: number) => n.toFixed(2);
-  console.log(`change capture, ${writers} writer(s), ${seconds} s per phase, ${ROWS} rows`);
+  console.log(
+    `change capture, ${writers} writer(s), ${rounds} rounds of ${seconds} s per phase (alternating), ${ROWS} rows`,
+  );
   console.log(`  writer, nothing captured   ${figures.writerBaselinePerSecond} updates/s`);
   console.log(
     `  writer, table captured     ${figures.writerWithCapturePerSecond} updates/s  (cost ${(figures.writerCost * 100).toFixed(1)}%, goal <= 10%)`,

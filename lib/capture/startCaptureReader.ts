@@ -11,7 +11,7 @@ import {
   truncateEvent,
 } from "./changeEvents.ts";
 import type { ColumnType } from "./columnValue.ts";
-import { formatLsn, lsnText, lsnValue } from "./lsn.ts";
+import { lsnText, lsnValue } from "./lsn.ts";
 
 // The capture decodes every column from pgoutput's text itself (see columnValue.ts), so node-postgres'
 // parsers (which pg-logical-replication applies to every column, arrays included) are made the identity.
@@ -49,6 +49,8 @@ interface SourceTransaction {
 }
 
 /** How long `stop()` waits for the replication session to end. */
+/** How soon a batch whose commit was not yet on disk is checked again. */
+const DURABILITY_CHECK_MS = 20;
 const STOP_TIMEOUT_MS = 3_000;
 
 /** Postgres' "replication slot is active for PID n": another listener owns the capture. */
@@ -116,6 +118,9 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
 
   /** One replication session, until the connection ends or the reader stops. */
   async function replicate(slot: string, captures: Map<string, CapturedTable>): Promise<void> {
+    // A store commit of an earlier session may still be on its way to disk; this transaction (the pool
+    // commits synchronously) flushes the WAL through it, so the progress read next is durable.
+    await sql`select pg_current_xact_id()`;
     const [progress] = await sql<{ applied: string }[]>`
       select applied_lsn::text as applied from eventbus.capture_progress where slot = ${slot}`;
     let applied = lsnValue(progress?.applied ?? "0/0");
@@ -145,9 +150,41 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     }
 
     /** Confirms a position to the slot, unless this session failed: then nothing more may be confirmed. */
+    let lastAcknowledged = "0/0";
     async function acknowledge(lsn: string): Promise<void> {
       if (failure || replication.isStop()) return;
+      lastAcknowledged = lsn;
       await replication.acknowledge(lsn).catch(() => false);
+    }
+
+    /*
+     * Store commits are asynchronous (they do not wait for their WAL flush, so they do not queue fsyncs in
+     * front of the application's writers), so a committed batch may still be lost in a crash. The slot is
+     * therefore confirmed past a batch only once Postgres reports the WAL flushed beyond the batch's commit:
+     * until then the slot keeps the source transactions, and a restart appends them again (the store's
+     * progress row, lost with the batch, does not skip them). Batches wait here in commit order.
+     */
+    const notDurable: Array<{ endLsn: string; flushedAfter: bigint }> = [];
+    async function acknowledgeDurable(): Promise<void> {
+      if (notDurable.length === 0) return;
+      const [{ flushed }] = await sql<[{ flushed: string }]>`
+        select pg_current_wal_flush_lsn()::text as flushed`;
+      const through = lsnValue(flushed);
+      let durable: string | undefined;
+      while (notDurable.length > 0 && notDurable[0]!.flushedAfter <= through)
+        durable = notDurable.shift()!.endLsn;
+      if (durable) await acknowledge(durable);
+    }
+    /** Checks again shortly for batches still waiting, while nothing else would. */
+    let durabilityTimer: NodeJS.Timeout | undefined;
+    function watchDurability(): void {
+      if (durabilityTimer || notDurable.length === 0) return;
+      durabilityTimer = setTimeout(() => {
+        durabilityTimer = undefined;
+        acknowledgeDurable()
+          .catch(() => {})
+          .finally(watchDurability);
+      }, DURABILITY_CHECK_MS);
     }
     // Keepalives bypass the library's queue of WAL messages (flow control), so one can arrive while
     // messages before it wait to be handled; confirming its position then would skip them. The queue is
@@ -164,6 +201,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       for (let attempt = 0; ; attempt++) {
         try {
           await sql.begin(async (tx) => {
+            // Durability comes from the slot instead (see acknowledgeDurable).
+            await tx`set local synchronous_commit = off`;
             // What is already in the store is skipped: a retry after a commit whose reply was lost, or a
             // reader that lost the slot while retrying, appends nothing twice. The row lock orders writers.
             await tx`
@@ -209,8 +248,13 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       }
       applied = lsnValue(last.commit.lsn);
       for (const refusal of refusals) log("warn", "capture stored a row as refused", { refusal });
-      // Only now may the slot forget these transactions.
-      await acknowledge(last.endLsn);
+      // The slot may forget these transactions once the commit is on disk: at or before the WAL's insert
+      // position read now, after the commit.
+      const [{ inserted }] = await sql<[{ inserted: string }]>`
+        select pg_current_wal_insert_lsn()::text as inserted`;
+      notDurable.push({ endLsn: last.endLsn, flushedAfter: lsnValue(inserted) });
+      await acknowledgeDurable();
+      watchDurability();
     }
 
     function startFlush(): Promise<void> {
@@ -275,7 +319,9 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           transaction.endLsn = message.commitEndLsn ?? transaction.endLsn;
           if (lsnValue(transaction.commit.lsn) <= applied || transaction.changes.length === 0) {
             // Already in the store (a restart between append and acknowledge), or nothing captured.
-            if (!flushing && pending.length === 0) await acknowledge(transaction.endLsn);
+            if (!flushing && pending.length === 0 && notDurable.length === 0) {
+              await acknowledge(transaction.endLsn);
+            }
             return;
           }
           pending.push(transaction);
@@ -290,10 +336,17 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
       // With nothing received and unapplied, everything up to the server's position is either in the
       // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
-      if (!current && pending.length === 0 && !flushing && queuedMessages() === 0) {
+      await acknowledgeDurable().catch(() => {});
+      if (
+        !current &&
+        pending.length === 0 &&
+        !flushing &&
+        notDurable.length === 0 &&
+        queuedMessages() === 0
+      ) {
         await acknowledge(lsn);
         await markIdle();
-      } else if (shouldRespond) await acknowledge(formatLsn(applied));
+      } else if (shouldRespond) await acknowledge(lastAcknowledged);
     });
     // Any error (a message that cannot be decoded, a lost connection) ends the session before anything
     // after it is acknowledged; the next session starts again from the slot's confirmed position.
@@ -312,6 +365,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       failure ??= error as Error;
     } finally {
       await flushing?.catch(() => {});
+      clearTimeout(durabilityTimer);
       await replication.destroy().catch(() => {});
       service = undefined;
     }

@@ -5,11 +5,11 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createHs256Verifier, createOidcVerifier, type TokenVerifier } from "../../lib/auth/token.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import { createSql, type Sql } from "../../lib/db/client.ts";
+import { cacheVerifiedTokens } from "../../lib/http/cachedTokenVerifier.ts";
 import { instrumentHttpHandlers } from "../../lib/http/instrumentation.ts";
 import { recordHttpRequest } from "../../lib/metrics/httpMetrics.ts";
 import { createLambdaMetrics } from "../../lib/metrics/lambdaMetrics.ts";
 import { metrics } from "../../lib/metrics/registry.ts";
-import { createTracer, traceHandler } from "../../lib/tracing/lambdaTracer.ts";
 
 /** Everything a handler needs, built once per execution environment from its environment variables. */
 export interface Runtime {
@@ -26,15 +26,24 @@ export interface Runtime {
 // On Lambda, every HTTP handler is traced (Powertools tracer, X-Ray) and records its request and append
 // figures as CloudWatch EMF, flushed after each invocation. Locally nothing is added: `npm run dev` observes
 // requests in its HTTP adapter and serves them at /metrics.
+//
+// The tracer is imported only where it traces: importing the X-Ray SDK (which the Powertools tracer does)
+// creates its cls-hooked namespace, an async hook with destroy tracking that taxes every promise in the
+// process, whether or not anything is traced. `npm run dev`, the tests and the benchmarks import these
+// handlers too, and a function with tracing turned off has no use for it either.
 if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
   const serviceName = "eventbus-http";
-  const tracer = createTracer({ serviceName, enabled: process.env.POWERTOOLS_TRACE_ENABLED !== "false" });
   const lambdaMetrics = createLambdaMetrics(metrics, {
     bus: process.env.EVENTBUS_NAME ?? "eventbus",
     serviceName,
   });
+  const middlewares = [lambdaMetrics.middleware];
+  if (process.env.POWERTOOLS_TRACE_ENABLED !== "false") {
+    const { createTracer, traceHandler } = await import("../../lib/tracing/lambdaTracer.ts");
+    middlewares.unshift(traceHandler(createTracer({ serviceName, enabled: true })));
+  }
   instrumentHttpHandlers({
-    middlewares: [traceHandler(tracer), lambdaMetrics.middleware],
+    middlewares,
     observe: (routeKey, status, seconds) => recordHttpRequest(metrics, routeKey, status, seconds),
   });
 }
@@ -103,7 +112,9 @@ export const sessionTimeouts = (config: Config) => ({
 });
 
 async function createRuntime(config: Config): Promise<Runtime> {
-  const [url, verifyToken] = await Promise.all([databaseUrl(config), tokenVerifier(config)]);
+  const [url, verifier] = await Promise.all([databaseUrl(config), tokenVerifier(config)]);
+  // Clients send the same token with every request: check its signature once a minute, not every time.
+  const verifyToken = cacheVerifiedTokens(verifier);
   return {
     config,
     sql: createSql(url, {

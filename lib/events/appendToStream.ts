@@ -1,9 +1,9 @@
-import type { Sql, TransactionSql } from "postgres";
-import { EventBusError, WrongExpectedVersionError } from "../errors.ts";
+import type { PendingQuery, Row, Sql, TransactionSql } from "postgres";
+import { EventBusError, validationFailed, WrongExpectedVersionError } from "../errors.ts";
 import { assertStreamId } from "./streamId.ts";
 import type { ExpectedVersion, ProposedEvent } from "./types.ts";
-import { validateEvents } from "./validateEvents.ts";
-import { wakeListeners } from "./wakeListeners.ts";
+import { type ValidEvent, validateEvents } from "./validateEvents.ts";
+import { EVENTS_CHANNEL, trackAppend } from "./wakeListeners.ts";
 
 export interface AppendResult {
   streamId: string;
@@ -56,39 +56,148 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   assertStreamId(streamId);
   const expectedVersion = options.expectedVersion ?? "any";
+  assertExpectedVersion(expectedVersion);
   const valid = validateEvents(streamId, events);
   // Inside a caller's transaction only its commit can publish the events, so the wake-up rides along with
-  // it; on its own, the append commits first and wakes listeners after (see wakeListeners).
+  // it; on its own, the append commits first and wakes listeners after (see trackAppend).
   const inTransaction = "savepoint" in sql;
-  // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
-  const callerIds = events.some((event) => event.id !== undefined);
+  const done = inTransaction ? undefined : trackAppend(sql as Sql);
+  let committed: number | undefined;
+  try {
+    // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
+    const callerIds = events.some((event) => event.id !== undefined);
+    const outcome = callerIds
+      ? await appendChecked(sql, streamId, expectedVersion, valid, inTransaction)
+      : await appendFresh(sql, streamId, expectedVersion, valid, inTransaction);
+    if (outcome.ok && !outcome.created) {
+      return { streamId, version: outcome.version, events: outcome.events, created: false };
+    }
+    if (outcome.ok) {
+      const firstVersion = outcome.version - valid.length + 1;
+      const positions =
+        "positions" in outcome ? outcome.positions : valid.map((_, i) => outcome.firstPosition + i);
+      committed = positions.at(-1)!;
+      const events = valid.map((event, i) => ({
+        id: event.id,
+        version: firstVersion + i,
+        position: positions[i]!,
+      }));
+      return { streamId, version: outcome.version, events, created: true };
+    }
+    if (outcome.reason === "wrong_expected_version") {
+      throw new WrongExpectedVersionError(streamId, expectedVersion, outcome.actual);
+    }
+    throw new EventBusError(
+      "DUPLICATE_EVENT_ID",
+      "Some of these event ids are already used in this stream, but not as this exact batch.",
+      { ids: outcome.ids },
+    );
+  } finally {
+    // Not awaited: the wake-up is a hint, and an append never waits for, or fails over, one.
+    done?.(committed);
+  }
+}
+
+function assertExpectedVersion(expected: ExpectedVersion) {
+  if (typeof expected === "number" && !(Number.isSafeInteger(expected) && expected >= 0)) {
+    throw validationFailed(
+      "expectedVersion must be any, no_stream, stream_exists or a version number >= 0.",
+      {
+        parameter: "expectedVersion",
+      },
+    );
+  }
+}
+
+/** The batch as the JSON array both append statements read: `[{id, type, data, metadata}, ...]`. */
+const batchJson = (valid: readonly ValidEvent[]) => `[${valid.map((e) => e.json).join(",")}]`;
+
+/**
+ * Caller-chosen ids may be a retry, or clash with events already in the stream: `append_to_stream` checks
+ * them after it has taken the stream's row, in a statement of its own, so it sees what the writer it
+ * waited for committed (one statement cannot: its snapshot predates the wait).
+ */
+async function appendChecked(
+  sql: Sql | TransactionSql,
+  streamId: string,
+  expectedVersion: ExpectedVersion,
+  valid: readonly ValidEvent[],
+  inTransaction: boolean,
+): Promise<AppendOutcome> {
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
     select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)},
-      ${`[${valid.map((e) => e.json).join(",")}]`}::text::jsonb, ${callerIds}, ${inTransaction}) as outcome`;
-  const outcome = row!.outcome;
-  if (outcome.ok && !outcome.created) {
-    return { streamId, version: outcome.version, events: outcome.events, created: false };
+      ${batchJson(valid)}::text::jsonb, true, ${inTransaction}) as outcome`;
+  return row!.outcome;
+}
+
+/**
+ * The stream write that reserves the batch's versions and returns the version before it, or no row when
+ * the stream is not at the expected version. Writing the stream's row also takes this transaction's id,
+ * which gap safety needs before any position is drawn (see migration 0003): the events below are drawn
+ * from rows joined to this one, so after it.
+ */
+function streamWrite(
+  sql: Sql | TransactionSql,
+  streamId: string,
+  count: number,
+  expected: ExpectedVersion,
+): PendingQuery<Row[]> {
+  if (expected === "any") {
+    return sql`
+      insert into eventbus.streams as s (stream_id, version) values (${streamId}, ${count})
+      on conflict (stream_id) do update set version = s.version + excluded.version
+      returning s.version - ${count} as current`;
   }
-  if (outcome.ok) {
-    const firstVersion = outcome.version - valid.length + 1;
-    const positions =
-      "positions" in outcome ? outcome.positions : valid.map((_, i) => outcome.firstPosition + i);
-    const events = valid.map((event, i) => ({
-      id: event.id,
-      version: firstVersion + i,
-      position: positions[i]!,
-    }));
-    // Not awaited: the NOTIFY is written to a free connection within this tick's microtasks (so before a
-    // Lambda handler's response), and an append never waits for, or fails over, a wake-up.
-    if (!inTransaction) void wakeListeners(sql as Sql, positions.at(-1)!);
-    return { streamId, version: outcome.version, events, created: true };
+  if (expected === "no_stream" || expected === 0) {
+    return sql`
+      insert into eventbus.streams (stream_id, version) values (${streamId}, ${count})
+      on conflict (stream_id) do nothing
+      returning 0::int8 as current`;
   }
-  if (outcome.reason === "wrong_expected_version") {
-    throw new WrongExpectedVersionError(streamId, expectedVersion, outcome.actual);
+  return sql`
+    update eventbus.streams set version = version + ${count}
+    where stream_id = ${streamId} ${expected === "stream_exists" ? sql`` : sql`and version = ${expected}`}
+    returning version - ${count} as current`;
+}
+
+/**
+ * Events whose ids were all generated here cannot be in the stream yet, so the append is one plain
+ * statement: the stream write, then the events, positions drawn in batch order (volatile expressions are
+ * evaluated after the sort). Cheaper than the PL/pgSQL function, which only caller-chosen ids need.
+ */
+async function appendFresh(
+  sql: Sql | TransactionSql,
+  streamId: string,
+  expectedVersion: ExpectedVersion,
+  valid: readonly ValidEvent[],
+  inTransaction: boolean,
+): Promise<AppendOutcome> {
+  const count = valid.length;
+  const [row] = await sql<
+    [{ current: number | null; first: number | null; last: number | null; positions: number[] | null }]
+  >`
+    with stream as (${streamWrite(sql, streamId, count, expectedVersion)}),
+    inserted as (
+      insert into eventbus.events (position, stream_id, version, id, type, data, metadata)
+      select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
+        p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb)
+      from stream, jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality as p(ev, ord)
+      order by p.ord
+      returning position
+    )
+    select (select current from stream) as current, min(position) as first, max(position) as last,
+      case when max(position) - min(position) + 1 <> count(*) then array_agg(position order by position)
+      end as positions
+      ${inTransaction ? sql`, case when count(*) > 0 then pg_notify(${EVENTS_CHANNEL}, max(position)::text) end` : sql``}
+    from inserted`;
+  const { current, first, positions } = row!;
+  if (current === null || first === null) {
+    const [stream] = await sql<[{ version: number }?]>`
+      select version from eventbus.streams where stream_id = ${streamId}`;
+    return { ok: false, reason: "wrong_expected_version", actual: stream?.version ?? 0 };
   }
-  throw new EventBusError(
-    "DUPLICATE_EVENT_ID",
-    "Some of these event ids are already used in this stream, but not as this exact batch.",
-    { ids: outcome.ids },
-  );
+  const version = current + count;
+  return positions
+    ? { ok: true, version, positions, created: true }
+    : { ok: true, version, firstPosition: first, created: true };
 }

@@ -22,6 +22,7 @@ import { wsRoutes as defaultWsRoutes } from "../functions/ws/routes.ts";
 import { migrations } from "../lib/db/migrations/index.ts";
 import { EventBusDatabase, type ExistingDatabase } from "./database.ts";
 import { createEventBusFunction } from "./eventBusFunction.ts";
+import { stageListenerWithOperators } from "./listenerImage.ts";
 import { fromSources, listenerBundleDir, repoRoot } from "./paths.ts";
 import { type Capability, httpRouteCapabilities, wsRouteCapabilities } from "./routeGrants.ts";
 import { EventBusSubscription, type EventBusSubscriptionProps } from "./subscription.ts";
@@ -61,6 +62,12 @@ export interface EventBusProps {
    * deploys. The cluster runs with `rds.logical_replication = 1` for them.
    */
   captures?: Record<string, EventBusCaptureProps>;
+  /**
+   * Operators run by the listener (see `GET /operators`): a module, absolute or relative to the CDK app's
+   * directory, whose default export is an array of `defineOperator(...)`. It is bundled with what it
+   * imports (esbuild, at synth) into the listener's image, which then loads it.
+   */
+  operators?: { entry: string };
   /** The broadcaster handler (drains the realtime fan-out queue). */
   broadcasterEntry?: string;
   /** The migrations custom resource handler. */
@@ -537,16 +544,20 @@ export class EventBus extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     task.addContainer("listener", {
-      image: fromSources
-        ? ecs.ContainerImage.fromAsset(repoRoot, {
-            file: props.listenerDockerfile ?? "infra/listener/Dockerfile",
+      image: props.operators
+        ? ecs.ContainerImage.fromAsset(stageListenerWithOperators(props.operators.entry), {
             platform: Platform.LINUX_ARM64,
-            // The build context is the repository root; only what the build reads is sent to Docker.
-            ignoreMode: IgnoreMode.DOCKER,
-            exclude: listenerBuildContextExcludes,
           })
-        : // The installed package: the listener pre-bundled by `npm run build`, with its own Dockerfile.
-          ecs.ContainerImage.fromAsset(listenerBundleDir, { platform: Platform.LINUX_ARM64 }),
+        : fromSources
+          ? ecs.ContainerImage.fromAsset(repoRoot, {
+              file: props.listenerDockerfile ?? "infra/listener/Dockerfile",
+              platform: Platform.LINUX_ARM64,
+              // The build context is the repository root; only what the build reads is sent to Docker.
+              ignoreMode: IgnoreMode.DOCKER,
+              exclude: listenerBuildContextExcludes,
+            })
+          : // The installed package: the listener pre-bundled by `npm run build`, with its own Dockerfile.
+            ecs.ContainerImage.fromAsset(listenerBundleDir, { platform: Platform.LINUX_ARM64 }),
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: "listener", logGroup }),
       // An init process forwards SIGTERM to node, so a stopping task releases its subscriptions promptly.
       linuxParameters: new ecs.LinuxParameters(this, "ListenerLinuxParameters", { initProcessEnabled: true }),

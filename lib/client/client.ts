@@ -1,6 +1,7 @@
 import { matchesEventPattern } from "../patterns/matchPattern.ts";
 import { EventBusClientError, errorFromResponse, UnauthorizedError, UnavailableError } from "./errors.ts";
 import { PagedRead } from "./pages.ts";
+import type { PresenceMember } from "./presence.ts";
 import { RealtimeClient, type RealtimeOptions } from "./realtime.ts";
 import { TokenKeeper, type TokenSource } from "./token.ts";
 import type {
@@ -206,8 +207,8 @@ export class EventBusClient {
     );
   }
 
-  /** Who is present on a topic (realtime presence). */
-  presence(topic: string): Promise<Record<string, unknown>> {
+  /** Who is present on a topic (realtime presence), in the order of their last change. */
+  presence(topic: string): Promise<{ topic: string; members: PresenceMember[] }> {
     return this.request("GET", `/topics/${encodeURIComponent(topic)}/presence`);
   }
 

@@ -26,6 +26,7 @@ export {
 } from "./errors.ts";
 export { PagedRead } from "./pages.ts";
 export { comparePositions, toBigPosition } from "./position.ts";
+export { type Presence, PresenceList, type PresenceMember } from "./presence.ts";
 export {
   type ConnectionState,
   type EventContext,

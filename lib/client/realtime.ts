@@ -2,6 +2,7 @@ import { matchesEventPattern } from "../patterns/matchPattern.ts";
 import type { EventPattern as ServerPattern } from "../patterns/validatePattern.ts";
 import { type EventBusClientError, errorForCode, statusForCode, UnavailableError } from "./errors.ts";
 import { positionParam, toBigPosition } from "./position.ts";
+import { isPresenceFrame, type Presence, PresenceList, type PresenceMember } from "./presence.ts";
 import { TokenKeeper, type TokenSource } from "./token.ts";
 import type { CloudEvent, EventPattern, Position } from "./types.ts";
 import { OPEN, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from "./webSocket.ts";
@@ -90,6 +91,15 @@ interface Subscription {
   active: boolean;
 }
 
+interface PresenceEntry {
+  topic: string;
+  state: Record<string, unknown>;
+  list: PresenceList;
+  onChange: ((members: PresenceMember[]) => void) | undefined;
+  /** Entered at least once: a reconnect enters again with the latest state. */
+  entered: boolean;
+}
+
 interface Pending {
   resolve: (frame: ServerFrame) => void;
   reject: (error: unknown) => void;
@@ -128,6 +138,7 @@ export class RealtimeClient {
   private socket: WebSocketLike | undefined;
   private stateValue: ConnectionState = "idle";
   private readonly subscriptions = new Map<string, Subscription>();
+  private readonly presences = new Map<string, PresenceEntry>();
   private readonly pending = new Map<string, Pending>();
   private readonly listeners = {
     frame: new Set<Listener<ServerFrame>>(),
@@ -248,6 +259,65 @@ export class RealtimeClient {
     });
   }
 
+  /**
+   * Enters a topic's presence (an ephemeral topic such as `room:lobby`) with `state`, and keeps the list
+   * of who is present: `onChange` gets it after every change, `members()` returns it. Frames that arrive
+   * out of order are applied by their `seq`, so the list ends exact. After a reconnect the client enters
+   * again with its latest state and rebuilds the list from the fresh sync. Rejects with the server's error
+   * (`FORBIDDEN`, `VALIDATION_FAILED` for a full room or a non-ephemeral topic, `PAYLOAD_TOO_LARGE`).
+   *
+   * @example
+   * ```ts
+   * const lobby = await realtime.enterPresence("room:lobby", { name: "Ada" }, (members) =>
+   *   render(members.map((m) => m.state.name)),
+   * );
+   * await lobby.update({ name: "Ada", typing: true });
+   * await lobby.leave();
+   * ```
+   */
+  async enterPresence<TState extends Record<string, unknown>>(
+    topic: string,
+    state: TState,
+    onChange?: (members: PresenceMember<TState>[]) => void,
+  ): Promise<Presence<TState>> {
+    if (this.presences.has(topic)) {
+      throw errorForCode("VALIDATION_FAILED", 0, `Already present on '${topic}': update or leave instead.`);
+    }
+    const entry: PresenceEntry = {
+      topic,
+      state,
+      list: new PresenceList(),
+      onChange: onChange as PresenceEntry["onChange"],
+      entered: false,
+    };
+    this.presences.set(topic, entry);
+    try {
+      await this.connect();
+      await this.request({ action: "presence.enter", topic, state });
+      entry.entered = true;
+    } catch (error) {
+      this.presences.delete(topic);
+      throw error;
+    }
+    return {
+      topic,
+      members: () => entry.list.members() as PresenceMember<TState>[],
+      update: async (next: TState) => {
+        entry.state = next;
+        // Disconnected, the reconnect enters with it.
+        if (this.stateValue === "open") await this.request({ action: "presence.update", topic, state: next });
+      },
+      leave: async () => {
+        if (this.presences.get(topic) !== entry) return;
+        this.presences.delete(topic);
+        if (this.stateValue !== "open") return;
+        await this.request({ action: "presence.leave", topic }).catch(() => {
+          // Disconnected meanwhile: the server removed the presence with the connection.
+        });
+      },
+    };
+  }
+
   /** Round trip to the server; resolves with the connection id it reports. */
   async ping(): Promise<string> {
     await this.connect();
@@ -268,6 +338,7 @@ export class RealtimeClient {
       if (!subscription.acked) subscription.ready.reject(closed);
     }
     this.subscriptions.clear();
+    this.presences.clear();
     this.failPending(closed);
     this.socket?.close(1000, "client closed");
     this.socket = undefined;
@@ -323,6 +394,7 @@ export class RealtimeClient {
       this.setState("open");
       for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
       for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
+      for (const presence of this.presences.values()) if (presence.entered) this.reenter(presence);
       this.startTimers();
     };
     socket.onmessage = (event) => {
@@ -357,6 +429,15 @@ export class RealtimeClient {
       }
       this.scheduleReconnect();
     };
+  }
+
+  /** Enters a presence again on a new connection, starting its list over from the sync that follows. */
+  private reenter(presence: PresenceEntry): void {
+    presence.list.clear();
+    presence.onChange?.([]);
+    this.request({ action: "presence.enter", topic: presence.topic, state: presence.state }).catch((error) =>
+      this.emitError(error),
+    );
   }
 
   private scheduleReconnect(): void {
@@ -548,6 +629,10 @@ export class RealtimeClient {
         if (subscription && handler) this.enqueue(subscription, () => handler(message));
       }
       return;
+    }
+    if (isPresenceFrame(frame)) {
+      const presence = this.presences.get(frame.topic);
+      if (presence?.list.apply(frame)) presence.onChange?.(presence.list.members());
     }
     for (const listener of this.listeners.frame) listener(frame);
     if (frame.type === "error") {

@@ -258,3 +258,47 @@ describe("message topics and errors", () => {
     client.close();
   });
 });
+
+describe("presence", () => {
+  const names = (members: Array<{ state: { name?: unknown } }>) =>
+    members.map((m) => String(m.state.name)).sort();
+
+  it("keeps each member's list exact through updates, a gateway restart and a leave", async () => {
+    const ada = newClient();
+    const bob = newClient();
+    let adaSees: string[] = [];
+    let bobSees: string[] = [];
+    const adaPresence = await ada.realtime.enterPresence("room:sdk-presence", { name: "ada" }, (members) => {
+      adaSees = names(members);
+    });
+    const bobPresence = await bob.realtime.enterPresence("room:sdk-presence", { name: "bob" }, (members) => {
+      bobSees = names(members);
+    });
+    await waitFor(() => adaSees.join() === "ada,bob" && bobSees.join() === "ada,bob", 5000, "both present");
+
+    await bobPresence.update({ name: "bobby" });
+    await waitFor(() => adaSees.join() === "ada,bobby", 5000, "ada to see bob's new state");
+    // Entering twice is refused by the client; the server's answers are typed errors.
+    await expect(ada.realtime.enterPresence("room:sdk-presence", { name: "again" })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    await expect(ada.realtime.enterPresence("stream:orders-1", { name: "x" })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+
+    // Both connections go away and come back: each enters again with its latest state.
+    await restartGateway(200);
+    await waitFor(
+      () => adaSees.join() === "ada,bobby" && bobSees.join() === "ada,bobby",
+      15_000,
+      "both present again after the restart",
+    );
+    expect(adaPresence.members().map((m) => m.state.name)).toHaveLength(2);
+
+    await adaPresence.leave();
+    await waitFor(() => bobSees.join() === "bobby", 5000, "bob to see ada leave");
+    expect((await bob.presence("room:sdk-presence")).members.map((m) => m.state.name)).toEqual(["bobby"]);
+    ada.close();
+    bob.close();
+  }, 40_000);
+});

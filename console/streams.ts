@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, enc, pos } from "./api.ts";
 import { html } from "./html.ts";
+import { useNewestOnly } from "./newest.ts";
 
 interface StreamSummary {
   streamId: string;
@@ -32,16 +33,19 @@ export function StreamsScreen() {
   const [page, setPage] = useState<{ streams: StreamSummary[]; next: string | null } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  const begin = useNewestOnly();
   const load = async (after: string) => {
+    const isNewest = begin();
     setError(null);
     const query = new URLSearchParams({ limit: String(PAGE) });
     if (prefix) query.set("prefix", prefix);
     if (category) query.set("category", category);
     if (after) query.set("after", after);
     try {
-      setPage(await api(`/streams?${query}`));
+      const result = await api<{ streams: StreamSummary[]; next: string | null }>(`/streams?${query}`);
+      if (isNewest()) setPage(result);
     } catch (e) {
-      setError((e as Error).message);
+      if (isNewest()) setError((e as Error).message);
     }
   };
   useEffect(() => {
@@ -152,9 +156,9 @@ export function StreamScreen({ streamId }: { streamId: string }) {
 
   // Only the newest read may fill the page: an older one answering late (the first read of the screen, after
   // a Read with another page size) would otherwise replace it, and paging would go on from its cursor.
-  const latestRead = useRef(0);
+  const begin = useNewestOnly();
   const load = async (start: string, dir = direction) => {
-    const read = ++latestRead.current;
+    const isNewest = begin();
     setError(null);
     const query = new URLSearchParams({ limit: String(limit), direction: dir });
     if (start !== "") query.set("from", start);
@@ -162,9 +166,9 @@ export function StreamScreen({ streamId }: { streamId: string }) {
       const result = await api<{ version: number; events: CloudEvent[]; next: number | null }>(
         `/streams/${enc(streamId)}/events?${query}`,
       );
-      if (read === latestRead.current) setPage(result);
+      if (isNewest()) setPage(result);
     } catch (e) {
-      if (read !== latestRead.current) return;
+      if (!isNewest()) return;
       setError((e as Error).message);
       setPage(null);
     }

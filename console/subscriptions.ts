@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { ApiError, api, enc, pos } from "./api.ts";
 import { html } from "./html.ts";
+import { useNewestOnly } from "./newest.ts";
 
 interface SubscriptionStatus {
   name: string;
@@ -208,13 +209,14 @@ export function SubscriptionScreen({ name }: { name: string }) {
   const [parked, setParked] = useState<ParkedEvent[] | null>(null);
   const [redrive, setRedrive] = useState<{ total: number; running: boolean } | null>(null);
 
+  const begin = useNewestOnly();
   const loadParked = async () => {
+    const isNewest = begin();
     try {
-      setParked(
-        (await api<{ parked: ParkedEvent[] }>(`/subscriptions/${enc(name)}/parked?limit=200`)).parked,
-      );
+      const answer = await api<{ parked: ParkedEvent[] }>(`/subscriptions/${enc(name)}/parked?limit=200`);
+      if (isNewest()) setParked(answer.parked);
     } catch (e) {
-      setMessage({ ok: false, text: (e as Error).message });
+      if (isNewest()) setMessage({ ok: false, text: (e as Error).message });
     }
   };
   useEffect(() => {

@@ -3,13 +3,16 @@
  * from an append over HTTP (and from an HTTP publish) until the client has the event (the message), through
  * the whole local path: Postgres NOTIFY, listener, SQS, broadcaster Lambda, DynamoDB, PostToConnection,
  * gateway. Beside it, in the same run, a raw `ws` server broadcasting to 1,000 clients of its own.
- * Prints p50/p99/max; the target is every client within 1 s. Bounded: exits after BENCH_TIMEOUT_S.
+ * Prints p50/p99/max (the target is every client within 1 s), the CPU each part of the path spent per
+ * fan-out (which, unlike latency, a neighbour's load on a shared machine barely moves), and the DynamoDB
+ * requests per event with 0, 1 and all subscribers. Bounded: exits after BENCH_TIMEOUT_S.
+ * BENCH_CLIENTS (1000), BENCH_ROUNDS (5), BENCH_WARMUP_ROUNDS (3), BENCH_BROADCASTERS (2); BENCH_PROF_DIR
+ * writes CPU profiles of every process and prints the measured rounds' window in their clock.
  */
 
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { WebSocketServer } from "ws";
@@ -23,6 +26,7 @@ import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
 import { startSqsServer } from "../lib/local/sqsServer.ts";
 import { createRealtimeTable } from "../lib/realtime/table.ts";
 import type { ClientCommand } from "./fanoutClients.ts";
+import { cpuSnapshot } from "./processCpu.ts";
 import { benchPostgres } from "./support.ts";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
@@ -77,34 +81,20 @@ Object.assign(process.env, {
   EVENTBUS_WS_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${gatewayPort}`,
 });
 
-/** A worker thread running a TypeScript module (it registers tsx's loader first), and a way to ask it. */
-function tsWorker(file: string) {
-  const url = new URL(file, import.meta.url).href;
-  const worker = new Worker(
-    `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`,
-    { eval: true }, // inherits the environment set above
-  );
-  const ask = <T>(message: unknown) =>
-    new Promise<T>((resolve, reject) => {
-      worker.once("message", (reply: T & { ok: boolean; error?: string }) =>
-        reply.ok ? resolve(reply) : reject(new Error(reply.error)),
-      );
-      worker.postMessage(message);
-    });
-  return {
-    ask,
-    stop: () => worker.terminate(),
-    ready: () => new Promise((resolve) => worker.once("message", resolve)),
-  };
-}
-
 /**
- * The same for a child process: each WebSocket endpoint costs a file descriptor, and 10,000 clients with
- * the gateway's 10,000 sockets (and the raw baseline's as many again) do not fit one process's limit.
+ * A child process running a TypeScript module, and a way to ask it (one question at a time). Processes,
+ * not worker threads: each broadcaster is an execution environment of its own, as on Lambda; each
+ * WebSocket endpoint costs a file descriptor, and 10,000 clients with the gateway's 10,000 sockets (and the
+ * raw baseline's as many again) do not fit one process's limit; and each process's CPU can be told apart.
  */
 function tsProcess(file: string) {
   const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
-    execArgv: ["--import", "tsx"],
+    // BENCH_PROF_DIR: CPU profiles of every process and thread (see the rounds window printed at the end).
+    execArgv: [
+      "--import",
+      "tsx",
+      ...(process.env.BENCH_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`] : []),
+    ],
     env: process.env, // the environment set above
     serialization: "advanced",
   });
@@ -117,15 +107,18 @@ function tsProcess(file: string) {
     });
   return {
     ask,
+    ready: () => new Promise((resolve) => child.once("message", resolve)),
+    cpuMs: async () => (await ask<{ ms: number }>({ cmd: "cpu" })).ms,
     stop: async () => {
-      child.kill("SIGKILL");
+      // A profiled process writes its profile on a clean exit (it exits on SIGTERM; see fanoutGateway.ts).
+      child.kill(process.env.BENCH_PROF_DIR ? "SIGTERM" : "SIGKILL");
     },
   };
 }
-const broadcasters = Array.from({ length: BROADCASTERS }, () => tsWorker("./fanoutBroadcaster.ts"));
-await Promise.all(broadcasters.map((b) => b.ready()));
+const broadcasters = Array.from({ length: BROADCASTERS }, () => tsProcess("./fanoutBroadcaster.ts"));
 const gateway = tsProcess("./fanoutGateway.ts");
-const { url: gatewayUrl } = await gateway.ask<{ url: string }>({ port: gatewayPort });
+await Promise.all([...broadcasters, gateway].map((child) => child.ready()));
+const { url: gatewayUrl } = await gateway.ask<{ url: string }>({ cmd: "start", port: gatewayPort });
 const { loadLocalHttpRoutes } = await import("../functions/http/localRoutes.ts");
 const http = createHttpAdapter(await loadLocalHttpRoutes());
 const baseUrl = await listen(http, 0);
@@ -138,7 +131,7 @@ const listener = await startListener({
 });
 const token = await issueToken(secret, { scope: "admin" });
 
-// --- clients (in a worker thread) --------------------------------------------------------------------
+// --- clients ------------------------------------------------------------------------------------------
 // One process per group of clients (each holds CLIENTS sockets).
 const clientGroups = { bus: tsProcess("./fanoutClients.ts"), raw: tsProcess("./fanoutClients.ts") };
 const call = (command: ClientCommand) => {
@@ -208,12 +201,38 @@ await call({
 });
 
 // --- rounds --------------------------------------------------------------------------------------------
-async function measure(key: string, trigger: () => Promise<void>): Promise<number[]> {
+/** CPU ms used so far by each part: what a fan-out costs, whatever the neighbours' load. */
+async function cpuByPart(): Promise<Record<string, number>> {
+  const [broadcasterMs, gatewayMs, busClientsMs, rawClientsMs] = await Promise.all([
+    Promise.all(broadcasters.map((b) => b.cpuMs())),
+    gateway.cpuMs(),
+    clientGroups.bus.cpuMs(),
+    clientGroups.raw.cpuMs(),
+  ]);
+  const { self, children } = cpuSnapshot();
+  let postgresMs = 0;
+  for (const { comm, ms } of children.values()) if (comm === "postgres") postgresMs += ms;
+  return {
+    broadcasters: broadcasterMs.reduce((sum, ms) => sum + ms, 0),
+    gateway: gatewayMs,
+    clients: busClientsMs + rawClientsMs,
+    main: self,
+    postgres: postgresMs,
+  };
+}
+
+async function measure(
+  key: string,
+  trigger: () => Promise<void>,
+): Promise<{ times: number[]; cpu: Record<string, number> }> {
+  const before = await cpuByPart();
   const t0 = now();
   await trigger();
   const { times = [] } = await call({ cmd: "expect", key, count: CLIENTS, deadline: t0 + ROUND_TIMEOUT_MS });
   if (times.length < CLIENTS) console.error(`  ${key}: only ${times.length}/${CLIENTS} clients received it`);
-  return times.map((t) => t - t0);
+  const after = await cpuByPart();
+  const cpu = Object.fromEntries(Object.keys(after).map((part) => [part, after[part]! - before[part]!]));
+  return { times: times.map((t) => t - t0), cpu };
 }
 
 async function post(path: string, body: unknown, status: number) {
@@ -227,6 +246,10 @@ async function post(path: string, body: unknown, status: number) {
 }
 
 const results = { append: [] as number[], publish: [] as number[], raw: [] as number[] };
+const cpuSpent = { append: {}, publish: {}, raw: {} } as Record<keyof typeof results, Record<string, number>>;
+// The monotonic clock (µs) that `--cpu-prof` profiles of every process use: to profile the rounds only.
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+let roundsStartedUs = 0;
 // Warm-up rounds, not counted: the first invocations load modules, open connections and run cold code
 // (a warm Lambda execution environment is the steady state being measured).
 for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
@@ -245,11 +268,23 @@ for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
     });
     for (const client of raw.clients) client.send(frame);
   });
-  if (round < 0) continue;
-  results.append.push(...append);
-  results.publish.push(...publish);
-  results.raw.push(...rawTimes);
+  if (round < 0) {
+    roundsStartedUs = monotonicUs();
+    continue;
+  }
+  for (const [name, measured] of [
+    ["append", append],
+    ["publish", publish],
+    ["raw", rawTimes],
+  ] as const) {
+    results[name].push(...measured.times);
+    for (const [part, ms] of Object.entries(measured.cpu)) {
+      cpuSpent[name][part] = (cpuSpent[name][part] ?? 0) + ms;
+    }
+  }
 }
+
+if (process.env.BENCH_PROF_DIR) console.error(`rounds window (µs): ${roundsStartedUs} ${monotonicUs()}`);
 
 // --- report --------------------------------------------------------------------------------------------
 const percentile = (sorted: number[], p: number) =>
@@ -277,6 +312,25 @@ for (const [name, label] of [
   );
 }
 
+console.log(
+  "\nCPU per fan-out, ms (all rounds' mean; main = HTTP API, listener, SQS and DynamoDB stand-ins, and the raw server):",
+);
+const parts = ["broadcasters", "gateway", "clients", "main", "postgres"];
+console.log(
+  `${"".padEnd(34)}${parts.map((part) => part.padStart(13)).join("")}${"total".padStart(9)}${"per client".padStart(13)}`,
+);
+for (const [name, label] of [
+  ["append", "append -> every client"],
+  ["publish", "publish -> every client"],
+  ["raw", "raw ws broadcast"],
+] as const) {
+  const perRound = (part: string) => (cpuSpent[name][part] ?? 0) / ROUNDS;
+  const total = parts.reduce((sum, part) => sum + perRound(part), 0);
+  console.log(
+    `${label.padEnd(34)}${parts.map((part) => perRound(part).toFixed(1).padStart(13)).join("")}${total.toFixed(1).padStart(9)}${`${((total / CLIENTS) * 1000).toFixed(0)} µs`.padStart(13)}`,
+  );
+}
+
 console.log("\nDynamoDB requests per event (one event per fan-out batch, what DynamoDB bills):");
 for (const { subscribers, perEvent, byOperation } of cost) {
   const detail = Object.entries(byOperation)
@@ -295,7 +349,7 @@ for (const group of Object.values(clientGroups)) {
 }
 raw.close();
 await listener.stop();
-await Promise.all(broadcasters.map((b) => b.ask({ stop: true })));
+await Promise.all(broadcasters.map((b) => b.ask({ cmd: "stop" })));
 await Promise.all(broadcasters.map((b) => b.stop()));
 await new Promise((resolve) => http.close(resolve));
 await listenerSql.end({ timeout: 5 });

@@ -1,12 +1,15 @@
 /**
  * One broadcaster "execution environment" of `bench:fanout`: the unmodified Lambda handler behind the local
- * SQS event source, in a worker thread, so that several of them post in parallel as concurrent Lambda
- * invocations do. Stops on `{stop: true}`.
+ * SQS event source, in a process of its own, so that several of them post in parallel as concurrent Lambda
+ * invocations do (each in its own environment). Answers `{cmd: "cpu"}` with the CPU it has used; stops
+ * polling on `{cmd: "stop"}`.
  */
 
-import { parentPort } from "node:worker_threads";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { startSqsPoller } from "../lib/local/sqsPoller.ts";
+
+// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
 
 const { handler } = await import("../functions/realtime/broadcaster.ts");
 const sqs = new SQSClient({ region: process.env.AWS_REGION, useQueueUrlAsEndpoint: false });
@@ -16,8 +19,13 @@ const poller = startSqsPoller({
   handler,
   waitTimeSeconds: 1,
 });
-parentPort!.postMessage({ ok: true });
-parentPort!.on("message", async () => {
-  await poller.stop();
-  parentPort!.postMessage({ ok: true });
+process.on("message", async (message: { cmd: string }) => {
+  if (message.cmd === "cpu") {
+    const usage = process.cpuUsage();
+    process.send!({ ok: true, ms: (usage.user + usage.system) / 1000 });
+  } else {
+    await poller.stop();
+    process.send!({ ok: true });
+  }
 });
+process.send!({ ok: true, ready: true });

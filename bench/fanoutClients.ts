@@ -1,25 +1,20 @@
 /**
- * The WebSocket clients of `bench:fanout`, in a worker thread of their own: clients do not share the bus's
- * event loop (on AWS they are on other machines), so their parsing does not slow the delivery measured.
- * Messages from the main thread: `connect` (open sockets, optionally subscribe), `expect` (report arrival
- * times of a key once every client has it, or at the deadline), `close`.
+ * The WebSocket clients of `bench:fanout`, in a process of their own: clients do not share the bus's event
+ * loop (on AWS they are on other machines), so their parsing does not slow the delivery measured. Messages
+ * from the bench: `connect` (open sockets, optionally subscribe), `expect` (report arrival times of a key
+ * once every client has it, or at the deadline), `cpu` (the CPU used so far), `close`.
  */
 import { randomBytes } from "node:crypto";
-import { parentPort as workerPort } from "node:worker_threads";
 
-type Listener = (message: any) => void;
-/** The parent, whether this module runs in a worker thread or in a child process (`fork`). */
-const parentPort = workerPort ?? {
-  postMessage: (message: unknown) => process.send!(message),
-  on: (_event: "message", listener: Listener) => process.on("message", listener),
-  once: (_event: "message", listener: Listener) => process.once("message", listener),
-};
+// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
 
 import WebSocket from "ws";
 
 export type ClientCommand =
   | { cmd: "connect"; group: string; url: string; count: number; topics: string[] }
   | { cmd: "expect"; key: string; count: number; deadline: number }
+  | { cmd: "cpu" }
   | { cmd: "close" };
 
 /** A clock shared with the main thread (each thread's `performance.now()` has its own origin). */
@@ -96,18 +91,22 @@ async function expect(command: Extract<ClientCommand, { cmd: "expect" }>) {
   return arrivals.get(command.key) ?? [];
 }
 
-parentPort!.on("message", async (command: ClientCommand) => {
+const reply = (message: unknown) => process.send!(message);
+process.on("message", async (command: ClientCommand) => {
   try {
     if (command.cmd === "connect") {
       await connect(command);
-      parentPort!.postMessage({ ok: true });
+      reply({ ok: true });
     } else if (command.cmd === "expect") {
-      parentPort!.postMessage({ ok: true, times: await expect(command) });
+      reply({ ok: true, times: await expect(command) });
+    } else if (command.cmd === "cpu") {
+      const usage = process.cpuUsage();
+      reply({ ok: true, ms: (usage.user + usage.system) / 1000 });
     } else {
       for (const socket of sockets) socket.terminate();
-      parentPort!.postMessage({ ok: true });
+      reply({ ok: true });
     }
   } catch (error) {
-    parentPort!.postMessage({ ok: false, error: (error as Error).message });
+    reply({ ok: false, error: (error as Error).message });
   }
 });

@@ -1,22 +1,22 @@
 /**
- * The WebSocket gateway stand-in of `bench:fanout`, with the route handlers it invokes, in a worker thread
- * of its own: on AWS, API Gateway is not in the broadcaster Lambda's process either, so the two should not
- * share one event loop here. Started with `{port}`; answers `{url}` once listening; the bench terminates the thread when done.
+ * The WebSocket gateway stand-in of `bench:fanout`, with the route handlers it invokes, in a process of its
+ * own: on AWS, API Gateway is not in the broadcaster Lambda's process either, so the two should not share
+ * one event loop here. `{cmd: "start", port}` answers `{url}` once listening; `{cmd: "cpu"}` the CPU it
+ * has used. The bench kills the process when done.
  */
-import { parentPort as workerPort } from "node:worker_threads";
-
-type Listener = (message: any) => void;
-/** The parent, whether this module runs in a worker thread or in a child process (`fork`). */
-const parentPort = workerPort ?? {
-  postMessage: (message: unknown) => process.send!(message),
-  on: (_event: "message", listener: Listener) => process.on("message", listener),
-  once: (_event: "message", listener: Listener) => process.once("message", listener),
-};
-
 import { startWsGateway } from "../lib/local/wsGateway.ts";
 
+// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
+
 const { loadLocalWsRoutes } = await import("../functions/ws/localRoutes.ts");
-parentPort!.once("message", async (message: { port: number }) => {
-  const gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: message.port });
-  parentPort!.postMessage({ ok: true, url: gateway.url });
+process.on("message", async (message: { cmd: string; port?: number }) => {
+  if (message.cmd === "cpu") {
+    const usage = process.cpuUsage();
+    process.send!({ ok: true, ms: (usage.user + usage.system) / 1000 });
+    return;
+  }
+  const gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: message.port! });
+  process.send!({ ok: true, url: gateway.url });
 });
+process.send!({ ok: true, ready: true });

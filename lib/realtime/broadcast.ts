@@ -128,10 +128,12 @@ async function fanOut(deps: BroadcastDeps, deliveries: Deliveries): Promise<Broa
 }
 
 /**
- * Connections one invocation posts to before it hands the rest to others. A post costs about a
- * millisecond of CPU in the SDK, so this keeps each invocation to a few hundred milliseconds.
+ * Connections one invocation posts to before it hands the rest to others. A post costs about 50 µs of
+ * CPU (see `connectionPoster.ts`) and one API Gateway round trip, with `POST_CONCURRENCY` in flight: 500
+ * keep an invocation's share to some tens of milliseconds, about what handing off costs (an SQS send and
+ * another invocation's receive), so that a topic of 1,000 goes out in two parts at once.
  */
-export const CONNECTIONS_PER_INVOCATION = 250;
+export const CONNECTIONS_PER_INVOCATION = 500;
 /** `deliver` messages stay well below SQS's 1 MiB. */
 const MAX_DELIVER_MESSAGE_BYTES = 800 * 1024;
 

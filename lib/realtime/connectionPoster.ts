@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { createKeepAlivePool } from "./keepAlivePool.ts";
 import { createPostSigner } from "./postSigner.ts";
 
 /**
@@ -8,8 +7,9 @@ import { createPostSigner } from "./postSigner.ts";
  * CPU per call (middleware stack, serde, retry bookkeeping); a broadcast to 1,000 connections paid that a
  * thousand times, which made it 20x slower than the gateway's own broadcast. This poster signs the same
  * request the SDK would send (SigV4 for `execute-api`, byte for byte the SDK signer's; see `postSigner.ts`;
- * the same path encoding and headers) and sends it over a keep-alive socket pool of its own. It runs
- * unchanged on Lambda.
+ * the same path encoding and headers) and sends it over a keep-alive socket pool of its own, through a
+ * minimal HTTP/1.1 client (`keepAlivePool.ts`: Node's `http.request` cost as much CPU again as the rest of
+ * a post). It runs unchanged on Lambda.
  */
 export interface ConnectionPoster {
   /** `sent`, or `gone` for `410 Gone`. Throws `PostError` for any other status, or the socket's error. */
@@ -57,11 +57,11 @@ const payloadHash = (data: Uint8Array): string => {
 /** A `ConnectionPoster` for one `@connections` endpoint. */
 export function createConnectionPoster(options: ConnectionPosterOptions): ConnectionPoster {
   const url = new URL(options.endpoint);
-  const secure = url.protocol === "https:";
-  const send = secure ? httpsRequest : httpRequest;
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets })
-    : new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
+  const pool = createKeepAlivePool({
+    url,
+    maxSockets: options.maxSockets,
+    wantHeaders: ["x-amzn-errortype"],
+  });
   const basePath = url.pathname.replace(/\/$/, "");
   const signer = createPostSigner({
     region: options.region,
@@ -73,33 +73,14 @@ export function createConnectionPoster(options: ConnectionPosterOptions): Connec
     async post(connectionId, data) {
       const path = `${basePath}/@connections/${encodeSegment(connectionId)}`;
       const headers = await signer.sign(path, data, payloadHash(data));
-      return new Promise((resolve, reject) => {
-        const req = send(
-          {
-            agent,
-            method: "POST",
-            hostname: url.hostname,
-            port: url.port || (secure ? 443 : 80),
-            path,
-            headers,
-          },
-          (res: IncomingMessage) => {
-            const status = res.statusCode ?? 0;
-            res.resume(); // the body says nothing the status and error type do not
-            res.on("end", () => {
-              if (status >= 200 && status < 300) resolve("sent");
-              else if (status === 410) resolve("gone");
-              else {
-                const type = String(res.headers["x-amzn-errortype"] ?? "").split(":")[0] || `Http${status}`;
-                reject(new PostError(type, status));
-              }
-            });
-            res.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        req.end(data);
-      });
+      let head = `POST ${path} HTTP/1.1\r\n`;
+      for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+      const { status, headers: answer } = await pool.request(`${head}\r\n`, data);
+      if (status >= 200 && status < 300) return "sent";
+      if (status === 410) return "gone";
+      // The body says nothing the status and error type do not.
+      const type = (answer["x-amzn-errortype"] ?? "").split(":")[0] || `Http${status}`;
+      throw new PostError(type, status);
     },
   };
 }

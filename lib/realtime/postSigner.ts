@@ -1,4 +1,4 @@
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import { createHash, createHmac, createSecretKey, type Hash, type Hmac, type KeyObject } from "node:crypto";
 import { createScope, getSigningKey } from "@smithy/signature-v4";
 
 /**
@@ -95,9 +95,24 @@ function amzDates(now: number) {
  */
 export function createPostSigner(options: PostSignerOptions): PostSigner {
   const { region, host } = options;
+  // The posts of a broadcast share their path up to the connection id: its canonical form is computed
+  // once, and only the last segment is escaped per post (unless it is a dot segment).
+  let prefix = "";
+  let canonicalPrefix = "";
+  const canonical = (path: string) => {
+    const slash = path.lastIndexOf("/");
+    const last = path.slice(slash + 1);
+    if (slash <= 0 || last === "" || last === "." || last === "..") return canonicalPath(path);
+    const head = path.slice(0, slash);
+    if (head !== prefix) {
+      prefix = head;
+      canonicalPrefix = canonicalPath(`${head}/`);
+    }
+    return `${canonicalPrefix}${escapeUri(last)}`;
+  };
   // Per set of credentials (the provider returns a new object when it refreshes them): the signing key
   // of the day.
-  const keys = new WeakMap<object, { shortDate: string; key: Uint8Array }>();
+  const keys = new WeakMap<object, { shortDate: string; key: KeyObject }>();
   return {
     async sign(path, data, payloadHash) {
       const credentials = await options.credentials();
@@ -106,7 +121,7 @@ export function createPostSigner(options: PostSignerOptions): PostSigner {
       if (signing?.shortDate !== shortDate) {
         signing = {
           shortDate,
-          key: await getSigningKey(Sha256, credentials, shortDate, region, SERVICE),
+          key: createSecretKey(await getSigningKey(Sha256, credentials, shortDate, region, SERVICE)),
         };
         keys.set(credentials, signing);
       }
@@ -116,7 +131,7 @@ export function createPostSigner(options: PostSignerOptions): PostSigner {
       const signedHeaders = token
         ? "content-length;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
         : "content-length;content-type;host;x-amz-content-sha256;x-amz-date";
-      const canonicalRequest = `POST\n${canonicalPath(path)}\n\ncontent-length:${length}\ncontent-type:application/octet-stream\nhost:${host}\nx-amz-content-sha256:${payloadHash}\nx-amz-date:${longDate}\n${token ? `x-amz-security-token:${token}\n` : ""}\n${signedHeaders}\n${payloadHash}`;
+      const canonicalRequest = `POST\n${canonical(path)}\n\ncontent-length:${length}\ncontent-type:application/octet-stream\nhost:${host}\nx-amz-content-sha256:${payloadHash}\nx-amz-date:${longDate}\n${token ? `x-amz-security-token:${token}\n` : ""}\n${signedHeaders}\n${payloadHash}`;
       const scope = createScope(shortDate, region, SERVICE);
       const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${createHash("sha256").update(canonicalRequest).digest("hex")}`;
       const signature = createHmac("sha256", signing.key).update(stringToSign).digest("hex");

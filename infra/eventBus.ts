@@ -569,8 +569,31 @@ export class EventBus extends Construct {
         EVENTBUS_REALTIME_QUEUE_URL: this.realtimeQueue.queueUrl,
         EVENTBUS_REALTIME_TABLE: this.realtimeTable.tableName,
         AWS_REGION: Aws.REGION,
+        // The daemon sidecar below; containers of an awsvpc task share localhost.
+        AWS_XRAY_DAEMON_ADDRESS: "127.0.0.1:2000",
       },
     });
+    // X-Ray: the listener's hop of each sampled trace (append -> listener -> SQS -> consumer) goes to this
+    // daemon over UDP, which batches it to X-Ray. Not essential: the listener forwards without it.
+    task.addContainer("xray-daemon", {
+      image: ecs.ContainerImage.fromRegistry("public.ecr.aws/xray/aws-xray-daemon:latest"),
+      essential: false,
+      portMappings: [{ containerPort: 2000, protocol: ecs.Protocol.UDP }],
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: "xray", logGroup }),
+    });
+    task.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "xray:PutTraceSegments",
+          "xray:PutTelemetryRecords",
+          "xray:GetSamplingRules",
+          "xray:GetSamplingTargets",
+          "xray:GetSamplingStatisticSummaries",
+        ],
+        // X-Ray takes no resource-level permissions for these.
+        resources: ["*"],
+      }),
+    );
     this.database.grantConnect(task.taskRole);
     task.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({

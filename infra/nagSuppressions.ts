@@ -109,4 +109,17 @@ export function suppressExplainedFindings(stack: Stack): void {
       },
     ],
   );
+  // The listener task's X-Ray daemon sidecar: its write and sampling actions take no resource.
+  NagSuppressions.addResourceSuppressionsByPath(
+    stack,
+    `/${stack.stackName}/Bus/ListenerTask/TaskRole/DefaultPolicy/Resource`,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "X-Ray's PutTraceSegments, PutTelemetryRecords and sampling-rule reads (the daemon sidecar) support no resource-level permissions.",
+        appliesTo: ["Resource::*"],
+      },
+    ],
+  );
 }

@@ -90,6 +90,11 @@ const configSchema = z.object({
   /** The WebSocket API's @connections endpoint, e.g. https://{api}.execute-api.{region}.amazonaws.com/{stage}. */
   EVENTBUS_WS_MANAGEMENT_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().default("us-east-1"),
+  /**
+   * The X-Ray daemon (`host:port`, or `tcp:host:port udp:host:port`): when set, the listener records its hop
+   * of each sampled trace there. The construct runs the daemon as a sidecar of the listener's task.
+   */
+  AWS_XRAY_DAEMON_ADDRESS: z.string().optional(),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -20,6 +20,7 @@ import {
 } from "../../lib/listener/startListener.ts";
 import { loadOperators } from "../../lib/operators/loadOperators.ts";
 import { startOperators } from "../../lib/operators/startOperators.ts";
+import { xrayDaemonSink } from "../../lib/tracing/xrayDaemon.ts";
 import { databaseUrl } from "../shared/runtime.ts";
 
 const logger = new Logger({ serviceName: "eventbus-listener" });
@@ -36,6 +37,7 @@ async function main() {
     ...listenerSqsOptions,
   });
   const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
+  const tracing = config.AWS_XRAY_DAEMON_ADDRESS ? xrayDaemonSink(config.AWS_XRAY_DAEMON_ADDRESS) : undefined;
   const options: ListenerOptions = {
     sql,
     sqs,
@@ -48,6 +50,7 @@ async function main() {
           realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
         }
       : {}),
+    ...(tracing ? { tracing } : {}),
     pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
     sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
@@ -91,6 +94,7 @@ async function main() {
     await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
     sqs.destroy();
     realtimeDynamo.destroy();
+    tracing?.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown());

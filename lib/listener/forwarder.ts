@@ -10,8 +10,10 @@ import { patternToSql } from "../subscriptions/patternToSql.ts";
 import { type ForwardEvent, readForwardPage } from "../subscriptions/readForwardPage.ts";
 import { storeCheckpoint } from "../subscriptions/storeCheckpoint.ts";
 import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
+import type { SegmentSink } from "../tracing/xrayDaemon.ts";
 import { cloudEventJson } from "./cloudEventJson.ts";
 import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
+import { startForwardSpans } from "./forwardSpans.ts";
 import type { ListenerLog } from "./listenerLog.ts";
 import { eventsWithAudience } from "./realtimeAudience.ts";
 import { type RefusedMessage, type SendOptions, sendMessages } from "./sendMessages.ts";
@@ -45,6 +47,8 @@ export interface ForwarderDeps {
    * (see `eventsWithAudience`). Without it, or while it cannot be read, every event is sent.
    */
   realtimeTable?: RealtimeTable;
+  /** Where the listener's X-Ray segments go (one per sampled traced event it forwards); none when unset. */
+  tracing?: SegmentSink;
   /** The checkpoint is gone or the ownership lock was lost: the listener should drop this forwarder. */
   onGone(reason: "deleted" | "lost"): void;
 }
@@ -261,10 +265,16 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const cut = fits < all.length ? messages.at(-1)?.events?.at(-1)?.position : undefined;
         // Counted when dispatched, so the page still in flight weighs on the back-pressure check too.
         dispatched += messages.length;
+        const spans =
+          deps.tracing && target.kind === "subscription"
+            ? startForwardSpans(messages, target.name, deps.tracing)
+            : undefined;
         const sending = sendMessages(sendOptions, messages);
         const before = previous;
         const done = (async () => {
-          await park(await sending);
+          const refused = await sending;
+          spans?.end(new Set(refused.map((r) => r.message)));
+          await park(refused);
           completed += messages.length;
           await before;
           const stored = await storeCheckpoint(deps.sql, {

@@ -9,6 +9,7 @@ import type { RealtimeTable } from "../realtime/table.ts";
 import { ensureCheckpoint } from "../subscriptions/ensureCheckpoint.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { OWNER_LOCK_NAMESPACE, ownerApplicationName } from "../subscriptions/ownership.ts";
+import type { SegmentSink } from "../tracing/xrayDaemon.ts";
 import { type Forwarder, type ForwardTarget, startForwarder } from "./forwarder.ts";
 import { type ListenerLog, silentLog } from "./listenerLog.ts";
 
@@ -27,6 +28,11 @@ export interface ListenerOptions {
    * the fan-out queue at all (see `eventsWithAudience`).
    */
   realtimeTable?: RealtimeTable;
+  /**
+   * X-Ray: a segment per sampled traced event forwarded to a subscription, the consumer's parent (see
+   * `startForwardSpans`). `xrayDaemonSink(AWS_XRAY_DAEMON_ADDRESS)` on ECS with the daemon sidecar.
+   */
+  tracing?: SegmentSink;
   /** Safety-net catch-up for lost notifications. Default 5 s. */
   pollIntervalMs?: number;
   /** How often it looks for new, deleted and orphaned subscriptions (takeover latency). Default 1 s. */
@@ -240,6 +246,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         pageSize: options.pageSize ?? 500,
         maxQueueDepth: options.maxQueueDepth ?? 0,
         ...(options.realtimeTable ? { realtimeTable: options.realtimeTable } : {}),
+        ...(options.tracing ? { tracing: options.tracing } : {}),
         log,
         onGone: () => {
           gone.add(target.lockId);

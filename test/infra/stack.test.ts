@@ -169,7 +169,16 @@ describe("synthesised stack", () => {
       RuntimePlatform: { CpuArchitecture: "ARM64", OperatingSystemFamily: "LINUX" },
       ContainerDefinitions: [
         Match.objectLike({
-          Environment: Match.arrayWith([{ Name: "EVENTBUS_QUEUE_PREFIX", Value: "eventbus-" }]),
+          Environment: Match.arrayWith([
+            { Name: "EVENTBUS_QUEUE_PREFIX", Value: "eventbus-" },
+            { Name: "AWS_XRAY_DAEMON_ADDRESS", Value: "127.0.0.1:2000" },
+          ]),
+        }),
+        // The X-Ray daemon sidecar the listener sends its segments to; the listener runs without it.
+        Match.objectLike({
+          Name: "xray-daemon",
+          Essential: false,
+          PortMappings: [Match.objectLike({ ContainerPort: 2000, Protocol: "udp" })],
         }),
       ],
     });

@@ -70,12 +70,19 @@ const matchesFilter = (member: Membership, value: unknown): boolean =>
  * removed with all its memberships; it never affects the others. Failing reads of the table throw before
  * anything is sent, so a retry of the whole message does not duplicate deliveries.
  */
-export async function broadcast(deps: BroadcastDeps, message: FanoutMessage): Promise<BroadcastResult> {
+export async function broadcast(
+  deps: BroadcastDeps,
+  message: FanoutMessage,
+  options: { redelivered?: boolean } = {},
+): Promise<BroadcastResult> {
   if (message.kind === "deliver") {
-    const deliveries: Deliveries = new Map();
+    let deliveries: Deliveries = new Map();
     for (const { frames, connectionIds } of message.deliveries) {
       for (const connectionId of connectionIds) add(deliveries, connectionId, frames);
     }
+    // A part of a large topic, perhaps large itself: split again (see `handOffBeyondShare`). Not when SQS
+    // delivers it again after a failure: its other parts went out on the first attempt.
+    if (!options.redelivered) deliveries = await handOffBeyondShare(deps, deliveries);
     const result = await deliver(deps, deliveries);
     // Retried whole by SQS (duplicates for the others are possible), and parked in the DLQ in the end.
     if (result.failed.size > 0) throw new TransientPostError(result.failed.size);
@@ -98,24 +105,35 @@ export async function broadcast(deps: BroadcastDeps, message: FanoutMessage): Pr
   return result;
 }
 
-async function fanOut(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
+/**
+ * Keeps this invocation's share of a large topic and hands the rest to other invocations, in at most two
+ * `deliver` messages that their receivers split the same way. A tree rather than one message per share:
+ * an invocation takes up to 10 queued messages at once, so a flat split of 10,000 connections into 19
+ * messages let one invocation take most of them while others idled; halves keep the parts still queued
+ * large and few, and each is split again by whichever invocation is free (Discord's Manifold splits
+ * across nodes the same way). Handed off first, so that they start at once. Returns what to post here.
+ */
+async function handOffBeyondShare(deps: BroadcastDeps, deliveries: Deliveries): Promise<Deliveries> {
   const share = deps.connectionsPerInvocation ?? CONNECTIONS_PER_INVOCATION;
-  let own = deliveries;
-  if (deps.handOff && deliveries.size > share) {
-    // A large topic: this invocation posts to the first connections, other invocations to the rest, in
-    // parallel (Discord's Manifold does the same across nodes). Handed off first, so they start at once.
-    const entries = [...deliveries];
-    const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
-    const messages: FanoutMessage[] = [];
-    for (let i = 0; i < rest.length; i += share) messages.push(...deliverMessages(rest.slice(i, i + share)));
-    try {
-      await deps.handOff(messages);
-      own = new Map(entries.slice(0, share));
-    } catch (error) {
-      // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them twice).
-      deps.onHandOffError?.(error);
-    }
+  if (!deps.handOff || deliveries.size <= share) return deliveries;
+  const entries = [...deliveries];
+  const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
+  const half = rest.length > share ? Math.ceil(rest.length / 2) : rest.length;
+  const messages = [rest.slice(0, half), rest.slice(half)]
+    .filter((part) => part.length > 0)
+    .flatMap(deliverMessages);
+  try {
+    await deps.handOff(messages);
+    return new Map(entries.slice(0, share));
+  } catch (error) {
+    // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them twice).
+    deps.onHandOffError?.(error);
+    return deliveries;
   }
+}
+
+async function fanOut(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
+  const own = await handOffBeyondShare(deps, deliveries);
   const { summary, failed } = await deliver(deps, own);
   if (failed.size > 0) {
     // Connections that kept failing transiently get their remaining frames from a later invocation, so

@@ -10,7 +10,11 @@ import { parseFanoutMessage } from "./parseFanoutMessage.ts";
  */
 export async function broadcastBatch(
   deps: BroadcastDeps,
-  records: ReadonlyArray<{ messageId: string; body: string }>,
+  records: ReadonlyArray<{
+    messageId: string;
+    body: string;
+    attributes?: { ApproximateReceiveCount?: string };
+  }>,
   onFailure: (messageId: string, error: unknown) => void,
 ): Promise<string[]> {
   const failed: string[] = [];
@@ -18,17 +22,18 @@ export async function broadcastBatch(
     onFailure(messageId, error);
     failed.push(messageId);
   };
-  const parsed: Array<{ messageId: string; message: FanoutMessage }> = [];
-  for (const { messageId, body } of records) {
+  const parsed: Array<{ messageId: string; message: FanoutMessage; redelivered: boolean }> = [];
+  for (const { messageId, body, attributes } of records) {
     try {
-      parsed.push({ messageId, message: parseFanoutMessage(body) });
+      const redelivered = Number(attributes?.ApproximateReceiveCount ?? 1) > 1;
+      parsed.push({ messageId, message: parseFanoutMessage(body), redelivered });
     } catch (error) {
       fail(messageId, error);
     }
   }
-  const handle = ({ messageId, message }: (typeof parsed)[number]) => {
+  const handle = ({ messageId, message, redelivered }: (typeof parsed)[number]) => {
     const started = performance.now();
-    return broadcast(deps, message).then(
+    return broadcast(deps, message, { redelivered }).then(
       (result) => {
         // Per message: the time to post it to every subscriber, and the posts that did not get through
         // (dropped for good, or handed to a later invocation).

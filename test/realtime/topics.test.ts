@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BroadcastDeps } from "../../lib/realtime/broadcast.ts";
+import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
 import { type RealtimeHarness, startRealtimeHarness, type TestClient } from "./support.ts";
 
 let h: RealtimeHarness;
@@ -253,30 +255,63 @@ describe("large topics", () => {
     const { broadcast } = await import("../../lib/realtime/broadcast.ts");
     const { createManagementApi } = await import("../../lib/realtime/postFrame.ts");
     const handedOff: number[] = [];
-    const result = await broadcast(
-      {
-        table: { dynamo: h.dynamo, tableName: h.tableName },
-        api: createManagementApi(h.gateway.managementEndpoint, "us-east-1"),
-        connectionsPerInvocation: 3,
-        // The other invocations: the broadcaster Lambda behind the harness's queue.
-        handOff: async (messages) => {
-          for (const message of messages) {
-            if (message.kind === "deliver") handedOff.push(message.deliveries[0]!.connectionIds.length);
-            await h.sqs.send(
-              new SendMessageCommand({ QueueUrl: h.queueUrl, MessageBody: JSON.stringify(message) }),
-            );
-          }
-        },
+    const deps: BroadcastDeps = {
+      table: { dynamo: h.dynamo, tableName: h.tableName },
+      api: createManagementApi(h.gateway.managementEndpoint, "us-east-1"),
+      connectionsPerInvocation: 3,
+      // The other invocations: the broadcaster Lambda behind the harness's queue.
+      handOff: async (messages) => {
+        for (const message of messages) {
+          if (message.kind === "deliver") handedOff.push(message.deliveries[0]!.connectionIds.length);
+          await h.sqs.send(
+            new SendMessageCommand({ QueueUrl: h.queueUrl, MessageBody: JSON.stringify(message) }),
+          );
+        }
       },
-      { kind: "message", topic: "room:crowd", data: { n: 1 }, sender: null, excludeSelf: false },
-    );
+    };
+    const result = await broadcast(deps, {
+      kind: "message",
+      topic: "room:crowd",
+      data: { n: 1 },
+      sender: null,
+      excludeSelf: false,
+    });
     expect(result.sent).toBe(3);
-    expect(handedOff).toEqual([3, 1]);
+    // The rest in halves, which their receivers (sharing 500 each here) post whole.
+    expect(handedOff).toEqual([2, 2]);
     for (const client of clients) {
       expect(await client.next((f) => f.type === "message")).toMatchObject({
         topic: "room:crowd",
         data: { n: 1 },
       });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const client of clients) expect(client.frames).toEqual([]);
+
+    // A handed-off part larger than a share is split again by its receiver; a redelivered one is not
+    // (its other parts went out the first time).
+    // The pong names the connection.
+    const ids = await Promise.all(
+      clients.map(async (client) => (await client.request({ action: "ping" })).connectionId as string),
+    );
+    const part: FanoutMessage = {
+      kind: "deliver",
+      deliveries: [
+        {
+          frames: [{ type: "message", topic: "room:crowd", data: { n: 2 }, sender: null }],
+          connectionIds: ids,
+        },
+      ],
+    };
+    handedOff.length = 0;
+    expect((await broadcast(deps, part)).sent).toBe(3);
+    expect(handedOff).toEqual([2, 2]);
+    expect((await broadcast(deps, part, { redelivered: true })).sent).toBe(7);
+    expect(handedOff).toEqual([2, 2]);
+    for (const client of clients) {
+      for (let copy = 0; copy < 2; copy++) {
+        expect(await client.next((f) => f.type === "message")).toMatchObject({ data: { n: 2 } });
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const client of clients) expect(client.frames).toEqual([]);

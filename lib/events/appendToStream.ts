@@ -161,6 +161,15 @@ function streamWrite(
 }
 
 /**
+ * The batch as rows `(ev, ord)`. A single event, the most common append, skips the set-returning function
+ * (whose result Postgres materialises) and the array around it.
+ */
+const eventRows = (sql: Sql | TransactionSql, valid: readonly ValidEvent[]): PendingQuery<Row[]> =>
+  valid.length === 1
+    ? sql`(select ${valid[0]!.json}::text::jsonb, 1::int8)`
+    : sql`jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality`;
+
+/**
  * Events whose ids were all generated here cannot be in the stream yet, so the append is one plain
  * statement: the stream write, then the events, positions drawn in batch order (volatile expressions are
  * evaluated after the sort). Cheaper than the PL/pgSQL function, which only caller-chosen ids need.
@@ -181,7 +190,7 @@ async function appendFresh(
       insert into eventbus.events (position, stream_id, version, id, type, data, metadata)
       select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
         p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb)
-      from stream, jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality as p(ev, ord)
+      from stream, ${eventRows(sql, valid)} as p(ev, ord)
       order by p.ord
       returning position
     )

@@ -1,18 +1,14 @@
 import { join, resolve } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { startCaptureReader } from "../capture/startCaptureReader.ts";
 import type { Config } from "../config.ts";
 import { readLocalConsumers, startLocalConsumers } from "../consumer/localConsumers.ts";
 import { createSql, type Sql } from "../db/client.ts";
-import { listenerSqlOptions, listenerSqsOptions, startListener } from "../listener/startListener.ts";
-import { loadOperators } from "../operators/loadOperators.ts";
-import { startOperators } from "../operators/startOperators.ts";
+import { listenerSqlOptions, listenerSqsOptions } from "../listener/startListener.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { createSubscriptionQueues } from "../subscriptions/subscriptionQueues.ts";
 import { updateSubscriptionQueues } from "../subscriptions/updateSubscriptionQueues.ts";
 import { startSqsServer } from "./sqsServer.ts";
+import { startTsWorker } from "./tsWorker.ts";
 
 type Stop = () => Promise<void> | void;
 
@@ -47,7 +43,7 @@ export async function startLocalSqs({ config, env, stops, log }: LocalPartOption
 }
 
 /**
- * The listener, in process, and the pollers of the consumers listed in `.eventbus/consumers.json` (or
+ * The listener (with change capture and operators, in a worker thread), and the pollers of the consumers listed in `.eventbus/consumers.json` (or
  * `EVENTBUS_CONSUMERS_FILE`). Call after `startLocalSqs`. The fauxqs stand-in keeps queues in memory, so
  * subscriptions registered in a persistent Postgres get their queues re-created here on start.
  */
@@ -65,65 +61,17 @@ export async function startLocalSubscriptions({
     useQueueUrlAsEndpoint: false,
     ...listenerSqsOptions,
   });
-  // The realtime directory, read so that events nobody subscribes to skip the fan-out queue.
-  const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
-  stops.push({
-    name: "listener clients",
-    stop: () =>
-      sql.end({ timeout: 5 }).finally(() => {
-        sqs.destroy();
-        realtimeDynamo.destroy();
-      }),
-  });
+  stops.push({ name: "listener clients", stop: () => sql.end({ timeout: 5 }).finally(() => sqs.destroy()) });
   await recreateQueues(sql, sqs, config);
 
-  const listener = await startListener({
-    sql,
-    sqs,
-    source: config.EVENTBUS_SOURCE,
-    listenerId: config.EVENTBUS_LISTENER_ID ?? "dev",
-    ...(env.EVENTBUS_REALTIME_QUEUE_URL
-      ? {
-          realtimeQueueUrl: env.EVENTBUS_REALTIME_QUEUE_URL,
-          realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
-        }
-      : {}),
-    pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
-    pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
-    sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
-    maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
-    log: (level, message, fields) => {
-      if (level !== "debug") log(`listener: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
-    },
-  });
+  // The listener, change capture and operators: one process on AWS, one worker thread here.
+  const listener = await startTsWorker(
+    new URL("./listenerWorker.ts", import.meta.url),
+    { config, databaseUrl, root, realtimeQueueUrl: env.EVENTBUS_REALTIME_QUEUE_URL },
+    env,
+    log,
+  );
   stops.push({ name: "listener", stop: listener.stop });
-
-  // Change capture appends with synchronous commit (the slot is acknowledged only after a durable append),
-  // so it has its own small pool rather than the listener's.
-  const captureSql = createSql(databaseUrl, { max: 6 });
-  const capture = startCaptureReader({
-    sql: captureSql,
-    databaseUrl,
-    log: (level, message, fields) => {
-      if (level !== "debug") log(`capture: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
-    },
-  });
-  const operators = startOperators({
-    sql: captureSql,
-    operators: await loadOperators(config.EVENTBUS_OPERATORS_MODULE, root),
-    source: config.EVENTBUS_SOURCE,
-    ownerId: config.EVENTBUS_LISTENER_ID ?? "dev",
-    log: (level, message, fields) => {
-      if (level !== "debug") log(`operators: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
-    },
-  });
-  stops.push({
-    name: "capture and operators",
-    stop: () =>
-      Promise.all([capture.stop(), operators.stop()])
-        .then(() => {})
-        .finally(() => captureSql.end({ timeout: 5 })),
-  });
 
   const file = resolve(root, config.EVENTBUS_CONSUMERS_FILE ?? join(".eventbus", "consumers.json"));
   const consumers = readLocalConsumers(file);

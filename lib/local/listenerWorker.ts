@@ -1,0 +1,72 @@
+/**
+ * The listener process of `npm run dev` (the listener, change capture and operators) in a worker thread:
+ * on AWS it is a container of its own, and here it would otherwise share the one event loop that serves
+ * HTTP appends (every append wakes it for a head probe, a page read, a realtime directory read and a
+ * checkpoint). Started by `startLocalSubscriptions` with `workerData` `{config, databaseUrl, root}`;
+ * sends `{ready}` once running, `{log}` lines, and `{stopped}` after a `{stop: true}`. It reads the AWS
+ * endpoints from the environment it inherits.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { startCaptureReader } from "../capture/startCaptureReader.ts";
+import type { Config } from "../config.ts";
+import { createSql } from "../db/client.ts";
+import { listenerSqlOptions, listenerSqsOptions, startListener } from "../listener/startListener.ts";
+import { loadOperators } from "../operators/loadOperators.ts";
+import { startOperators } from "../operators/startOperators.ts";
+
+const { config, databaseUrl, root, realtimeQueueUrl } = workerData as {
+  config: Config;
+  databaseUrl: string;
+  root: string;
+  realtimeQueueUrl: string | undefined;
+};
+const log = (message: string) => parentPort!.postMessage({ log: message });
+const logAs = (part: string) => (level: string, message: string, fields?: Record<string, unknown>) => {
+  if (level !== "debug") log(`${part}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+};
+
+const sql = createSql(databaseUrl, { max: 5, ...listenerSqlOptions });
+const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false, ...listenerSqsOptions });
+// The realtime directory, read so that events nobody subscribes to skip the fan-out queue.
+const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
+const listener = await startListener({
+  sql,
+  sqs,
+  source: config.EVENTBUS_SOURCE,
+  listenerId: config.EVENTBUS_LISTENER_ID ?? "dev",
+  ...(realtimeQueueUrl
+    ? {
+        realtimeQueueUrl,
+        realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
+      }
+    : {}),
+  pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
+  pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
+  sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
+  maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
+  log: logAs("listener"),
+});
+
+// Change capture appends with synchronous commit (the slot is acknowledged only after a durable append),
+// so it has its own small pool rather than the listener's.
+const captureSql = createSql(databaseUrl, { max: 6 });
+const capture = startCaptureReader({ sql: captureSql, databaseUrl, log: logAs("capture") });
+const operators = startOperators({
+  sql: captureSql,
+  operators: await loadOperators(config.EVENTBUS_OPERATORS_MODULE, root),
+  source: config.EVENTBUS_SOURCE,
+  ownerId: config.EVENTBUS_LISTENER_ID ?? "dev",
+  log: logAs("operators"),
+});
+
+parentPort!.postMessage({ ready: true });
+parentPort!.on("message", async () => {
+  await Promise.all([listener.stop(), capture.stop(), operators.stop()]);
+  await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
+  sqs.destroy();
+  realtimeDynamo.destroy();
+  parentPort!.postMessage({ stopped: true });
+});

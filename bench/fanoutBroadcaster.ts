@@ -8,8 +8,10 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { startSqsPoller } from "../lib/local/sqsPoller.ts";
 
-// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile.
+// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile; and with the
+// bench, should it die without stopping its children.
 process.on("SIGTERM", () => process.exit(0));
+process.on("disconnect", () => process.exit(0));
 
 const { handler } = await import("../functions/realtime/broadcaster.ts");
 const sqs = new SQSClient({ region: process.env.AWS_REGION, useQueueUrlAsEndpoint: false });

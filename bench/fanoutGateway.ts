@@ -6,8 +6,10 @@
  */
 import { startWsGateway } from "../lib/local/wsGateway.ts";
 
-// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile.
+// A clean exit on SIGTERM, so that a process run with `--cpu-prof` writes its profile; and with the
+// bench, should it die without stopping its children.
 process.on("SIGTERM", () => process.exit(0));
+process.on("disconnect", () => process.exit(0));
 
 const { loadLocalWsRoutes } = await import("../functions/ws/localRoutes.ts");
 process.on("message", async (message: { cmd: string; port?: number }) => {

@@ -149,13 +149,20 @@ export async function putCapture(
     );
   }
   // The slot first: every change committed after the table joins the publication is then in the slot's
-  // reach. Creating it waits for transactions already running to end (Postgres needs a clean start point).
-  await sql`
-    select pg_create_logical_replication_slot(slot, 'pgoutput')
-    from (select ${sql.unsafe(slotNameSql)} as slot) s
-    where not exists (select from pg_replication_slots where slot_name = s.slot)`.catch((error) => {
-    if ((error as { code?: string }).code !== "42710") throw error; // created concurrently
-  });
+  // reach. Creating it waits for every transaction of the cluster already running to end (Postgres needs a
+  // clean start point), which the API's 3 s lock_timeout would cut short whenever some application holds a
+  // transaction open: it may wait up to 20 s (then 503 UNAVAILABLE, and a retry is safe).
+  await sql
+    .begin(async (tx) => {
+      await tx`select set_config('lock_timeout', '20s', true), set_config('statement_timeout', '25s', true)`;
+      await tx`
+        select pg_create_logical_replication_slot(slot, 'pgoutput')
+        from (select ${tx.unsafe(slotNameSql)} as slot) s
+        where not exists (select from pg_replication_slots where slot_name = s.slot)`;
+    })
+    .catch((error) => {
+      if ((error as { code?: string }).code !== "42710") throw error; // created concurrently
+    });
   await sql.unsafe(`create publication ${PUBLICATION}`).catch((error) => {
     if ((error as { code?: string }).code !== "42710") throw error;
   });

@@ -37,7 +37,10 @@ export function isTransientError(error: unknown): boolean {
 }
 
 export interface RetryOptions {
-  /** Further attempts after the SDK's own (default 6, about 3 s of back-off in all). */
+  /**
+   * Further attempts after the SDK's own (default 8: up to 5 s of back-off in all, 2.5 s on average, so a
+   * reset or throttling blip of a second or two is ridden out).
+   */
   retries?: number;
   /** First back-off in ms, doubled each time, with full jitter (default 20). */
   baseDelayMs?: number;
@@ -50,7 +53,7 @@ export interface RetryOptions {
  * whose replay fails their condition harmlessly), so a retry of a write DynamoDB already applied is safe.
  */
 export function retryTransient(client: DynamoSender, options: RetryOptions = {}): DynamoSender {
-  const retries = options.retries ?? 6;
+  const retries = options.retries ?? 8;
   const base = options.baseDelayMs ?? 20;
   const send = async (command: Parameters<DynamoSender["send"]>[0]) => {
     for (let attempt = 0; ; attempt++) {

@@ -640,6 +640,7 @@ export const listenerBuildContextExcludes = [
   "!lib",
   "!functions",
   "!infra/listener",
+  "!patches",
 ];
 
 /** `GET /streams/{id}` -> an `HttpRouteKey`; `$default` stays the catch-all. */

@@ -161,12 +161,13 @@ export async function runWriters(options: WriterOptions): Promise<void> {
           streamId,
           JSON.stringify(events),
           stats,
-          // Poison that gets a 5xx gets it every time: a few retries tell an outage from a bug.
-          Date.now() + (poison ? 3_000 : 120_000),
+          // Poison that gets a 5xx gets it every time: retries for longer than an outage (a Postgres
+          // restart answers 503 for some seconds) tell the two apart sooner than the 120 s of others.
+          Date.now() + (poison ? 30_000 : 120_000),
         );
         if (!answer || answer.status >= 500) {
           stats.violations.push(
-            `append${poison ? ` of poison '${poison}'` : ""} got ${answer ? `${answer.status} ${answer.body?.code ?? ""}` : "no answer"} after ${poison ? 3 : 120} s of retries`,
+            `append${poison ? ` of poison '${poison}'` : ""} got ${answer ? `${answer.status} ${answer.body?.code ?? ""}` : "no answer"} after ${poison ? 30 : 120} s of retries`,
           );
         } else if (answer.status === 201) {
           const answered = answer.body?.events as Array<{ id: string; version: number; position: number }>;

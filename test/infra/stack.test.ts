@@ -197,6 +197,7 @@ describe("synthesised stack", () => {
       "lib",
       "package-lock.json",
       "package.json",
+      "patches",
       "tsconfig.json",
     ]);
   });

@@ -124,7 +124,14 @@ else if (call === "dynamodb describe-table" || call === "secretsmanager describe
 describe("infra/listener/Dockerfile", () => {
   it("copies only files that exist and that the CDK build context keeps", () => {
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(" "));
-    expect(sources).toEqual(["package.json", "package-lock.json", "tsconfig.json", "lib", "functions"]);
+    expect(sources).toEqual([
+      "package.json",
+      "package-lock.json",
+      "patches",
+      "tsconfig.json",
+      "lib",
+      "functions",
+    ]);
     for (const source of sources) {
       expect(existsSync(join(repoRoot, source)), source).toBe(true);
       expect(listenerBuildContextExcludes).toContain(`!${source}`);

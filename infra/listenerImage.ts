@@ -2,7 +2,8 @@ import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { esmRequireShim, fromSources, listenerBundleDir, repoRoot } from "./paths.ts";
+import { esbuildOptions } from "./bundleHandlers.ts";
+import { fromSources, listenerBundleDir, repoRoot } from "./paths.ts";
 
 /** The module name the listener loads operators from inside the image (`EVENTBUS_OPERATORS_MODULE`). */
 export const OPERATORS_MODULE_IN_IMAGE = "operators.mjs";
@@ -44,19 +45,8 @@ function loadEsbuild(): typeof import("esbuild") {
 export function stageListenerWithOperators(entry: string): string {
   const esbuild = loadEsbuild();
   const dir = mkdtempSync(join(tmpdir(), "eventbus-listener-"));
-  const options: import("esbuild").BuildOptions = {
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    banner: { js: esmRequireShim },
-    sourcemap: true,
-    outExtension: { ".js": ".mjs" },
-    outdir: dir,
-    logLevel: "warning",
-    legalComments: "none",
-  };
+  // The bus's own bundling options (infra/bundleHandlers.ts), one file per entry.
+  const options = { ...esbuildOptions, outdir: dir };
   if (fromSources) {
     esbuild.buildSync({
       ...options,
@@ -70,6 +60,7 @@ export function stageListenerWithOperators(entry: string): string {
   }
   esbuild.buildSync({
     ...options,
+    absWorkingDir: process.cwd(),
     entryPoints: { operators: isAbsolute(entry) ? entry : resolve(entry) },
   });
   writeFileSync(join(dir, "Dockerfile"), dockerfile);

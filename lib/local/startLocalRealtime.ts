@@ -1,8 +1,8 @@
-import { Worker } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Config } from "../config.ts";
 import { createRealtimeTable } from "../realtime/table.ts";
 import { startDynamoServer } from "./dynamoServer.ts";
+import { startTsWorker } from "./tsWorker.ts";
 import { startWsGateway } from "./wsGateway.ts";
 
 type Stop = () => Promise<void> | void;
@@ -40,8 +40,11 @@ export async function startLocalRealtime({ config, env, stops, log }: LocalRealt
 
   const queueUrl = env.EVENTBUS_REALTIME_QUEUE_URL;
   if (queueUrl) {
-    const broadcaster = await startBroadcasterWorker(queueUrl, config.AWS_REGION, env, (message) =>
-      log(`broadcaster: ${message}`),
+    const broadcaster = await startTsWorker(
+      new URL("./broadcasterWorker.ts", import.meta.url),
+      { queueUrl, region: config.AWS_REGION },
+      env,
+      (message) => log(`broadcaster: ${message}`),
     );
     stops.push({ name: "broadcaster", stop: broadcaster.stop });
   } else {
@@ -49,45 +52,4 @@ export async function startLocalRealtime({ config, env, stops, log }: LocalRealt
   }
   log(`WebSocket API ${gateway.url}  (management ${gateway.managementEndpoint}/@connections)`);
   return gateway.url;
-}
-
-/**
- * Runs `broadcasterWorker.ts` in a worker thread (registering tsx's loader first when the parent runs
- * under it, as `npm run dev` does) with `env` as its environment.
- */
-async function startBroadcasterWorker(
-  queueUrl: string,
-  region: string,
-  env: Record<string, string | undefined>,
-  log: (message: string) => void,
-): Promise<{ stop(): Promise<void> }> {
-  const url = new URL("./broadcasterWorker.ts", import.meta.url).href;
-  const worker = new Worker(
-    `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`,
-    { eval: true, workerData: { queueUrl, region }, env: { ...env } },
-  );
-  worker.on("message", (message: { error?: string }) => {
-    if (message.error) log(message.error);
-  });
-  worker.on("error", (error) => log(`worker failed: ${error.message}`));
-  await new Promise<void>((resolve, reject) => {
-    const onReady = (message: { ready?: boolean }) => {
-      if (!message.ready) return;
-      worker.off("message", onReady);
-      resolve();
-    };
-    worker.on("message", onReady);
-    worker.once("error", reject);
-  });
-  return {
-    async stop() {
-      const stopped = new Promise<void>((resolve) => {
-        worker.on("message", (message: { stopped?: boolean }) => message.stopped && resolve());
-        worker.once("exit", () => resolve());
-      });
-      worker.postMessage({ stop: true });
-      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      await worker.terminate();
-    },
-  };
 }

@@ -173,3 +173,27 @@ export function useListenerHarness(
   });
   return harness;
 }
+
+/** An SQS message entry as the listener's SDK client sends it. */
+export interface SentEntry {
+  MessageBody?: string;
+  MessageSystemAttributes?: Record<string, { StringValue?: string }>;
+}
+
+/**
+ * Records every `SendMessageBatch` entry the client sends: the SQS stand-in accepts
+ * `MessageSystemAttributes` (AWSTraceHeader) but does not keep them, so tests read the requests.
+ */
+export function recordSentEntries(sqs: SQSClient): SentEntry[] {
+  const sent: SentEntry[] = [];
+  sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "SendMessageBatchCommand") {
+        sent.push(...((args.input as { Entries?: SentEntry[] }).Entries ?? []));
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "recordSentEntries" },
+  );
+  return sent;
+}

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { xrayDaemonSink } from "../../lib/tracing/xrayDaemon.ts";
-import { useListenerHarness } from "../listener/support.ts";
+import { recordSentEntries, useListenerHarness } from "../listener/support.ts";
 
 /*
  * The listener's hop in X-Ray: a UDP server stands in for the X-Ray daemon and receives what the listener
@@ -16,19 +16,7 @@ await new Promise<void>((resolve) => daemon.bind(0, "127.0.0.1", resolve));
 const sink = xrayDaemonSink(`tcp:127.0.0.1:1 udp:127.0.0.1:${(daemon.address() as AddressInfo).port}`);
 
 const harness = useListenerHarness("xray", { tracing: sink });
-const sentEntries: Array<{
-  MessageBody?: string;
-  MessageSystemAttributes?: Record<string, { StringValue?: string }>;
-}> = [];
-harness.sqs.middlewareStack.add(
-  (next, context) => async (args) => {
-    if (context.commandName === "SendMessageBatchCommand") {
-      sentEntries.push(...((args.input as { Entries?: typeof sentEntries }).Entries ?? []));
-    }
-    return next(args);
-  },
-  { step: "initialize", name: "recordSentEntries" },
-);
+const sentEntries = recordSentEntries(harness.sqs);
 afterAll(() => {
   sink.close();
   daemon.close();

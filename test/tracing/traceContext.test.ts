@@ -2,25 +2,13 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConsumer } from "../../lib/consumer/createConsumer.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
-import { useListenerHarness } from "../listener/support.ts";
+import { recordSentEntries, useListenerHarness } from "../listener/support.ts";
 import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
 
 const harness = useListenerHarness("trace");
 // What the listener puts on the wire: the SQS stand-in accepts MessageSystemAttributes but does not keep
 // them, so the test reads the SendMessageBatch requests the real SDK client sends.
-const sentEntries: Array<{
-  MessageBody?: string;
-  MessageSystemAttributes?: Record<string, { StringValue?: string }>;
-}> = [];
-harness.sqs.middlewareStack.add(
-  (next, context) => async (args) => {
-    if (context.commandName === "SendMessageBatchCommand") {
-      sentEntries.push(...((args.input as { Entries?: typeof sentEntries }).Entries ?? []));
-    }
-    return next(args);
-  },
-  { step: "initialize", name: "recordSentEntries" },
-);
+const sentEntries = recordSentEntries(harness.sqs);
 let api: TestHttpApi;
 beforeAll(async () => {
   api = await startTestHttpApi();

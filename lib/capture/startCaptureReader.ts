@@ -165,10 +165,10 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      * progress row, lost with the batch, does not skip them). Batches wait here in commit order.
      */
     const notDurable: Array<{ endLsn: string; flushedAfter: bigint }> = [];
-    async function acknowledgeDurable(): Promise<void> {
+    async function acknowledgeDurable(flushed?: string): Promise<void> {
       if (notDurable.length === 0) return;
-      const [{ flushed }] = await sql<[{ flushed: string }]>`
-        select pg_current_wal_flush_lsn()::text as flushed`;
+      flushed ??= (await sql<[{ flushed: string }]>`select pg_current_wal_flush_lsn()::text as flushed`)[0]
+        .flushed;
       const through = lsnValue(flushed);
       let durable: string | undefined;
       while (notDurable.length > 0 && notDurable[0]!.flushedAfter <= through)
@@ -250,10 +250,10 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       for (const refusal of refusals) log("warn", "capture stored a row as refused", { refusal });
       // The slot may forget these transactions once the commit is on disk: at or before the WAL's insert
       // position read now, after the commit.
-      const [{ inserted }] = await sql<[{ inserted: string }]>`
-        select pg_current_wal_insert_lsn()::text as inserted`;
+      const [{ inserted, flushed }] = await sql<[{ inserted: string; flushed: string }]>`
+        select pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
       notDurable.push({ endLsn: last.endLsn, flushedAfter: lsnValue(inserted) });
-      await acknowledgeDurable();
+      await acknowledgeDurable(flushed);
       watchDurability();
     }
 

@@ -23,10 +23,9 @@ export async function eventsWithAudience<E extends { streamId: string }>(
   events: readonly E[],
 ): Promise<E[]> {
   if (events.length === 0) return [];
-  const topics = new Set<string>();
-  for (const event of events) for (const topic of topicsOfStream(event.streamId)) topics.add(topic);
-  const directory = await readDirectory(table, [...topics]);
+  const topicsOf = events.map((event) => topicsOfStream(event.streamId));
+  const directory = await readDirectory(table, [...new Set(topicsOf.flat())]);
   const listened = (topic: string) => (directory.get(topic)?.shards.length ?? 0) > 0;
   if (listened("$all")) return [...events];
-  return events.filter((event) => topicsOfStream(event.streamId).some(listened));
+  return events.filter((_, i) => topicsOf[i]!.some(listened));
 }

@@ -3,7 +3,9 @@
  *
  * A writer updates rows of an application table at full speed (one autocommitted UPDATE per change), first
  * with nothing captured (the baseline) and then with the table captured, in the same run, on the same
- * Postgres. Reported: the writer's rate in both phases (the cost capture puts on writers), the rate at which
+ * Postgres. Reported: the writer's rate in both phases, the CPU the writer's own server process spends per
+ * change in both phases (the work capture adds to each write; on a machine where the WAL decoder and the
+ * capture's appends share the writer's cores, the rate also drops by what they take), the rate at which
  * changes land in the store while the writer runs, beside the writer's own rate (goal >= 0.7), and the lag
  * of each change from its UPDATE to its append (p50/p99; goal p99 <= 100 ms). Every change is checked to
  * arrive exactly once. Baseline and captured phases alternate over `--rounds N` (default 3) of `--seconds N`
@@ -14,6 +16,7 @@ import { spawn } from "node:child_process";
 import { putCapture } from "../lib/capture/putCapture.ts";
 import { createSql, type Sql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
+import { processesCpuMs } from "./processCpu.ts";
 import { benchPostgres } from "./support.ts";
 
 const args = process.argv.slice(2);
@@ -27,8 +30,22 @@ const writers = option("writers", 1);
 const json = args.includes("--json");
 const ROWS = 10_000;
 
-/** Updates random rows of `table` back to back from `writers` connections for `seconds`. */
-async function write(app: Sql, table: "bench_rows" | "bench_plain") {
+/** The writer's connections are named, so that their server processes can be found and measured. */
+const WRITER_APPLICATION = "bench-writer";
+
+/**
+ * Updates random rows of `table` back to back from `writers` connections for `seconds`. Also returns the CPU
+ * the writer's own server processes spent: the work a change costs the writer itself, apart from what other
+ * processes (the WAL decoder, the capture's appends) take from the same cores.
+ */
+async function write(app: Sql, bus: Sql, table: "bench_rows" | "bench_plain") {
+  const writerPids = async () =>
+    (
+      await bus<{ pid: number }[]>`
+        select pid from pg_stat_activity where application_name = ${WRITER_APPLICATION}`
+    ).map((row) => row.pid);
+  const pidsBefore = await writerPids();
+  const cpuBefore = processesCpuMs(pidsBefore);
   let changes = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -41,7 +58,11 @@ async function write(app: Sql, table: "bench_rows" | "bench_plain") {
       }
     }),
   );
-  return { changes, seconds: (performance.now() - start) / 1000 };
+  const seconds_ = (performance.now() - start) / 1000;
+  // Connections opened during the phase count from 0; the warm-up opens them all beforehand.
+  const pidsAfter = await writerPids();
+  const cpuMs = processesCpuMs(pidsAfter) - cpuBefore;
+  return { changes, seconds: seconds_, cpuMs };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -71,7 +92,7 @@ async function startReader(url: string, round: number) {
 async function main() {
   const pg = await benchPostgres();
   const bus = createSql(pg.url, { max: 6 });
-  const app = createSql(pg.url, { max: writers + 1 });
+  const app = createSql(pg.url, { max: writers, connection: { application_name: WRITER_APPLICATION } });
   await migrate(bus);
   // `bench_rows` is captured, `bench_plain` (the same rows) is not. Row 0 of `bench_rows` carries markers.
   await app.unsafe(`
@@ -87,18 +108,21 @@ async function main() {
         select count(*)::int as stored from eventbus.events where stream_id like 'bench-%' and stream_id <> 'bench-0'`
     )[0].stored;
 
-  await write(app, "bench_plain"); // warm-up
+  await write(app, bus, "bench_plain"); // warm-up
   // Alternating rounds, so that a change in the machine's load hits both sides alike. In the baseline
   // phase no reader is connected (no walsender decodes anything); in the captured phase the reader runs
   // and has caught up with everything before it (a marker change it has stored) before the writer starts.
   let baselineChanges = 0;
   let baselineSeconds = 0;
+  let baselineCpuMs = 0;
+  let capturedCpuMs = 0;
   let capturedChanges = 0;
   let capturedSeconds = 0;
   let during = 0;
   let windowSeconds = 0;
   for (let round = 0; round < rounds; round++) {
-    const baseline = await write(app, "bench_plain");
+    const baseline = await write(app, bus, "bench_plain");
+    baselineCpuMs += baseline.cpuMs;
     baselineChanges += baseline.changes;
     baselineSeconds += baseline.seconds;
 
@@ -115,7 +139,8 @@ async function main() {
     }
     const storedBefore = await storedCount();
     const windowStart = new Date();
-    const captured = await write(app, "bench_rows");
+    const captured = await write(app, bus, "bench_rows");
+    capturedCpuMs += captured.cpuMs;
     const windowEnd = new Date();
     capturedChanges += captured.changes;
     capturedSeconds += captured.seconds;
@@ -153,6 +178,9 @@ async function main() {
     writerBaselinePerSecond: Math.round(baseline.perSecond),
     writerWithCapturePerSecond: Math.round(captured.perSecond),
     writerCost: 1 - captured.perSecond / baseline.perSecond,
+    writerCpuUsPerChangeBaseline: (baselineCpuMs * 1000) / baselineChanges,
+    writerCpuUsPerChangeCaptured: (capturedCpuMs * 1000) / capturedChanges,
+    writerWorkCost: capturedCpuMs / capturedChanges / (baselineCpuMs / baselineChanges) - 1,
     capturedPerSecond: Math.round(during / windowSeconds),
     captureRatio: during / windowSeconds / captured.perSecond,
     changes: captured.changes,
@@ -169,6 +197,9 @@ async function main() {
   console.log(`  writer, nothing captured   ${figures.writerBaselinePerSecond} updates/s`);
   console.log(
     `  writer, table captured     ${figures.writerWithCapturePerSecond} updates/s  (cost ${(figures.writerCost * 100).toFixed(1)}%, goal <= 10%)`,
+  );
+  console.log(
+    `  writer's own server work   ${f(figures.writerCpuUsPerChangeBaseline)} µs CPU per change, captured ${f(figures.writerCpuUsPerChangeCaptured)} µs (cost ${(figures.writerWorkCost * 100).toFixed(1)}%, goal <= 10%)`,
   );
   console.log(
     `  captured while writing     ${figures.capturedPerSecond} changes/s  (${f(figures.captureRatio)} x the writer, goal >= 0.7)`,

@@ -40,6 +40,14 @@ function readProcs(): Array<{ pid: number; ppid: number; comm: string; ms: numbe
   return procs;
 }
 
+/** CPU ms used so far by the given processes together (those that ended count as 0). */
+export function processesCpuMs(pids: readonly number[]): number {
+  const wanted = new Set(pids);
+  let ms = 0;
+  for (const p of readProcs()) if (wanted.has(p.pid)) ms += p.ms;
+  return ms;
+}
+
 /** CPU used so far by this process and by each live descendant. */
 export function cpuSnapshot(): CpuSnapshot {
   const usage = process.cpuUsage();

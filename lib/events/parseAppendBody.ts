@@ -78,15 +78,63 @@ function fromStructured(value: unknown, pointer: string): ProposedEvent {
   return { id, type, ...(data === undefined ? {} : { data }), attributes };
 }
 
-/** Percent-decodes a binary-mode header value (HTTP binding 3.1.3.2). */
-function headerValue(name: string, raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw validationFailed(`Invalid CloudEvent: header '${name}' is not valid percent-encoding.`, {
-      header: name,
-    });
+/** A run of percent-escapes: decoded together, since one UTF-8 character spans several. */
+const PERCENT_ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
+
+/**
+ * Percent-decodes a binary-mode header value (HTTP binding 3.1.3.2), leniently: a `%` that does not start
+ * a valid escape, or escapes that do not form UTF-8, stay as they are. Senders do not all encode (the
+ * official JavaScript SDK sends extension values verbatim, so `note: "100%"` arrives as `100%`), and a
+ * value refused here would be an event refused for its header spelling.
+ */
+function headerValue(raw: string): string {
+  if (!raw.includes("%")) return raw;
+  return raw.replace(PERCENT_ESCAPES, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return decodeEscapesLeniently(run);
+    }
+  });
+}
+
+/** Decodes the escapes of `run` that form UTF-8 characters (1 to 4 bytes each); keeps the others. */
+function decodeEscapesLeniently(run: string): string {
+  let out = "";
+  let i = 0;
+  outer: while (i < run.length) {
+    for (let bytes = 4; bytes >= 1; bytes--) {
+      const part = run.slice(i, i + 3 * bytes);
+      if (part.length < 3 * bytes) continue;
+      try {
+        out += decodeURIComponent(part);
+        i += 3 * bytes;
+        continue outer;
+      } catch {}
+    }
+    out += run.slice(i, i + 3);
+    i += 3;
   }
+  return out;
+}
+
+/**
+ * The data of a binary-mode body under a JSON content type. JSON text is parsed. Text that is not JSON and
+ * does not start like a JSON object, array or string is a string: the official SDK's `HTTP.binary` sends
+ * string data unquoted (`data: "hello"` goes out as the body `hello` under `application/json`), and its
+ * receiver reads such a body back as that string. A body that starts like JSON must be JSON (the SDK's
+ * receiver refuses it too).
+ */
+function binaryData(body: string): unknown {
+  const start = body.trimStart()[0];
+  if (start !== "{" && start !== "[" && start !== '"') {
+    try {
+      JSON.parse(body);
+    } catch {
+      return body;
+    }
+  }
+  return parseJsonBody(body);
 }
 
 /**
@@ -113,7 +161,7 @@ function fromBinary(headers: AppendHeaders, body: string): ProposedEvent {
         },
       );
     }
-    attributes[name] = headerValue(header, raw);
+    attributes[name] = headerValue(raw);
   }
   const { specversion, id, type, ...rest } = attributes;
   const missing = (name: string) =>
@@ -141,7 +189,7 @@ function fromBinary(headers: AppendHeaders, body: string): ProposedEvent {
   return {
     id,
     type,
-    data: parseJsonBody(body),
+    data: binaryData(body),
     attributes: { ...rest, datacontenttype: contentType.trim() },
   };
 }

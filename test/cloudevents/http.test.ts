@@ -66,6 +66,68 @@ describe("CloudEvents HTTP binding, the SDK as producer", () => {
     });
   });
 
+  it("binary mode: string data the SDK sends unquoted is the string its own receiver reads", async () => {
+    for (const data of ["hello", "hello world, 100% sure", "C:\\temp\\x", 'he said "hi"']) {
+      const message = HTTP.binary(new CloudEvent({ source: "/s", type: "Text", data }));
+      // What the SDK sends: the string as the body, unquoted, under application/json.
+      expect(message.body).toBe(data);
+      expect(String(message.headers["content-type"])).toMatch(/^application\/json/);
+      const res = await post("binary-text", message);
+      expect(res.status).toBe(201);
+      const events = (await read("binary-text")).events;
+      expect(parseStrict(events.at(-1)).data).toBe(data);
+    }
+    // Where the SDK's receiver can read it back, both agree.
+    expect(
+      HTTP.toEvent(HTTP.binary(new CloudEvent({ source: "/s", type: "T", data: "hello" }))),
+    ).toMatchObject({
+      data: "hello",
+    });
+    // A body that starts like JSON must still be JSON.
+    const broken = await post("binary-text", {
+      headers: {
+        "content-type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": "b-1",
+        "ce-source": "/s",
+        "ce-type": "T",
+      },
+      body: '{"a":',
+    });
+    expect(broken.status).toBe(400);
+    expect(broken.body).toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  it("binary mode: decodes percent-escapes in header values, and keeps a % that starts none", async () => {
+    const cases: Array<[string, string]> = [
+      ["100%", "100%"],
+      ["%C3%A9t%C3%A9", "été"],
+      ["50%-off %zz %4", "50%-off %zz %4"],
+      ["%FF%C3%A9", "%FFé"],
+      ["a%20b%25c", "a b%c"],
+    ];
+    for (const [i, [header, value]] of cases.entries()) {
+      const res = await post("binary-percent", {
+        headers: {
+          "content-type": "application/json",
+          "ce-specversion": "1.0",
+          "ce-id": `p-${i}`,
+          "ce-source": "/s",
+          "ce-type": "T",
+          "ce-note": header,
+        },
+        body: "{}",
+      });
+      expect(res.status, header).toBe(201);
+      const events = (await read("binary-percent")).events;
+      expect(parseStrict(events.at(-1)).note, header).toBe(value);
+    }
+    // The SDK sends extension values as they are: a producer's `100%` arrives and is kept.
+    const sdk = HTTP.binary(new CloudEvent({ source: "/s", type: "T", note: "100%", data: {} }));
+    expect((await post("binary-percent", sdk)).status).toBe(201);
+    expect((await read("binary-percent")).events.at(-1).note).toBe("100%");
+  });
+
   it("structured mode: keeps every producer attribute with its JSON type", async () => {
     const sent = producerEvent();
     expect((await post("orders-structured", HTTP.structured(sent))).status).toBe(201);

@@ -5,7 +5,7 @@ import { parseAppendBody } from "../../lib/events/parseAppendBody.ts";
 import { assertStreamId } from "../../lib/events/streamId.ts";
 import type { ExpectedVersion } from "../../lib/events/types.ts";
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
-import { traceparentForRequest, withTraceparent } from "../../lib/tracing/traceparent.ts";
+import { parseTraceparent, traceparentForAppend, withTraceparent } from "../../lib/tracing/traceparent.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 function expectedVersionParam(value: string | undefined): ExpectedVersion {
@@ -18,6 +18,23 @@ function expectedVersionParam(value: string | undefined): ExpectedVersion {
   });
 }
 
+// On Lambda the events continue the function's own X-Ray trace. With the Powertools tracer on (see
+// `functions/shared/runtime.ts`), the handler's subsegment is their parent; the tracer is loaded only
+// there, as importing it costs every promise of the process an async hook.
+const onLambda = Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME);
+const lambdaTracing =
+  onLambda && process.env.POWERTOOLS_TRACE_ENABLED !== "false"
+    ? await import("../../lib/tracing/lambdaTracer.ts")
+    : undefined;
+const tracer = lambdaTracing?.createTracer({ serviceName: "eventbus-http", enabled: true });
+
+/** The X-Ray header of this invocation's own work, or `undefined` off Lambda. */
+function lambdaTrace(): string | undefined {
+  if (!onLambda) return undefined;
+  // `_X_AMZN_TRACE_ID` changes with every invocation; its `Parent` is the function's segment.
+  return (tracer && lambdaTracing?.currentTraceHeader(tracer)) ?? process.env._X_AMZN_TRACE_ID;
+}
+
 /** POST /streams/{streamId}/events */
 export const handler = httpHandler(getRuntime, async (request, { sql }) => {
   const streamId = assertStreamId(request.path("streamId"));
@@ -27,9 +44,13 @@ export const handler = httpHandler(getRuntime, async (request, { sql }) => {
     Object.entries(request.event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
   );
   const parsed = parseAppendBody(headers, request.body());
-  // The request's trace travels with its events (the CloudEvents `traceparent` extension) unless the
-  // producer set one, so one trace shows append, listener, SQS and consumer.
-  const traceparent = traceparentForRequest(headers);
+  // The append's trace travels with its events (the CloudEvents `traceparent` extension) unless the
+  // producer set one, so one trace shows append, listener, SQS and consumer (precedence in
+  // `traceparentForAppend`). A W3C header the Lambda's trace overrides stays findable as an annotation.
+  const own = lambdaTrace();
+  const traceparent = traceparentForAppend({ lambdaTrace: own, headers });
+  const requested = parseTraceparent(headers.traceparent);
+  if (own && requested && tracer) tracer.putAnnotation("request_traceparent", headers.traceparent!.trim());
   const events = traceparent
     ? parsed.map((event) => ({ ...event, attributes: withTraceparent(event.attributes ?? {}, traceparent) }))
     : parsed;

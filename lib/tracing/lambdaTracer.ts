@@ -21,3 +21,18 @@ export function createTracer(options: { serviceName: string; enabled: boolean })
  */
 export const traceHandler = (tracer: Tracer): MiddlewareObj =>
   captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj;
+
+/**
+ * The X-Ray header of the work in progress: the current trace's `Root`, the (sub)segment the code runs in
+ * (inside `traceHandler`, the handler's own subsegment) as `Parent`, and the trace's `Sampled` decision.
+ * `undefined` outside a traced invocation; then Lambda's `_X_AMZN_TRACE_ID` (whose `Parent` is the
+ * function's segment) is the next best thing.
+ */
+export function currentTraceHeader(tracer: Tracer): string | undefined {
+  const current = tracer.getSegment();
+  if (!current) return undefined;
+  // A subsegment knows its segment; the segment holds the trace id and the sampling decision.
+  const segment = "trace_id" in current ? current : current.segment;
+  if (!segment?.trace_id || !current.id) return undefined;
+  return `Root=${segment.trace_id};Parent=${current.id};Sampled=${segment.notTraced ? 0 : 1}`;
+}

@@ -1,8 +1,9 @@
 /**
  * W3C Trace Context (`traceparent`) and its AWS X-Ray equivalent. The bus carries the producer's trace as
  * the CloudEvents `traceparent` extension attribute (CloudEvents Distributed Tracing extension), so one
- * trace can show append → listener → SQS → consumer. Everything here is pure string work: no SDK, no I/O.
+ * trace can show append → listener → SQS → consumer. Everything here is string work: no SDK, no I/O.
  */
+import { randomBytes } from "node:crypto";
 
 /** A parsed `traceparent`: version 00, a 32-hex trace id, a 16-hex parent span id and the sampled flag. */
 export interface TraceContext {
@@ -33,20 +34,55 @@ export function parseTraceparent(value: unknown): TraceContext | undefined {
 export const formatTraceparent = (context: TraceContext): string =>
   `00-${context.traceId}-${context.parentId}-${context.sampled ? "01" : "00"}`;
 
+/** A parsed X-Ray trace header: the root trace id, and the parent and sampling decision when given. */
+export interface XRayTrace {
+  traceId: string;
+  parentId?: string;
+  /** `undefined` when the header leaves the decision open (`Sampled=?` or no `Sampled`). */
+  sampled?: boolean;
+}
+
 /**
- * Reads an X-Ray trace header (`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1`,
- * what API Gateway and Lambda pass as `X-Amzn-Trace-Id` / `_X_AMZN_TRACE_ID`). X-Ray's trace id is the W3C
- * one with a dash after its first 8 digits (the epoch seconds), so the two convert without loss.
+ * Reads an X-Ray trace header in any of the forms AWS documents: `Root=1-5759e988-bd862e3fe1be46a994272793`
+ * (what API Gateway and load balancers add to a request, with no parent), with `;Sampled=1`, with
+ * `;Parent=53995c3f42cd8ad8;Sampled=1` (what Lambda passes as `_X_AMZN_TRACE_ID`, possibly with
+ * `;Lineage=...`), and with `Self=...` before the root. X-Ray's trace id is the W3C one with a dash after
+ * its first 8 digits (the epoch seconds), so the two convert without loss.
  */
-export function fromXRayHeader(header: unknown): TraceContext | undefined {
+export function parseXRayHeader(header: unknown): XRayTrace | undefined {
   if (typeof header !== "string") return undefined;
   const root = XRAY_ROOT.exec(header);
-  const parent = XRAY_PARENT.exec(header);
-  if (!root || !parent) return undefined;
+  if (!root) return undefined;
   const traceId = `${root[1]}${root[2]}`.toLowerCase();
-  const parentId = parent[1]!.toLowerCase();
-  if (/^0+$/.test(parentId)) return undefined;
-  return { traceId, parentId, sampled: XRAY_SAMPLED.exec(header)?.[1] === "1" };
+  if (/^0+$/.test(traceId)) return undefined;
+  const parent = XRAY_PARENT.exec(header)?.[1]?.toLowerCase();
+  const sampled = XRAY_SAMPLED.exec(header)?.[1];
+  return {
+    traceId,
+    ...(parent && !/^0+$/.test(parent) ? { parentId: parent } : {}),
+    ...(sampled === "1" ? { sampled: true } : sampled === "0" ? { sampled: false } : {}),
+  };
+}
+
+/** A new W3C span (parent) id: 64 random bits as 16 hex digits. */
+export const newSpanId = (): string => randomBytes(8).toString("hex");
+
+/**
+ * An X-Ray trace header as a W3C trace context. A header with no `Parent` (API Gateway's and the load
+ * balancers' `Root=...` alone) still names the trace: the work it starts gets a new span id from
+ * `mintParentId`. An open sampling decision becomes "not sampled" (flags 00): nobody upstream records it.
+ */
+export function fromXRayHeader(
+  header: unknown,
+  mintParentId: () => string = newSpanId,
+): TraceContext | undefined {
+  const trace = parseXRayHeader(header);
+  if (!trace) return undefined;
+  return {
+    traceId: trace.traceId,
+    parentId: trace.parentId ?? mintParentId(),
+    sampled: trace.sampled === true,
+  };
 }
 
 /** The X-Ray trace header of a trace context, e.g. for SQS's `AWSTraceHeader` message system attribute. */
@@ -56,9 +92,9 @@ export const toXRayHeader = (context: TraceContext): string =>
   }`;
 
 /**
- * The `traceparent` an append should stamp on events that carry none: the request's own W3C
- * `traceparent` header when valid, else the X-Ray trace of the request (`x-amzn-trace-id`, set by API
- * Gateway when tracing is on). `undefined` when the request is not traced, which is the local default.
+ * The trace of a request as a W3C `traceparent`: its W3C `traceparent` header when valid, else its X-Ray
+ * header (`x-amzn-trace-id`, also the `Root=...` alone that API Gateway adds). `undefined` when the request
+ * carries neither, which is the local default.
  */
 export function traceparentForRequest(
   headers: Readonly<Record<string, string | undefined>>,
@@ -71,11 +107,36 @@ export function traceparentForRequest(
 }
 
 /**
+ * The `traceparent` an append stamps on the events that carry none of their own (see `withTraceparent`:
+ * a valid one the producer put on an event is kept, as the CloudEvents distributed tracing extension
+ * asks: it names the trace that started the event). In order of precedence:
+ *
+ * 1. `lambdaTrace`, the X-Ray header of the append handler's own work on Lambda: the trace's `Root`, the
+ *    handler's (sub)segment as `Parent`, and its `Sampled` decision. The append, the listener's hop, SQS and
+ *    the consumer are then one X-Ray trace. It wins over a request's W3C `traceparent` header because the
+ *    handler's segment cannot move into another trace: X-Ray has already placed it in the request's.
+ * 2. The request's own trace (`traceparentForRequest`): locally, or where the function is not traced.
+ *
+ * @example
+ * const traceparent = traceparentForAppend({ lambdaTrace: process.env._X_AMZN_TRACE_ID, headers });
+ */
+export function traceparentForAppend(options: {
+  lambdaTrace?: string | undefined;
+  headers: Readonly<Record<string, string | undefined>>;
+}): string | undefined {
+  const own = parseXRayHeader(options.lambdaTrace);
+  if (own?.parentId) {
+    return formatTraceparent({ traceId: own.traceId, parentId: own.parentId, sampled: own.sampled === true });
+  }
+  return traceparentForRequest(options.headers);
+}
+
+/**
  * Adds `traceparent` to an event's attributes unless the producer set a valid one (the producer's trace
  * wins: it started the work). Returns the attributes unchanged when there is nothing to add.
  *
  * @example
- * const traceparent = traceparentForRequest(request.event.headers ?? {});
+ * const traceparent = traceparentForAppend({ lambdaTrace, headers });
  * const stamped = events.map((e) => withTraceparent(e, traceparent));
  */
 export function withTraceparent<T extends Record<string, unknown>>(

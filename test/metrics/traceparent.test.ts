@@ -3,7 +3,9 @@ import {
   continueTrace,
   fromXRayHeader,
   parseTraceparent,
+  parseXRayHeader,
   sqsTraceAttributes,
+  traceparentForAppend,
   traceparentForRequest,
   withTraceparent,
 } from "../../lib/tracing/traceparent.ts";
@@ -64,5 +66,53 @@ describe("trace context", () => {
     expect(withTraceparent({ type: "A", traceparent: "bogus" }, W3C).traceparent).toBe(W3C);
     const untouched = { type: "A" };
     expect(withTraceparent(untouched, undefined)).toBe(untouched);
+  });
+
+  // The forms of X-Amzn-Trace-Id AWS documents: API Gateway's and the load balancers' root alone, with a
+  // sampling decision, with a parent, with Self, and Lambda's _X_AMZN_TRACE_ID with its Lineage.
+  it("reads every documented X-Ray header form, a root with no parent included", () => {
+    expect(parseXRayHeader("Root=1-5759e988-bd862e3fe1be46a994272793")).toEqual({
+      traceId: "5759e988bd862e3fe1be46a994272793",
+    });
+    expect(parseXRayHeader("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")).toEqual({
+      traceId: "5759e988bd862e3fe1be46a994272793",
+      sampled: true,
+    });
+    expect(
+      parseXRayHeader("Self=1-67891233-12456789abcdef012345678;Root=1-67891233-abcdef012345678912345678"),
+    ).toEqual({ traceId: "67891233abcdef012345678912345678" });
+    expect(
+      parseXRayHeader(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=0;Lineage=a87bd80c:0",
+      ),
+    ).toEqual({ traceId: "5759e988bd862e3fe1be46a994272793", parentId: "557abcec3ee5a047", sampled: false });
+    for (const bad of ["Parent=53995c3f42cd8ad8;Sampled=1", "Root=1-5759e988-bd86", "", undefined]) {
+      expect(parseXRayHeader(bad)).toBeUndefined();
+    }
+    // With no parent, the work the header starts gets a span id of its own, in the same trace.
+    const context = fromXRayHeader("Root=1-5759e988-bd862e3fe1be46a994272793");
+    expect(context).toMatchObject({ traceId: "5759e988bd862e3fe1be46a994272793", sampled: false });
+    expect(context?.parentId).toMatch(/^[0-9a-f]{16}$/);
+    expect(traceparentForRequest({ "x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793" })).toMatch(
+      /^00-5759e988bd862e3fe1be46a994272793-[0-9a-f]{16}-00$/,
+    );
+  });
+
+  it("puts an append's events in the Lambda's own trace, ahead of the request's headers", () => {
+    const lambdaTrace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    const apiGateway = "Root=1-67891233-abcdef012345678912345678";
+    expect(traceparentForAppend({ lambdaTrace, headers: { "x-amzn-trace-id": apiGateway } })).toBe(
+      "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+    );
+    expect(traceparentForAppend({ lambdaTrace, headers: { traceparent: W3C } })).toBe(
+      "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+    );
+    // Unsampled on Lambda: the flag says so, and the listener records no segment for it.
+    expect(
+      traceparentForAppend({ lambdaTrace: lambdaTrace.replace("Sampled=1", "Sampled=0"), headers: {} }),
+    ).toBe("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00");
+    // Off Lambda (npm run dev, tracing off), the request's own trace.
+    expect(traceparentForAppend({ lambdaTrace: undefined, headers: { traceparent: W3C } })).toBe(W3C);
+    expect(traceparentForAppend({ lambdaTrace: undefined, headers: {} })).toBeUndefined();
   });
 });

@@ -574,9 +574,10 @@ export class EventBus extends Construct {
       },
     });
     // X-Ray: the listener's hop of each sampled trace (append -> listener -> SQS -> consumer) goes to this
-    // daemon over UDP, which batches it to X-Ray. Not essential: the listener forwards without it.
+    // daemon over UDP, which batches it to X-Ray. Not essential: the listener forwards without it. Pinned to
+    // the major version AWS's ECS examples use: security fixes arrive, a new major does not on redeploy.
     task.addContainer("xray-daemon", {
-      image: ecs.ContainerImage.fromRegistry("public.ecr.aws/xray/aws-xray-daemon:latest"),
+      image: ecs.ContainerImage.fromRegistry("public.ecr.aws/xray/aws-xray-daemon:3.x"),
       essential: false,
       portMappings: [{ containerPort: 2000, protocol: ecs.Protocol.UDP }],
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: "xray", logGroup }),

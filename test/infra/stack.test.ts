@@ -177,6 +177,7 @@ describe("synthesised stack", () => {
         // The X-Ray daemon sidecar the listener sends its segments to; the listener runs without it.
         Match.objectLike({
           Name: "xray-daemon",
+          Image: "public.ecr.aws/xray/aws-xray-daemon:3.x",
           Essential: false,
           PortMappings: [Match.objectLike({ ContainerPort: 2000, Protocol: "udp" })],
         }),

@@ -1,6 +1,6 @@
 /**
  * `npm run build` (also run by `npm pack` through `prepack`): compiles the public entry points
- * (`eventbus/client`, `/consumer`, `/testing`, `/cdk` and the `eventbus` CLI) to dist/ with their `.d.ts`
+ * (`serverless-eventbus/client`, `/consumer`, `/testing`, `/cdk` and the `eventbus` CLI) to dist/ with their `.d.ts`
  * (tsconfig.build.json), then pre-bundles the code the construct deploys, so that an installed package
  * synthesises without the bus's TypeScript sources, without esbuild in the user's project and without
  * Docker-based bundling, and deploys exactly the code that was built and tested here.

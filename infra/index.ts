@@ -1,5 +1,5 @@
 /**
- * `eventbus/cdk`: the CDK constructs of the bus. `aws-cdk-lib` and `constructs` are peer dependencies, so
+ * `serverless-eventbus/cdk`: the CDK constructs of the bus. `aws-cdk-lib` and `constructs` are peer dependencies, so
  * these constructs join the app's own construct tree. From the installed package the Lambda handlers and the
  * listener image come pre-bundled (dist/lambda, dist/listener): synth needs neither esbuild nor Docker
  * for them, only for the consumers you declare.
@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { App, Stack } from "aws-cdk-lib";
- * import { EventBus } from "eventbus/cdk";
+ * import { EventBus } from "serverless-eventbus/cdk";
  *
  * const app = new App();
  * const stack = new Stack(app, "Orders");

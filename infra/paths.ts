@@ -5,13 +5,13 @@ const here = fileURLToPath(import.meta.url);
 
 /**
  * True when the construct runs from the repository's TypeScript sources (tests, `npm run synth`); false
- * when it runs from the compiled package (`eventbus/cdk`, dist/infra/paths.js), where the Lambda code and
+ * when it runs from the compiled package (`serverless-eventbus/cdk`, dist/infra/paths.js), where the Lambda code and
  * the listener come pre-bundled from dist/ (see infra/bundleAssets.ts).
  */
 export const fromSources = here.endsWith(".ts");
 
 /**
- * The package root: the repository root, or the installed package's directory (node_modules/eventbus).
+ * The package root: the repository root, or the installed package's directory (node_modules/serverless-eventbus).
  * From sources, Lambda entries, the listener's Docker build context and the lock file live here.
  */
 export const repoRoot = fromSources ? join(dirname(here), "..") : join(dirname(here), "..", "..");

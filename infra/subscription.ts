@@ -24,7 +24,7 @@ export type SubscriptionDefinitionInput = z.input<typeof definitionSchema>;
 /** A Lambda function that consumes the subscription's queue. */
 export interface SubscriptionConsumer {
   /**
-   * The module exporting `handler` (an SQS handler, e.g. from `createConsumer` of `eventbus/consumer`),
+   * The module exporting `handler` (an SQS handler, e.g. from `createConsumer` of `serverless-eventbus/consumer`),
    * bundled with esbuild at synth: absolute, or relative to the CDK app's directory (the repository root
    * when synthesised from this repository).
    */

@@ -1,5 +1,5 @@
 /**
- * `eventbus/client`: the typed SDK for the bus's HTTP and WebSocket APIs. Node 20+ and browsers; no
+ * `serverless-eventbus/client`: the typed SDK for the bus's HTTP and WebSocket APIs. Node 20+ and browsers; no
  * Node-only imports except the lazily loaded `ws` fallback for Node 20 (see `webSocket.ts`).
  */
 export {

@@ -1,10 +1,10 @@
 /**
- * `eventbus/consumer`: turns a typed function into the SQS Lambda handler of a subscription's consumer
+ * `serverless-eventbus/consumer`: turns a typed function into the SQS Lambda handler of a subscription's consumer
  * (partial batch failures, in-order handling on FIFO queues).
  *
  * @example
  * ```ts
- * import { createConsumer } from "eventbus/consumer";
+ * import { createConsumer } from "serverless-eventbus/consumer";
  *
  * export const handler = createConsumer(async (event) => {
  *   if (event.type === "OrderPlaced") await reserveStock(event.data);

@@ -1,5 +1,5 @@
 /**
- * `eventbus/testing`: helpers for testing code that consumes the bus, against a real (local or deployed)
+ * `serverless-eventbus/testing`: helpers for testing code that consumes the bus, against a real (local or deployed)
  * bus and its SQS queues.
  */
 export { ExpectEventsError, type ExpectEventsOptions, expectEvents } from "./expectEvents.ts";

@@ -18,7 +18,7 @@ const browserField: Plugin = {
   },
 };
 
-describe("eventbus/client in a browser bundle", () => {
+describe("serverless-eventbus/client in a browser bundle", () => {
   it("bundles for the browser with no Node built-in and no ws", async () => {
     const result = await build({
       entryPoints: ["lib/client/index.ts"],

@@ -23,9 +23,9 @@ const run = promisify(execFile);
 
 /**
  * What a new user does: `npm pack` this repository, install the tarball (plus the CDK peers) into a fresh
- * project, and use every entry point from there: a CDK app synthesises with `eventbus/cdk`, a script appends
- * and reads with `eventbus/client`, the `eventbus` binary runs, and a consumer made with `eventbus/consumer`
- * runs under `eventbus/testing` against a bus this test starts. Nothing is imported from the repository.
+ * project, and use every entry point from there: a CDK app synthesises with `serverless-eventbus/cdk`, a script appends
+ * and reads with `serverless-eventbus/client`, the `eventbus` binary runs, and a consumer made with `serverless-eventbus/consumer`
+ * runs under `serverless-eventbus/testing` against a bus this test starts. Nothing is imported from the repository.
  */
 const work = mkdtempSync(join(tmpdir(), "eventbus-pack-"));
 const project = join(work, "project");
@@ -74,7 +74,7 @@ beforeAll(async () => {
       private: true,
       type: "module",
       dependencies: {
-        eventbus: `file:${join(work, tarball.filename)}`,
+        "serverless-eventbus": `file:${join(work, tarball.filename)}`,
         "aws-cdk-lib": cdkVersion.version,
         constructs: constructsVersion,
       },
@@ -138,7 +138,9 @@ describe("the packed package", () => {
 
   it("installs on this Node without engine warnings", () => {
     expect(installLog).not.toMatch(/EBADENGINE/);
-    const manifest = JSON.parse(readFileSync(join(project, "node_modules/eventbus/package.json"), "utf8"));
+    const manifest = JSON.parse(
+      readFileSync(join(project, "node_modules/serverless-eventbus/package.json"), "utf8"),
+    );
     expect(manifest.private).toBeUndefined();
     expect(manifest.peerDependencies).toMatchObject({
       "aws-cdk-lib": expect.any(String),
@@ -150,10 +152,10 @@ describe("the packed package", () => {
     script(
       "check.ts",
       `import { App, Stack } from "aws-cdk-lib";
-import { EventBus, EventBusMonitoring, type EventBusProps } from "eventbus/cdk";
-import { createClient, type CloudEvent } from "eventbus/client";
-import { createConsumer } from "eventbus/consumer";
-import { expectEvents, runConsumer } from "eventbus/testing";
+import { EventBus, EventBusMonitoring, type EventBusProps } from "serverless-eventbus/cdk";
+import { createClient, type CloudEvent } from "serverless-eventbus/client";
+import { createConsumer } from "serverless-eventbus/consumer";
+import { expectEvents, runConsumer } from "serverless-eventbus/testing";
 const props: EventBusProps = { subscriptions: { billing: { definition: { ordering: "stream" } } } };
 const stack = new Stack(new App(), "S");
 new EventBusMonitoring(stack, "Monitoring", { bus: new EventBus(stack, "Bus", props) });
@@ -180,11 +182,11 @@ export const both = [expectEvents, runConsumer];
     await inProject(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "."]);
   }, 300_000);
 
-  it("synthesises a CDK app with EventBus from eventbus/cdk, deploying the package's pre-built code", async () => {
+  it("synthesises a CDK app with EventBus from serverless-eventbus/cdk, deploying the package's pre-built code", async () => {
     script(
       "app.mjs",
       `import { App, Stack } from "aws-cdk-lib";
-import { EventBus } from "eventbus/cdk";
+import { EventBus } from "serverless-eventbus/cdk";
 const app = new App({ outdir: "cdk.out" });
 const stack = new Stack(app, "Orders");
 new EventBus(stack, "Bus", {
@@ -237,10 +239,10 @@ app.synth();
     expect(JSON.parse(migrated.stdout)).toEqual({ message: "migrations applied", applied: "none pending" });
   }, 300_000);
 
-  it("appends and reads with eventbus/client", async () => {
+  it("appends and reads with serverless-eventbus/client", async () => {
     script(
       "client.mjs",
-      `import { createClient } from "eventbus/client";
+      `import { createClient } from "serverless-eventbus/client";
 const bus = createClient({ url: process.env.EVENTBUS_URL, token: process.env.EVENTBUS_TOKEN });
 const appended = await bus.append("orders-1", [{ type: "OrderPlaced", data: { total: 42 } }, { type: "OrderPaid" }]);
 const page = await bus.read("orders-1");
@@ -255,10 +257,10 @@ console.log(JSON.stringify({ version: appended.version, types: page.events.map((
     });
   });
 
-  it("bundles eventbus/client for browsers with no Node built-in", async () => {
+  it("bundles serverless-eventbus/client for browsers with no Node built-in", async () => {
     // esbuild fails on any `node:` or Node built-in import when bundling for the browser.
     const { metafile } = await build({
-      entryPoints: [join(project, "node_modules/eventbus/dist/lib/client/index.js")],
+      entryPoints: [join(project, "node_modules/serverless-eventbus/dist/lib/client/index.js")],
       absWorkingDir: project,
       bundle: true,
       platform: "browser",
@@ -270,7 +272,9 @@ console.log(JSON.stringify({ version: appended.version, types: page.events.map((
     const packages = Object.keys(metafile.inputs).filter((input) => input.includes("node_modules/"));
     // Node 20's WebSocket fallback resolves to the `ws` package's browser stub, never used in a browser.
     expect(
-      packages.filter((p) => !p.includes("node_modules/eventbus/") && p !== "node_modules/ws/browser.js"),
+      packages.filter(
+        (p) => !p.includes("node_modules/serverless-eventbus/") && p !== "node_modules/ws/browser.js",
+      ),
     ).toEqual([]);
   });
 
@@ -288,12 +292,12 @@ console.log(JSON.stringify({ version: appended.version, types: page.events.map((
     expect(events.map((e) => [e.type, e.data])).toEqual([["CliAppended", { n: 1 }]]);
   }, 60_000);
 
-  it("runs a consumer from eventbus/consumer under eventbus/testing", async () => {
+  it("runs a consumer from serverless-eventbus/consumer under serverless-eventbus/testing", async () => {
     script(
       "consumer.mjs",
-      `import { createClient } from "eventbus/client";
-import { createConsumer } from "eventbus/consumer";
-import { expectEvents, runConsumer } from "eventbus/testing";
+      `import { createClient } from "serverless-eventbus/client";
+import { createConsumer } from "serverless-eventbus/consumer";
+import { expectEvents, runConsumer } from "serverless-eventbus/testing";
 const bus = createClient({ url: process.env.EVENTBUS_URL, token: process.env.EVENTBUS_TOKEN });
 const endpoint = process.env.SQS_ENDPOINT;
 await bus.subscriptions.create("shipping", { filter: { type: ["OrderPlaced"] }, startFrom: "current" });

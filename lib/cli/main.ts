@@ -702,6 +702,20 @@ for (const command of [program, ...program.commands, ...subscriptions.commands, 
   command.exitOverride();
 }
 
+/** Resolves once everything written to `stream` before this call has been handed to the OS (or failed). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  // Writes complete in order, so the callback of an empty write runs after every earlier one.
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}
+
+// A reader that goes away (`eventbus tail ... | head -1`) ends the command quietly, as SIGPIPE ends
+// other Unix tools, instead of an unhandled EPIPE error with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    process.exit(error.code === "EPIPE" ? (process.exitCode ?? EXIT.ok) : EXIT.failure);
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -716,6 +730,9 @@ try {
     process.exitCode = exitCodeFor(error);
   }
 }
-// An open WebSocket or a pending retry timer must not keep a finished command alive (writes to pipes and
-// files are synchronous on POSIX, so nothing printed is lost).
+// An open WebSocket or a pending retry timer must not keep a finished command alive, so the command ends
+// with process.exit; but only once stdout and stderr are flushed: a write to a pipe whose reader lags
+// (`eventbus read --json | slow-consumer`) is queued in the process, and exiting drops it while the
+// exit code still says success.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 process.exit(process.exitCode ?? EXIT.ok);

@@ -57,7 +57,16 @@ interface Run {
 /** Runs the CLI with the bus's URLs and an admin token in the environment (unless overridden). */
 function cli(
   args: string[],
-  options: { env?: Record<string, string | undefined>; stdin?: string; viaTsx?: boolean } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    stdin?: string;
+    viaTsx?: boolean;
+    /**
+     * Leaves stdout unread until the process exits or this long has passed, as a slow reader at the other
+     * end of a pipe would: whatever the process had not written when it exited is lost.
+     */
+    readAfterMs?: number;
+  } = {},
 ) {
   const entry = options.viaTsx ? ["--import", "tsx", "lib/cli/main.ts"] : [binary];
   const child = spawn(process.execPath, [...entry, ...args], {
@@ -73,9 +82,20 @@ function cli(
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
+  const readStdout = () => {
+    if (child.stdout.listenerCount("data") > 0) return;
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+  };
+  if (options.readAfterMs === undefined) readStdout();
+  else {
+    const timer = setTimeout(readStdout, options.readAfterMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      readStdout();
+    });
+  }
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
   });
@@ -186,6 +206,23 @@ describe("append and read", () => {
     const missing = await cli(["read", `nothing-${suffix}`]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain("STREAM_NOT_FOUND");
+  });
+});
+
+describe("output through a pipe", () => {
+  it("writes every line to a slow reader before it exits 0", { timeout: 60_000 }, async () => {
+    // ~360 KB of NDJSON: far more than a pipe buffers (64 KB), so most of it waits in the process until
+    // the reader catches up; exiting before it is written would lose it and still report success.
+    const stream = `pipe-${suffix}`;
+    const padding = "x".repeat(1400);
+    await h.api.request("POST", `/streams/${stream}/events`, {
+      body: Array.from({ length: 200 }, (_, i) => ({ type: "Big", data: { i, padding } })),
+    });
+    const read = await cli(["read", stream, "--json"], { readAfterMs: 5000 });
+    expect(read.code).toBe(0);
+    const lines = read.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(200);
+    expect(lines.map((line) => JSON.parse(line).data.i)).toEqual([...Array(200).keys()]);
   });
 });
 

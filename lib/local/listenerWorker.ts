@@ -3,8 +3,9 @@
  * on AWS it is a container of its own, and here it would otherwise share the one event loop that serves
  * HTTP appends (every append wakes it for a head probe, a page read, a realtime directory read and a
  * checkpoint). Started by `startLocalSubscriptions` with `workerData` `{config, databaseUrl, root}`;
- * sends `{ready}` once running, `{log}` lines, and `{stopped}` after a `{stop: true}`. It reads the AWS
- * endpoints from the environment it inherits.
+ * sends `{ready}` once running, `{log}` lines, `{metrics}` batches of what it records (parked events,
+ * replayed into the `/metrics` of the main thread by `startTsWorker`), and `{stopped}` after a
+ * `{stop: true}`. It reads the AWS endpoints from the environment it inherits.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -14,6 +15,8 @@ import { startCaptureReader } from "../capture/startCaptureReader.ts";
 import type { Config } from "../config.ts";
 import { createSql } from "../db/client.ts";
 import { listenerSqlOptions, listenerSqsOptions, startListener } from "../listener/startListener.ts";
+import { forwardRecordings } from "../metrics/forwardMetrics.ts";
+import { metrics } from "../metrics/registry.ts";
 import { loadOperators } from "../operators/loadOperators.ts";
 import { startOperators } from "../operators/startOperators.ts";
 
@@ -23,6 +26,7 @@ const { config, databaseUrl, root, realtimeQueueUrl } = workerData as {
   root: string;
   realtimeQueueUrl: string | undefined;
 };
+const forwarding = forwardRecordings(metrics, (batch) => parentPort!.postMessage({ metrics: batch }));
 const log = (message: string) => parentPort!.postMessage({ log: message });
 const logAs = (part: string) => (level: string, message: string, fields?: Record<string, unknown>) => {
   if (level !== "debug") log(`${part}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
@@ -68,5 +72,6 @@ parentPort!.on("message", async () => {
   await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
   sqs.destroy();
   realtimeDynamo.destroy();
+  forwarding.stop();
   parentPort!.postMessage({ stopped: true });
 });

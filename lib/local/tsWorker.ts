@@ -1,10 +1,13 @@
 import { Worker } from "node:worker_threads";
+import { replayRecordings } from "../metrics/forwardMetrics.ts";
+import { metrics } from "../metrics/registry.ts";
 
 /**
  * Runs a TypeScript module of `npm run dev` in a worker thread (registering tsx's loader first, as the
  * parent runs under it) with `workerData` and the environment `env`. The module posts `{ready: true}`
- * once running, may post `{log}` lines and `{error}` messages, and answers `{stop: true}` with
- * `{stopped: true}`. Resolves once it is ready; a failure before that rejects.
+ * once running, may post `{log}` lines, `{error}` messages and `{metrics}` batches (from
+ * `forwardRecordings`, replayed into this thread's registry, which `/metrics` serves), and answers
+ * `{stop: true}` with `{stopped: true}`. Resolves once it is ready; a failure before that rejects.
  */
 export async function startTsWorker(
   moduleUrl: URL,
@@ -16,9 +19,10 @@ export async function startTsWorker(
     `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl.href)}); });`,
     { eval: true, workerData, env: { ...env } },
   );
-  worker.on("message", (message: { log?: string; error?: string }) => {
+  worker.on("message", (message: { log?: string; error?: string; metrics?: unknown }) => {
     if (message.log) log(message.log);
     if (message.error) log(message.error);
+    if (message.metrics) replayRecordings(metrics, message.metrics);
   });
   await new Promise<void>((resolve, reject) => {
     const onReady = (message: { ready?: boolean }) => {

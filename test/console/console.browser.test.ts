@@ -274,8 +274,13 @@ describe("web console (headless Chromium against npm run dev)", () => {
     ]);
   });
 
-  it("serves the bus's figures at /metrics in Prometheus text", async () => {
+  it("serves the bus's figures at /metrics in Prometheus text, those of its worker threads included", async () => {
     const text = await (await fetch(`${bus.httpUrl}/metrics`)).text();
+    // Recorded in worker threads (the listener parks, the broadcaster fans out), served by the main one.
+    expect(text).toContain('eventbus_parked_events_total{subscription="poison"} 1');
+    expect(text).toContain('eventbus_redriven_events_total{subscription="poison"} 1');
+    expect(text).toMatch(/^eventbus_fanout_duration_seconds_count [1-9]\d*$/m);
+    expect(text).toMatch(/^eventbus_fanout_duration_seconds_bucket\{le="\+Inf"\} [1-9]\d*$/m);
     expect(text).toMatch(/^eventbus_appends_total \d+$/m);
     expect(text).toContain('eventbus_subscription_lag_events{subscription="shipping"} 0');
     expect(text).toContain('eventbus_subscription_parked{subscription="poison"} 0');

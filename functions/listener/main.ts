@@ -18,6 +18,8 @@ import {
   listenerSqsOptions,
   startListener,
 } from "../../lib/listener/startListener.ts";
+import { startProcessMetrics } from "../../lib/metrics/processMetrics.ts";
+import { metrics } from "../../lib/metrics/registry.ts";
 import { loadOperators } from "../../lib/operators/loadOperators.ts";
 import { startOperators } from "../../lib/operators/startOperators.ts";
 import { xrayDaemonSink } from "../../lib/tracing/xrayDaemon.ts";
@@ -37,6 +39,11 @@ async function main() {
     ...listenerSqsOptions,
   });
   const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
+  // What the listener records (parked events by subscription) reaches CloudWatch as EMF on stdout.
+  const emf = startProcessMetrics(metrics, {
+    bus: config.EVENTBUS_NAME,
+    serviceName: "eventbus-listener",
+  });
   const tracing = config.AWS_XRAY_DAEMON_ADDRESS ? xrayDaemonSink(config.AWS_XRAY_DAEMON_ADDRESS) : undefined;
   const options: ListenerOptions = {
     sql,
@@ -95,6 +102,7 @@ async function main() {
     sqs.destroy();
     realtimeDynamo.destroy();
     tracing?.close();
+    emf.stop();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown());

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Config } from "../config.ts";
 import { createRealtimeTable } from "../realtime/table.ts";
-import { startDynamoServer } from "./dynamoServer.ts";
+import { startStandIn } from "./startStandIn.ts";
 import { startTsWorker } from "./tsWorker.ts";
 import { startWsGateway } from "./wsGateway.ts";
 
@@ -16,7 +16,7 @@ export interface LocalRealtimeOptions {
 }
 
 /**
- * The realtime half of `npm run dev`: DynamoDB (dynalite on `EVENTBUS_DYNAMODB_PORT`, unless
+ * The realtime half of `npm run dev`: DynamoDB (dynalite in a worker thread, on `EVENTBUS_DYNAMODB_PORT`, unless
  * `AWS_ENDPOINT_URL` names a LocalStack or other endpoint) with the realtime table, the WebSocket gateway
  * stand-in on `EVENTBUS_WS_PORT` serving the unmodified route handlers and `@connections`, and the
  * broadcaster Lambda (in a worker thread of its own) polling the realtime fan-out queue (`EVENTBUS_REALTIME_QUEUE_URL`, created by the
@@ -24,7 +24,7 @@ export interface LocalRealtimeOptions {
  */
 export async function startLocalRealtime({ config, env, stops, log }: LocalRealtimeOptions): Promise<string> {
   if (!config.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_DYNAMODB) {
-    const dynamo = await startDynamoServer({ port: config.EVENTBUS_DYNAMODB_PORT });
+    const dynamo = await startStandIn("dynamodb", config.EVENTBUS_DYNAMODB_PORT, log);
     stops.push({ name: "dynamodb", stop: dynamo.stop });
     env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
     log(`DynamoDB      ${dynamo.endpoint} (dynalite, in memory)`);

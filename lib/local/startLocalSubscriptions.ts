@@ -7,7 +7,7 @@ import { listenerSqlOptions, listenerSqsOptions } from "../listener/startListene
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { createSubscriptionQueues } from "../subscriptions/subscriptionQueues.ts";
 import { updateSubscriptionQueues } from "../subscriptions/updateSubscriptionQueues.ts";
-import { startSqsServer } from "./sqsServer.ts";
+import { startStandIn } from "./startStandIn.ts";
 import { startTsWorker } from "./tsWorker.ts";
 
 type Stop = () => Promise<void> | void;
@@ -21,13 +21,13 @@ interface LocalPartOptions {
 }
 
 /**
- * SQS for `npm run dev`: the embedded stand-in (fauxqs) on `EVENTBUS_SQS_PORT` unless `AWS_ENDPOINT_URL`
+ * SQS for `npm run dev`: the embedded stand-in (fauxqs, in a worker thread) on `EVENTBUS_SQS_PORT` unless `AWS_ENDPOINT_URL`
  * names LocalStack or another endpoint, and the realtime fan-out queue `<prefix>realtime`. Sets
  * `AWS_ENDPOINT_URL_SQS` and `EVENTBUS_REALTIME_QUEUE_URL` for the handlers.
  */
 export async function startLocalSqs({ config, env, stops, log }: LocalPartOptions): Promise<void> {
   if (!config.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_SQS) {
-    const server = await startSqsServer({ port: config.EVENTBUS_SQS_PORT });
+    const server = await startStandIn("sqs", config.EVENTBUS_SQS_PORT, log);
     stops.push({ name: "sqs", stop: server.stop });
     env.AWS_ENDPOINT_URL_SQS = server.endpoint;
     log(`SQS           ${server.endpoint} (fauxqs, in memory)`);

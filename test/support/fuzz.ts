@@ -154,7 +154,9 @@ const LEAKS: Array<[string, RegExp]> = [
     /\bselect\b[\s\S]*\bfrom\b|\binsert into\b|\bdelete from\b|\bupdate \w+ set\b|syntax error|\brelation "|violates|duplicate key|invalid input syntax/i,
   ],
   ["schema", /\beventbus\.\w+/],
-  ["file path", /\/(?:work|home|usr|tmp|var)\/|node_modules|[A-Z]:\\/],
+  // Linux paths only: the bus runs on Linux (Lambda, Fargate, CI). A Windows pattern (`[A-Z]:\\`) matched
+  // JSON's own escapes of echoed input, such as `N:\\\"` for an echoed `N:"` quoted inside a message.
+  ["file path", /\/(?:work|home|usr|tmp|var)\/|node_modules/],
   ["ARN", /arn:aws/],
   [
     "internal error text",
@@ -171,9 +173,10 @@ export function leakIn(text: string, echoes: readonly string[] = []): string | u
   for (const echo of echoes) {
     if (echo.length < 3) continue;
     scrubbed = scrubbed.split(echo).join("");
-    // The answer is JSON: the echo may appear escaped.
+    // The answer is JSON: the echo may appear escaped, or escaped twice when a message quotes it.
     const escaped = JSON.stringify(echo).slice(1, -1);
     scrubbed = scrubbed.split(escaped).join("");
+    scrubbed = scrubbed.split(JSON.stringify(escaped).slice(1, -1)).join("");
   }
   return LEAKS.find(([, pattern]) => pattern.test(scrubbed))?.[0];
 }

@@ -9,7 +9,7 @@ import { parkEvents } from "../subscriptions/parkEvents.ts";
 import { patternToSql } from "../subscriptions/patternToSql.ts";
 import { type ForwardEvent, readForwardPage } from "../subscriptions/readForwardPage.ts";
 import { storeCheckpoint } from "../subscriptions/storeCheckpoint.ts";
-import { readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
+import { type QueueDepth, readQueueDepth } from "../subscriptions/subscriptionQueues.ts";
 import type { SegmentSink } from "../tracing/xrayDaemon.ts";
 import { cloudEventJson } from "./cloudEventJson.ts";
 import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
@@ -41,6 +41,14 @@ export interface ForwarderDeps {
   pageSize: number;
   /** Pause while the queue holds more visible messages than this; 0 disables back-pressure. */
   maxQueueDepth: number;
+  /**
+   * How stale a queue depth reading may be: SQS's `ApproximateNumberOfMessages` is eventually consistent,
+   * and AWS documents up to about a minute. Messages sent within this window before a reading count on
+   * top of it until a later reading shows them. Default 60 s.
+   */
+  depthLagMs?: number;
+  /** Reads the queue's depth; `readQueueDepth` (GetQueueAttributes) unless given. */
+  readDepth?: (queueUrl: string) => Promise<QueueDepth | null>;
   log: ListenerLog;
   /**
    * The realtime table: when given, the realtime target sends only events whose topics have members
@@ -54,6 +62,7 @@ export interface ForwarderDeps {
 }
 
 const BACKPRESSURE_RECHECK_MS = 1_000;
+const DEFAULT_DEPTH_LAG_MS = 60_000;
 
 /** The conditional checkpoint write matched nothing: replayed, deleted or no longer owned. */
 class CheckpointRefused extends Error {}
@@ -76,28 +85,78 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   let wake: (() => void) | undefined;
   /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
   let scanned = -1;
-  // Back-pressure bookkeeping. `dispatched` and `completed` count messages handed to / accepted by SQS;
-  // `included` is how many of them the last depth reading is known to contain (those accepted before the
-  // read started). The estimate counts everything else on top, so a burst cannot run past the maximum
-  // by more than one page.
+  // Back-pressure bookkeeping. A depth reading may be stale (SQS's counts are eventually consistent), so
+  // the estimate is the last reading plus every message it may not show yet: those still being sent, and
+  // those SQS accepted within `depthLagMs` before the reading started, unless a reading has since shown
+  // them. A reading shows at least as many of our messages as the queue's total (visible + in flight)
+  // grew since the reading before (consumers only take messages away), so that growth credits as many
+  // unshown sends. The estimate is therefore never below the true depth while readings are at most
+  // `depthLagMs` stale and the listener is the queue's only producer (a redrive from the DLQ adds
+  // messages the credit may mistake for ours), and the queue never holds more than the maximum plus one
+  // message from the listener. The price: while consumers take messages faster than readings show them,
+  // at most about the maximum depth is sent per `depthLagMs`.
+  const depthLagMs = deps.depthLagMs ?? DEFAULT_DEPTH_LAG_MS;
+  const readDepth = deps.readDepth ?? ((url: string) => readQueueDepth(deps.sqs, url));
   let depthCheckedAt = 0;
   let knownDepth = 0;
+  let lastTotal: number | undefined;
   let dispatched = 0;
   let completed = 0;
-  let included = 0;
+  /** Sends SQS accepted that no reading is known to show: when each batch completed, and its size. */
+  let unshown: Array<{ at: number; count: number }> = [];
+  let unshownCount = 0;
+  /** Growth a reading showed beyond the sends recorded by then: sends it saw before their replies came. */
+  let creditForPending = 0;
   let overloaded = false;
   let refreshing: Promise<void> | undefined;
 
-  const estimatedDepth = () => knownDepth + dispatched - included;
+  const estimatedDepth = () => knownDepth + (dispatched - completed) + unshownCount;
+
+  function recordSent(count: number) {
+    completed += count;
+    if (deps.maxQueueDepth <= 0) return;
+    const credited = Math.min(count, creditForPending);
+    creditForPending -= credited;
+    if (count === credited) return;
+    unshown.push({ at: Date.now(), count: count - credited });
+    unshownCount += count - credited;
+  }
+
+  /**
+   * Forgets the sends a reading shows: those accepted more than `depthLagMs` before it started, and, for
+   * `credit` messages of growth, the oldest others. Which sends are credited does not matter, only how
+   * many: no more than the reading proved to be there.
+   */
+  function settleUnshown(startedAt: number, credit: number) {
+    const kept: typeof unshown = [];
+    let left = credit;
+    for (const send of unshown) {
+      if (send.at < startedAt - depthLagMs) continue;
+      if (left > 0) {
+        const taken = Math.min(left, send.count);
+        left -= taken;
+        if (taken < send.count) kept.push({ at: send.at, count: send.count - taken });
+        continue;
+      }
+      kept.push(send);
+    }
+    unshown = kept;
+    unshownCount = kept.reduce((sum, send) => sum + send.count, 0);
+    // SQS may count a message before its send call returns: the rest of the growth is theirs.
+    creditForPending = Math.min(left, dispatched - completed);
+  }
 
   function refreshDepth(): Promise<void> {
     if (refreshing) return refreshing;
-    const completedBefore = completed;
-    refreshing = readQueueDepth(deps.sqs, target.queueUrl)
+    const startedAt = Date.now();
+    refreshing = readDepth(target.queueUrl)
       .then((depth) => {
         depthCheckedAt = Date.now();
         knownDepth = depth?.visible ?? 0;
-        included = completedBefore;
+        const total = depth ? depth.visible + depth.inFlight : 0;
+        const growth = lastTotal === undefined ? 0 : Math.max(0, total - lastTotal);
+        settleUnshown(startedAt, growth);
+        lastTotal = total;
       })
       .finally(() => {
         refreshing = undefined;
@@ -272,10 +331,15 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const sending = sendMessages(sendOptions, messages);
         const before = previous;
         const done = (async () => {
-          const refused = await sending;
+          let refused: RefusedMessage[];
+          try {
+            refused = await sending;
+          } finally {
+            // Sent or not, never counted as on the way forever; a failed page is sent again anyway.
+            recordSent(messages.length);
+          }
           spans?.end(new Set(refused.map((r) => r.message)));
           await park(refused);
-          completed += messages.length;
           await before;
           const stored = await storeCheckpoint(deps.sql, {
             name: target.name,

@@ -1,14 +1,22 @@
-import { SetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SetQueueAttributesCommand,
+} from "@aws-sdk/client-sqs";
+import pLimit from "p-limit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSql, type Sql } from "../../lib/db/client.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
+import { probeHead } from "../../lib/events/readSafeHead.ts";
+import { startForwarder } from "../../lib/listener/forwarder.ts";
 import { type Listener, listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
 import { metrics } from "../../lib/metrics/registry.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
+import { OWNER_LOCK_NAMESPACE } from "../../lib/subscriptions/ownership.ts";
 import { readSubscriptionStatus } from "../../lib/subscriptions/readSubscriptionStatus.ts";
 import { redriveSubscription } from "../../lib/subscriptions/redriveSubscription.ts";
-import { readQueueDepth } from "../../lib/subscriptions/subscriptionQueues.ts";
+import { type QueueDepth, readQueueDepth } from "../../lib/subscriptions/subscriptionQueues.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createSqsClient, receiveEvents, uniquePrefix } from "./support.ts";
 
@@ -47,6 +55,46 @@ const subscribe = async (name: string, body: unknown) =>
       queuePrefix: prefix,
     })
   ).subscription;
+
+/** One short poll, as a consumer that polls now and then does: the `data.i` of what it took and deleted. */
+async function takeVisible(queueUrl: string): Promise<number[]> {
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+  );
+  if (Messages.length > 0) {
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+  return Messages.map((m) => (JSON.parse(m.Body!) as { data: { i: number } }).data.i);
+}
+
+/**
+ * A consumer that drains the queue a batch at a time, each time once the subscription is paused and the
+ * listener has had a second to read the depth again (or once nothing is left to forward): the `data.i`
+ * of what it took.
+ */
+async function drainWhenPaused(
+  queueUrl: string,
+  status: () => Promise<{ state: string; lag: number }>,
+  count: number,
+): Promise<Set<number>> {
+  const seen = new Set<number>();
+  const deadline = Date.now() + 30_000;
+  while (seen.size < count && Date.now() < deadline) {
+    const now = await status();
+    if (now.state === "paused" || now.lag === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      for (const i of await takeVisible(queueUrl)) seen.add(i);
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return seen;
+}
 
 const checkpointOf = async (name: string) =>
   (await db.sql<[{ position: number }]>`select position from eventbus.checkpoints where name = ${name}`)[0]!
@@ -203,9 +251,94 @@ describe("listener resilience", () => {
     });
     expect((await status()).lag).toBeGreaterThanOrEqual(34);
 
-    const all = await receiveEvents(sqs, subscription.queueUrl, 40, { timeoutMs: 30_000 });
-    expect(new Set(all.map((r) => (r.event.data as { i: number }).i)).size).toBe(40);
+    // A consumer that takes what is queued only once the listener has paused and read the depth again.
+    // (One that long-polls takes each message the moment it lands, before any depth reading can show it:
+    // then the listener, which must assume readings lag, counts those sends for up to `depthLagMs` and
+    // forwards at most about the maximum per that window.)
+    const seen = await drainWhenPaused(subscription.queueUrl, status, 40);
+    expect(seen.size).toBe(40);
     await expect.poll(async () => (await status()).state, { timeout: 10_000 }).toBe("active");
     expect(await status()).toMatchObject({ lag: 0, lagSeconds: 0, pausedAt: null });
   });
+});
+
+describe("back-pressure with a stale queue depth", () => {
+  it("keeps within one message of the maximum while readings lag, and resumes once they catch up", async () => {
+    // A database of its own, with no listener: the forwarder under test is the subscription's only owner.
+    const own = await createTestDatabase();
+    const lock = await own.sql.reserve();
+    try {
+      const { subscription } = await createSubscription(own.sql, sqs, {
+        name: "stale-depth",
+        definition: parseSubscriptionDefinition({}),
+        queuePrefix: prefix,
+      });
+      const [{ pid, locked }] = await lock<[{ pid: number; locked: boolean }]>`
+        select pg_backend_pid() as pid, pg_try_advisory_lock(${OWNER_LOCK_NAMESPACE}, ${subscription.id}) as locked`;
+      expect(locked).toBe(true);
+      // Real SQS's ApproximateNumberOfMessages can lag for up to a minute: here the readings stay at what
+      // the queue held before anything was sent until `fresh` is set.
+      let fresh = false;
+      const stale: QueueDepth = { visible: 0, inFlight: 0 };
+      const forwarder = startForwarder(
+        {
+          name: subscription.name,
+          lockId: subscription.id,
+          queueUrl: subscription.queueUrl,
+          kind: "subscription",
+          fifo: false,
+          pattern: null,
+        },
+        {
+          sql: own.sql,
+          sqs,
+          source: "urn:test",
+          lockPid: pid,
+          limit: pLimit(4),
+          pageSize: 10,
+          maxQueueDepth: 5,
+          readDepth: async (url) => (fresh ? readQueueDepth(sqs, url) : stale),
+          log: () => {},
+          onGone: () => {},
+        },
+      );
+      try {
+        await appendToStream(
+          own.sql,
+          "stale-1",
+          Array.from({ length: 40 }, (_, i) => ({ type: "Stale", data: { i } })),
+        );
+        // What the listener does on each wake-up: record the head, so the page can read up to it.
+        await probeHead(own.sql);
+        forwarder.kick();
+        const status = async () => (await readSubscriptionStatus(own.sql, sqs, [subscription]))[0]!;
+        await expect.poll(async () => (await status()).state, { timeout: 10_000 }).toBe("paused");
+        // Readings say the queue is empty, yet it never holds more than the maximum plus one.
+        for (let i = 0; i < 8; i++) {
+          expect((await readQueueDepth(sqs, subscription.queueUrl))!.visible).toBeLessThanOrEqual(6);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        // Readings catch up: the sends they now show are no longer counted on top of them, so the
+        // forwarder stays paused at 6 rather than waiting out the 60 s it assumes readings may lag...
+        fresh = true;
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        expect((await readQueueDepth(sqs, subscription.queueUrl))!.visible).toBe(6);
+        expect((await status()).state).toBe("paused");
+        // ... and a consumer taking them is seen at the next reading: delivery resumes at once.
+        const seen = new Set(await takeVisible(subscription.queueUrl));
+        expect(seen.size).toBe(6);
+        await expect
+          .poll(async () => (await readQueueDepth(sqs, subscription.queueUrl))!.visible, { timeout: 5_000 })
+          .toBe(6);
+        for (const i of await drainWhenPaused(subscription.queueUrl, status, 34)) seen.add(i);
+        expect(seen.size).toBe(40);
+        await expect.poll(async () => (await status()).state, { timeout: 10_000 }).toBe("active");
+      } finally {
+        await forwarder.stop();
+      }
+    } finally {
+      lock.release();
+      await own.close();
+    }
+  }, 60_000);
 });

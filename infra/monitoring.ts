@@ -53,6 +53,9 @@ export class EventBusMonitoring extends Construct {
       this.alarmTopic = topic;
     }
 
+    // The SubscriptionMetrics function also counts the realtime connections (RealtimeConnections).
+    bus.realtimeTable.grantReadData(bus.functions.metrics);
+
     // Published every minute for every subscription, declared or created at run time, by the
     // SubscriptionMetrics function; Metrics Insights lets one alarm watch all of them.
     const insights = (statistic: string, metric: string, label: string) =>

@@ -1,3 +1,4 @@
+import { countConnections } from "../../lib/metrics/countConnections.ts";
 import { readLagSeconds } from "../../lib/metrics/readLagSeconds.ts";
 import { readSlotLag } from "../../lib/metrics/readSlotLag.ts";
 import { listSubscriptions } from "../../lib/subscriptions/listSubscriptions.ts";
@@ -76,13 +77,34 @@ export function captureSlotMetricRecords(bus: string, lagBySlot: ReadonlyMap<str
 }
 
 /**
+ * The bus-wide EMF record (dimension `Bus`): `RealtimeConnections`, the open WebSocket connections, which
+ * the dashboard's realtime widget shows.
+ */
+export function busMetricRecord(bus: string, connections: number, now: number) {
+  return {
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [["Bus"]],
+          Metrics: [{ Name: "RealtimeConnections", Unit: "Count" }],
+        },
+      ],
+    },
+    Bus: bus,
+    RealtimeConnections: connections,
+  };
+}
+
+/**
  * Scheduled every minute: measures every subscription - including those created at run time, which the
- * stack cannot know - and publishes the figures as EMF log lines, which CloudWatch turns into metrics
- * without an API call or an IAM grant. Written with `process.stdout.write` because Lambda's JSON log
+ * stack cannot know -, each replication slot and the realtime connections, and publishes the figures as
+ * EMF log lines, which CloudWatch turns into metrics without an API call or an IAM grant. Written with `process.stdout.write` because Lambda's JSON log
  * format wraps `console` output, and a wrapped record is no longer EMF.
  */
-export async function handler(): Promise<{ subscriptions: number }> {
-  const { sql, sqs, config } = await getRuntime();
+export async function handler(): Promise<{ subscriptions: number; connections?: number }> {
+  const { sql, sqs, dynamo, config } = await getRuntime();
   const statuses = await readSubscriptionStatus(sql, sqs, await listSubscriptions(sql));
   const lagSeconds = await readLagSeconds(
     sql,
@@ -94,5 +116,17 @@ export async function handler(): Promise<{ subscriptions: number }> {
   for (const record of captureSlotMetricRecords(config.EVENTBUS_NAME, await readSlotLag(sql), Date.now())) {
     process.stdout.write(`${JSON.stringify(record)}\n`);
   }
-  return { subscriptions: statuses.length };
+  // A realtime table that cannot be read costs the connection count only, not the subscription figures.
+  let connections: number | undefined;
+  try {
+    connections = await countConnections({ dynamo, tableName: config.EVENTBUS_REALTIME_TABLE });
+    process.stdout.write(
+      `${JSON.stringify(busMetricRecord(config.EVENTBUS_NAME, connections, Date.now()))}\n`,
+    );
+  } catch (error) {
+    process.stderr.write(
+      `${JSON.stringify({ level: "WARN", message: "could not count realtime connections", error: String(error) })}\n`,
+    );
+  }
+  return { subscriptions: statuses.length, ...(connections === undefined ? {} : { connections }) };
 }

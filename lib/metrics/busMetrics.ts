@@ -1,9 +1,9 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Sql } from "postgres";
-import { listConnections } from "../console/listConnections.ts";
 import type { RealtimeTable } from "../realtime/table.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { readSubscriptionStatus } from "../subscriptions/readSubscriptionStatus.ts";
+import { countConnections } from "./countConnections.ts";
 import { readLagSeconds } from "./readLagSeconds.ts";
 import { readSlotLag } from "./readSlotLag.ts";
 import type { MetricsRegistry } from "./registry.ts";
@@ -93,13 +93,6 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
     registry.gauge("eventbus_capture_lag_bytes", { slot }, lag);
   }
   if (sources.realtime) {
-    let connections = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await listConnections(sources.realtime, { limit: 1000, ...(cursor ? { cursor } : {}) });
-      connections += page.connections.length;
-      cursor = page.next ?? undefined;
-    } while (cursor);
-    registry.gauge("eventbus_realtime_connections", {}, connections);
+    registry.gauge("eventbus_realtime_connections", {}, await countConnections(sources.realtime));
   }
 }

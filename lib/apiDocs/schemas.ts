@@ -369,7 +369,20 @@ const presenceMember: JsonSchema = {
 /** WebSocket frames the bus sends (`ServerFrame` in lib/realtime/frames.ts). */
 export const serverFrameSchemas: Record<string, { schema: JsonSchema; summary: string }> = {
   ack: {
-    schema: { type: "object", required: ["type"], properties: { type: { const: "ack" }, id: frameId } },
+    schema: {
+      type: "object",
+      required: ["type"],
+      properties: {
+        type: { const: "ack" },
+        id: frameId,
+        head: {
+          type: "integer",
+          minimum: 0,
+          description:
+            "Subscriptions to event topics: the newest position when the subscription took effect. A client that subscribed without `from` and lost its connection before its first event resubscribes with `from: head + 1`.",
+        },
+      },
+    },
     summary: "The frame with this `id` was accepted.",
   },
   pong: {

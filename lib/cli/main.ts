@@ -9,7 +9,6 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { createClient, type EventBusClient } from "../client/client.ts";
-import { RealtimeClient } from "../client/realtime.ts";
 import type {
   CloudEvent,
   ExpectedVersion,
@@ -330,7 +329,14 @@ program
     if (c.wsUrl === undefined)
       throw new CliError(EXIT.usage, "no WebSocket URL: give --ws-url or EVENTBUS_WS_URL");
     const topic = topicArg === "$all" || topicArg.includes(":") ? topicArg : `stream:${topicArg}`;
-    const realtime = new RealtimeClient({ url: c.wsUrl, token: c.token, maxDelayMs: 5000 });
+    // Through the SDK's client, so that a `--from` too far back for the WebSocket replay is read over HTTP
+    // first (and so is the gap after a long disconnect).
+    const realtime = createClient({
+      url: c.url,
+      wsUrl: c.wsUrl,
+      ...(c.token ? { token: c.token } : {}),
+      realtime: { maxDelayMs: 5000 },
+    }).realtime;
     let seen = 0;
     let finish: (code: number) => void = () => {};
     const done = new Promise<number>((resolve) => {

@@ -60,8 +60,8 @@ export interface RealtimeOptions {
   /** How long before a token's `exp` to refresh it (default a fifth of its lifetime, 1 s to 60 s). */
   refreshLeadMs?: number;
   /**
-   * Reads events after a position over HTTP: used when a resumed subscription is refused for being too far
-   * behind for the WebSocket replay (`EventBusClient` wires it to `readAll`).
+   * Reads events after a position over HTTP: used when a subscription's `from` (or a resume) is refused
+   * for being too far behind for the WebSocket replay (`EventBusClient` wires it to `readAll`).
    */
   catchUp?: (
     after: bigint,
@@ -77,6 +77,10 @@ interface Subscription {
   topic: string;
   kind: "events" | "messages";
   filter: EventPattern | undefined;
+  /**
+   * The first position wanted: the caller's `from`, then moved on by the `head` of a live-only
+   * subscription's ack and by HTTP catch-up, so that a resubscription neither skips nor re-reads events.
+   */
   from: bigint | undefined;
   eventHandler?: EventHandler;
   messageHandler?: MessageHandler;
@@ -87,6 +91,10 @@ interface Subscription {
   /** Handler calls run one after another, in arrival order. */
   chain: Promise<void>;
   acked: boolean;
+  /** `subscribe` resolved: a later refusal ends the subscription instead of rejecting the call. */
+  resolved: boolean;
+  /** Reading a gap over HTTP: a reconnect leaves the resubscription to the catch-up. */
+  catchingUp: boolean;
   ready: { resolve: () => void; reject: (error: unknown) => void };
   active: boolean;
 }
@@ -118,6 +126,15 @@ const MAX_CATCH_UP_ROUNDS = 5;
 
 const isEventTopic = (topic: string) =>
   topic === "$all" || topic.startsWith("stream:") || topic.startsWith("category:");
+
+/**
+ * The server's refusal of a `from` too far back for the WebSocket replay (lib/realtime/subscribeToTopic.ts,
+ * `MAX_REPLAY_EVENTS`): the one VALIDATION_FAILED that reading the gap over HTTP cures. Error frames carry
+ * only a code and a message, so the message tells it from a bad filter or topic.
+ */
+const isTooFarBehind = (error: unknown) =>
+  (error as EventBusClientError).code === "VALIDATION_FAILED" &&
+  /^More than \d+ events follow 'from'/.test((error as EventBusClientError).detail ?? "");
 
 /**
  * A WebSocket connection to the bus that survives losses: it reconnects with exponential back-off and full
@@ -230,9 +247,14 @@ export class RealtimeClient {
         recent: new Set(),
         chain: Promise.resolve(),
         acked: false,
+        resolved: false,
+        catchingUp: false,
         active: true,
         ready: {
-          resolve: () => resolve(() => this.unsubscribe(subscription)),
+          resolve: () => {
+            subscription.resolved = true;
+            resolve(() => this.unsubscribe(subscription));
+          },
           reject: (error) => {
             this.subscriptions.delete(topic);
             subscription.active = false;
@@ -393,7 +415,8 @@ export class RealtimeClient {
       this.attempt = 0;
       this.setState("open");
       for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
-      for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
+      for (const subscription of this.subscriptions.values())
+        if (!subscription.catchingUp) this.sendSubscribe(subscription);
       for (const presence of this.presences.values()) if (presence.entered) this.reenter(presence);
       this.startTimers();
     };
@@ -505,7 +528,12 @@ export class RealtimeClient {
       ...(from === undefined ? {} : { from: positionParam(from) }),
     };
     this.request(frame).then(
-      () => {
+      (ack) => {
+        // A live-only subscription resumes after the head its ack reports, not only after its last event:
+        // events appended while it was disconnected, before it delivered any, are not skipped.
+        if (from === undefined && subscription.kind === "events" && typeof ack.head === "number") {
+          this.moveFrom(subscription, BigInt(ack.head) + 1n);
+        }
         subscription.acked = true;
         subscription.ready.resolve();
       },
@@ -513,30 +541,41 @@ export class RealtimeClient {
     );
   }
 
-  /** Where a (re)subscription starts: after the last delivered event, else where the caller asked. */
+  /** Where a (re)subscription starts: after the last delivered event or where `from` points, the later. */
   private resumeFrom(subscription: Subscription): bigint | undefined {
     if (subscription.kind !== "events") return undefined;
-    return subscription.last === undefined ? subscription.from : subscription.last + 1n;
+    if (subscription.last === undefined) return subscription.from;
+    const next = subscription.last + 1n;
+    return subscription.from !== undefined && subscription.from > next ? subscription.from : next;
+  }
+
+  private moveFrom(subscription: Subscription, from: bigint): void {
+    if (subscription.from === undefined || from > subscription.from) subscription.from = from;
   }
 
   private subscribeRefused(subscription: Subscription, from: bigint | undefined, error: unknown): void {
     if (!subscription.active) return;
     const code = (error as EventBusClientError).code;
     if (code === "NETWORK") return; // the connection dropped; the reconnect subscribes again
-    const isResume = subscription.last !== undefined;
-    if (!isResume) {
-      subscription.ready.reject(error);
+    if (from !== undefined && isTooFarBehind(error) && this.options.catchUp) {
+      // Too far behind for the WebSocket replay (a first `from`, or a resume after a long disconnect):
+      // read the gap over HTTP, then subscribe from its end. A first `subscribe` resolves after that.
+      subscription.catchingUp = true;
+      void this.catchUpOverHttp(subscription)
+        .catch((cause) => {
+          if (!subscription.resolved) subscription.ready.reject(cause);
+          else {
+            this.emitError(cause);
+            this.dropSubscription(subscription, cause);
+          }
+        })
+        .finally(() => {
+          subscription.catchingUp = false;
+        });
       return;
     }
-    if (code === "VALIDATION_FAILED" && from !== undefined && this.options.catchUp) {
-      // Too far behind for the WebSocket replay: read the gap over HTTP, then subscribe from its end.
-      void this.catchUpOverHttp(subscription).catch((cause) => {
-        this.emitError(cause);
-        this.dropSubscription(subscription, cause);
-      });
-      return;
-    }
-    this.dropSubscription(subscription, error);
+    if (!subscription.resolved) subscription.ready.reject(error);
+    else this.dropSubscription(subscription, error);
   }
 
   private dropSubscription(subscription: Subscription, error: unknown): void {
@@ -555,7 +594,8 @@ export class RealtimeClient {
         ? undefined
         : streamId.split("-")[0];
     for (let round = 0; round < MAX_CATCH_UP_ROUNDS; round++) {
-      for await (const page of this.options.catchUp!(subscription.last ?? 0n, 1000, category)) {
+      const after = this.resumeFrom(subscription)! - 1n;
+      for await (const page of this.options.catchUp!(after < 0n ? 0n : after, 1000, category)) {
         if (!subscription.active) return;
         const events = page.events.filter(
           (event) =>
@@ -564,6 +604,9 @@ export class RealtimeClient {
               matchesEventPattern(subscription.filter as ServerPattern, event)),
         );
         this.deliverEvents(subscription, events);
+        // Read past, matching or not: the resubscription starts after everything read.
+        const lastRead = page.events.at(-1);
+        if (lastRead) this.moveFrom(subscription, toBigPosition(lastRead.position) + 1n);
       }
       if (!subscription.active || this.stateValue !== "open") return;
       const from = this.resumeFrom(subscription)!;
@@ -575,11 +618,12 @@ export class RealtimeClient {
           from: positionParam(from),
         });
         subscription.acked = true;
+        subscription.ready.resolve();
         return;
       } catch (error) {
         const code = (error as EventBusClientError).code;
         if (code === "NETWORK") return;
-        if (code !== "VALIDATION_FAILED") throw error;
+        if (!isTooFarBehind(error)) throw error;
       }
     }
     throw errorForCode(

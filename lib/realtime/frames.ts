@@ -91,7 +91,11 @@ export interface PresenceMember {
 
 /** Frames the bus sends to clients. */
 export type ServerFrame =
-  | { type: "ack"; id?: string | number }
+  /**
+   * `head` (subscriptions to event topics): the newest position when the subscription took effect. A
+   * subscription without `from` that loses its connection before its first event resumes from `head + 1`.
+   */
+  | { type: "ack"; id?: string | number; head?: number }
   /** `connectionId` tells a client the id servers can message it by (`POST /connections/{id}/messages`). */
   | { type: "pong"; id?: string | number; connectionId: string }
   | { type: "events"; topic: string; events: EventBusCloudEvent[] }

@@ -12,7 +12,7 @@ import { putMembership } from "./putMembership.ts";
 import { releaseTopic, reserveTopic } from "./reserveTopic.ts";
 import { settleSeam } from "./seam.ts";
 import type { RealtimeTable } from "./table.ts";
-import { parseTopic, type Topic } from "./topic.ts";
+import { isEventTopic, parseTopic, type Topic } from "./topic.ts";
 
 /**
  * A `from` further back than this is refused: a WebSocket route has 29 seconds, and a client that far
@@ -74,14 +74,21 @@ export async function subscribeToTopic(
     tokenExpiresAt: connection.tokenExpiresAt,
     expiresAt: connection.expiresAt,
   };
-  const ack: ServerFrame = frame.id === undefined ? { type: "ack" } : { type: "ack", id: frame.id };
+  const ack = (head: number | undefined): ServerFrame => ({
+    type: "ack",
+    ...(frame.id === undefined ? {} : { id: frame.id }),
+    ...(head === undefined ? {} : { head }),
+  });
   try {
     await putMembership(deps.table, membership);
     if (frame.from === undefined) {
-      await deps.send(ack);
+      // The head once the membership is in place: every event after it reaches this connection live, so
+      // a client that loses the connection before its first event resumes from head + 1 with no gap.
+      await deps.send(ack(isEventTopic(topic) ? await readHeadPosition(deps.sql) : undefined));
       return;
     }
-    await replayHistory(deps, connection, topic, filter, frame.from, ack);
+    // With `from` the replay covers the gap a lost connection leaves; the client resumes after its last event.
+    await replayHistory(deps, connection, topic, filter, frame.from, ack(undefined));
   } catch (error) {
     // Leave no half subscription behind: a new topic is undone entirely, a `from` one loses its membership.
     if (newTopic || frame.from !== undefined) {

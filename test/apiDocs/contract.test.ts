@@ -317,6 +317,7 @@ describe("WebSocket frames validate against the AsyncAPI document", () => {
     expect(frame("subscribe")(subscribe)).toBe(true);
     const ack = await client.request(subscribe);
     expect(frame("ackFrame")(ack)).toBe(true);
+    expect(ack.head).toEqual(expect.any(Number));
     const error = await client.request({ action: "subscribe", id: "e", topic: "" });
     expect(error.type).toBe("error");
     expect(frame("errorFrame")(error)).toBe(true);

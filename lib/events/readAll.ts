@@ -13,7 +13,10 @@ export interface ReadAllOptions {
   /** Return events with a position strictly greater than this (default 0: from the beginning). */
   after?: number;
   limit?: number;
-  /** Only events of this type, or of any of these types. */
+  /**
+   * Only events of this type, or of any of these types. Types are not indexed: a page looks at no more than
+   * {@link MAX_FILTER_SCAN} positions and may end with fewer than `limit` events and a `next`.
+   */
   type?: string | readonly string[];
   /** Only events of this category, or of any of these categories. */
   category?: string | readonly string[];
@@ -29,16 +32,16 @@ export interface ReadAllOptions {
 export interface ReadAllResult {
   events: RecordedEvent[];
   /**
-   * The `after` of the next page, or `null` when this page reached the head of the log. With a `filter`, a
-   * page that scanned {@link MAX_FILTER_SCAN} stored events ends there, perhaps with fewer events than
-   * `limit` (even none): `next` then says where to go on.
+   * The `after` of the next page, or `null` when this page reached the head of the log. With a `filter` or
+   * a `type`, a page that looked at {@link MAX_FILTER_SCAN} positions ends there, perhaps with fewer events
+   * than `limit` (even none): `next` then says where to go on.
    */
   next: number | null;
 }
 
 /**
- * The most stored events one filtered read looks at. A pattern that matches rarely must not turn one
- * request into a scan of the whole log: the page ends and `next` carries on from there.
+ * The most positions one read by `filter` or `type` looks at. A pattern or a type that matches rarely must
+ * not turn one request into a scan of the whole log: the page ends and `next` carries on from there.
  */
 export const MAX_FILTER_SCAN = 5000;
 const FILTER_BATCH = 500;
@@ -71,25 +74,39 @@ export async function readAll(sql: Sql, options: ReadAllOptions = {}): Promise<R
   return (await readAllPage(sql, options)).result;
 }
 
+/**
+ * The stream condition of a token's `streams` patterns: patterns without a wildcard compare with `=`, which
+ * the `(stream_id, version)` index answers, so a stream's history never scans the log between its events.
+ */
+function streamCondition(sql: Sql, patterns: readonly string[] | undefined) {
+  if (patterns === undefined) return sql``;
+  const exact = patterns.filter((pattern) => !/[*?]/.test(pattern));
+  const globs = patterns.filter((pattern) => /[*?]/.test(pattern)).map(globToLike);
+  if (globs.length === 0) return sql`and stream_id = any(${exact}::text[])`;
+  if (exact.length === 0) return sql`and stream_id like any(${globs}::text[])`;
+  return sql`and (stream_id = any(${exact}::text[]) or stream_id like any(${globs}::text[]))`;
+}
+
 async function readAllPage(sql: Sql, options: ReadAllOptions, knownHead?: number) {
   const limit = options.limit ?? limits.defaultReadLimit;
-  const likes = options.streamPatterns?.map(globToLike);
   const head = knownHead ?? (await sql<[{ head: number }]>`select eventbus.safe_head() as head`)[0]!.head;
   const filter = options.filter;
   // The SQL part of the pattern only narrows (see patternToSql); every row is checked in TypeScript below.
   const narrowing = filter ? patternToSql(sql, filter.pattern) : sql`true`;
-  const read = (after: number, count: number) => sql<EventRow[]>`
+  const read = (after: number, count: number, upTo: number) => sql<EventRow[]>`
     select * from eventbus.events
-    where position > ${after} and position <= ${head}
+    where position > ${after} and position <= ${upTo}
       ${options.type === undefined ? sql`` : sql`and type = any(${list(options.type)}::text[])`}
       ${options.category === undefined ? sql`` : sql`and category = any(${list(options.category)}::text[])`}
-      ${likes === undefined ? sql`` : sql`and stream_id like any(${likes}::text[])`}
+      ${streamCondition(sql, options.streamPatterns)}
       and ${narrowing}
     order by position
     limit ${count}`;
 
-  if (!filter) {
-    const rows = await read(options.after ?? 0, limit + 1);
+  // Types have no index (appends pay for every index) and patterns are checked here: such a page looks at
+  // one window of positions, so a rare match never turns one request into a scan of the whole log.
+  if (!filter && options.type === undefined) {
+    const rows = await read(options.after ?? 0, limit + 1, head);
     const more = rows.length > limit;
     const events = rows.slice(0, limit).map(toRecordedEvent);
     return { safeHead: head, result: { events, next: more ? (events.at(-1)?.position ?? null) : null } };
@@ -97,24 +114,18 @@ async function readAllPage(sql: Sql, options: ReadAllOptions, knownHead?: number
 
   const events: RecordedEvent[] = [];
   let after = options.after ?? 0;
-  let scanned = 0;
+  const end = Math.min(head, after + MAX_FILTER_SCAN);
+  const next = (position: number) => (position >= head ? null : position);
   for (;;) {
-    const batch = Math.min(FILTER_BATCH, MAX_FILTER_SCAN - scanned);
-    const rows = await read(after, batch);
-    for (const [i, row] of rows.entries()) {
+    const rows = await read(after, FILTER_BATCH, end);
+    for (const row of rows) {
       const event = toRecordedEvent(row);
       after = event.position;
-      if (!matchesEventPattern(filter.pattern, toCloudEvent(event, filter.source))) continue;
+      if (filter && !matchesEventPattern(filter.pattern, toCloudEvent(event, filter.source))) continue;
       events.push(event);
-      if (events.length === limit) {
-        // More may follow unless this was the last row before the head.
-        const last = i === rows.length - 1 && rows.length < batch;
-        return { safeHead: head, result: { events, next: last ? null : after } };
-      }
+      if (events.length === limit) return { safeHead: head, result: { events, next: next(after) } };
     }
-    scanned += rows.length;
-    if (rows.length < batch) return { safeHead: head, result: { events, next: null } };
-    if (scanned >= MAX_FILTER_SCAN) return { safeHead: head, result: { events, next: after } };
+    if (rows.length < FILTER_BATCH) return { safeHead: head, result: { events, next: next(end) } };
   }
 }
 

@@ -5,6 +5,7 @@ import { cloudEventIdentity } from "./0004_cloudEventIdentity.ts";
 import { changeCapture } from "./0005_changeCapture.ts";
 import { subscriptionState } from "./0006_subscriptionState.ts";
 import { appendMany } from "./0007_appendMany.ts";
+import { noTypeIndex } from "./0008_noTypeIndex.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -15,4 +16,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 5, name: "change_capture", sql: changeCapture },
   { id: 6, name: "subscription_state", sql: subscriptionState },
   { id: 7, name: "append_many", sql: appendMany },
+  { id: 8, name: "no_type_index", sql: noTypeIndex },
 ];

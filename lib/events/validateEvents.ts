@@ -13,8 +13,39 @@ import {
 import { newEventId } from "./newEventId.ts";
 import type { ProposedEvent } from "./types.ts";
 
-/** Event ids must also be valid SQS FIFO deduplication ids: 1–128 printable ASCII characters, no spaces. */
-const EVENT_ID = /^[!-~]{1,128}$/;
+/**
+ * Ids of events without a producer `source` (plain JSON): their FIFO deduplication id is the readable
+ * `<stream>/<id>` (lib/listener/eventMessages.ts), which SQS takes only in printable ASCII, no spaces.
+ */
+const PLAIN_EVENT_ID = /^[!-~]{1,128}$/;
+
+/**
+ * Longest id, in UTF-8 bytes, of an event with a producer `source` (a CloudEvent), where any non-empty
+ * string is an id as CloudEvents allows: its FIFO deduplication id is a hash, and it travels only inside
+ * JSON (message bodies, WebSocket frames), never as an SQS message attribute. The limit is Postgres's:
+ * the id is part of the unique index on (stream id, id, source), whose entries must stay under about
+ * 2,700 bytes or the insert fails after the request was accepted; with a stream id of at most 200 bytes
+ * and a source of at most 1,024 (ASCII, a URI), 1,024 bytes for the id leave room. It also bounds what
+ * the id adds to every message and frame.
+ */
+export const MAX_EVENT_ID_BYTES = 1024;
+
+/** Why `id` is not a valid id for an event with (`sourced`) or without a producer source. */
+function eventIdRule(id: unknown, sourced: boolean): string | undefined {
+  if (typeof id !== "string") return "must be a string";
+  if (!sourced) {
+    return PLAIN_EVENT_ID.test(id)
+      ? undefined
+      : "must be 1-128 printable ASCII characters without spaces (any text up to 1024 bytes when the event is a CloudEvent with a source)";
+  }
+  if (id.length === 0) return "must not be empty";
+  const unstorable = unstorableTextRule(id);
+  if (unstorable) return unstorable;
+  const bytes = Buffer.byteLength(id);
+  return bytes > MAX_EVENT_ID_BYTES
+    ? `must be at most ${MAX_EVENT_ID_BYTES} bytes in UTF-8 (it is ${bytes})`
+    : undefined;
+}
 
 /** Characters of an event type, in Unicode code points. */
 export const MAX_EVENT_TYPE_LENGTH = 200;
@@ -161,9 +192,9 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
   return events.map((event, index) => {
     // Time-ordered ids keep the unique index on ids append-mostly, which keeps appends fast.
     const id = event.id ?? newEventId();
-    if (typeof id !== "string" || !EVENT_ID.test(id)) {
-      throw invalid(`/${index}/id`, "must be 1-128 printable ASCII characters without spaces");
-    }
+    // A bad `source` is refused below, with its own pointer.
+    const idRule = eventIdRule(id, typeof event.attributes?.source === "string");
+    if (idRule) throw invalid(`/${index}/id`, idRule);
     const typeRule = typeof event.type === "string" ? eventTypeRule(event.type) : "must be a string";
     if (typeRule) {
       throw invalid(`/${index}/type`, typeRule);
@@ -174,7 +205,7 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
     if (seen.has(identity)) {
       throw invalid(
         `/${index}/id`,
-        `'${id}' appears twice in this batch${attributes?.source ? " with the same source" : ""}`,
+        `'${printable(id)}' appears twice in this batch${attributes?.source ? " with the same source" : ""}`,
       );
     }
     seen.add(identity);

@@ -189,6 +189,29 @@ describe("identity on an ordered (FIFO) subscription", () => {
   });
 });
 
+describe("ids that are not printable ASCII", () => {
+  it("reach an ordered (FIFO) subscription and a WebSocket subscriber unchanged", async () => {
+    const { queueUrl } = await subscribe({
+      ordering: "stream",
+      filter: { streamid: [{ prefix: "any-id-" }] },
+    });
+    const client = await bus.connect();
+    const streamId = unique("any-id");
+    expect(await client.request({ action: "subscribe", topic: `stream:${streamId}` })).toMatchObject({
+      type: "ack",
+    });
+    const ids = ["order 17 / paid", "été ✓ 🎉", "x".repeat(1000)];
+    await postStructured(
+      streamId,
+      ids.map((id) => new CloudEvent({ id, source: "urn:a", type: "T", data: {} })),
+    );
+    const received = await receiveEvents(bus.sqs, queueUrl, 3, { settleMs: 500 });
+    expect(received.map((r) => parseStrict(r.event as never).id)).toEqual(ids);
+    const frame = await client.next((f) => f.type === "events", 10_000);
+    expect(frame.events.map((e: Record<string, unknown>) => parseStrict(e).id)).toEqual(ids);
+  });
+});
+
 describe("input transformers on a real subscription", () => {
   const orderPaths = {
     order: "$.data.orderId",

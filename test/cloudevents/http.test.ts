@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { CloudEvent, HTTP } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
@@ -239,6 +240,65 @@ describe("identity: source + id", () => {
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(201));
     expect(new Set(results.map((r) => r.body.events[0].position)).size).toBe(1);
     expect((await read("ident-3")).events).toHaveLength(1);
+  });
+
+  it("takes any non-empty string up to 1024 bytes as a CloudEvent's id; plain-JSON ids stay printable ASCII", async () => {
+    const ids = ["order 17 / paid", "été ✓ 🎉", "tab\tand\nnewline", "x".repeat(1000), "é".repeat(512)];
+    const res = await api.request("POST", "/streams/ident-any/events", {
+      contentType: "application/cloudevents-batch+json",
+      body: ids.map((id) => new CloudEvent({ id, source: "urn:a", type: "T", data: { id } })),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const events = (await read("ident-any")).events.map((e: Record<string, unknown>) => parseStrict(e));
+    expect(events.map((e: CloudEvent<unknown>) => e.id)).toEqual(ids);
+    // Binary mode: a space in ce-id.
+    const binary = HTTP.binary(new CloudEvent({ id: "with space", source: "/s", type: "T", data: {} }));
+    expect((await post("ident-any", binary)).status).toBe(201);
+    // Idempotent like any other id.
+    const again = await api.request("POST", "/streams/ident-any/events", {
+      contentType: "application/cloudevents+json",
+      body: new CloudEvent({ id: ids[1], source: "urn:a", type: "T", data: { id: ids[1] } }),
+    });
+    expect(again.status).toBe(201);
+    expect(again.body.events[0].version).toBe(2);
+
+    // The longest stream id, source and id together fit the unique index (random text: no compression).
+    const random = (n: number) => randomBytes(n).toString("base64url").slice(0, n);
+    const longest = {
+      specversion: "1.0",
+      id: random(1024),
+      source: `urn:${random(1020)}`,
+      type: "T",
+    };
+    const streamId = `l${random(199).replace(/[^A-Za-z0-9]/g, "a")}`;
+    const stored = await api.request("POST", `/streams/${streamId}/events`, {
+      contentType: "application/cloudevents+json",
+      body: longest,
+    });
+    expect(stored.status, JSON.stringify(stored.body)).toBe(201);
+    expect(parseStrict((await read(streamId)).events[0]).id).toBe(longest.id);
+
+    const refused = async (id: string, body: Record<string, unknown>, contentType: string) => {
+      const r = await api.request("POST", "/streams/ident-any/events", {
+        contentType,
+        body: { ...body, id },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({
+        code: "VALIDATION_FAILED",
+        pointer: expect.stringMatching(/^(\/0)?\/id$/),
+      });
+      return r.body.detail as string;
+    };
+    const ce = { specversion: "1.0", source: "urn:a", type: "T" };
+    const structured = "application/cloudevents+json";
+    expect(await refused("é".repeat(513), ce, structured)).toMatch(
+      /at most 1024 bytes in UTF-8 \(it is 1026\)/,
+    );
+    expect(await refused("a\u0000", ce, structured)).toMatch(/U\+0000/);
+    expect(await refused("", ce, structured)).toMatch(/non-empty/);
+    // Without a source, the id is also the readable FIFO deduplication id, which SQS limits.
+    expect(await refused("order 17", { type: "T" }, "application/json")).toMatch(/printable ASCII/);
   });
 
   it("refuses the same source and id twice in one batch", async () => {

@@ -27,6 +27,78 @@ interface ParkedEvent {
   parkedAt: string;
 }
 
+interface DeadLetter {
+  messageId: string;
+  body: string;
+  bodyBytes: number;
+  truncated: boolean;
+  receiveCount: number;
+  firstReceivedAt: string | null;
+  sentAt: string | null;
+  attributes: Record<string, string>;
+}
+
+/** A DLQ body as readable as it gets: pretty JSON when it parses (a cut body does not), else the text. */
+function prettyBody(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}
+const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "–");
+
+/** The DLQ's messages, looked at (not taken) whenever its depth changes: SQS has no other way to browse. */
+function DeadLetters({ name, depth }: { name: string; depth: number | null | undefined }) {
+  const [letters, setLetters] = useState<DeadLetter[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const begin = useNewestOnly();
+  useEffect(() => {
+    const isNewest = begin();
+    const load = async () => {
+      try {
+        const answer = await api<{ deadLetters: DeadLetter[] }>(
+          `/subscriptions/${enc(name)}/dead-letters?limit=20`,
+        );
+        if (!isNewest()) return;
+        setLetters(answer.deadLetters);
+        setError(null);
+      } catch (e) {
+        if (isNewest()) setError((e as Error).message);
+      }
+    };
+    void load();
+  }, [name, depth]);
+  return html`<section class="card" aria-labelledby="dlq-title">
+    <h3 id="dlq-title">Dead-letter queue</h3>
+    <p class="muted">Messages a consumer failed on maxReceiveCount times, oldest first (up to 20; looking counts as a receive). Redrive moves them back to the queue.</p>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <table>
+      <thead><tr><th>Message</th><th>Stream</th><th>Type</th><th class="num">Position</th><th class="num">Receives</th><th>First received</th><th>Sent</th></tr></thead>
+      <tbody>
+        ${letters?.map(
+          (d) => html`<tr data-dead-letter=${d.messageId}>
+            <td>
+              <details>
+                <summary class="mono">${d.messageId.slice(0, 8)}…</summary>
+                <pre class="json" tabindex="0" aria-label=${`Body of message ${d.messageId}`}>${prettyBody(d.body)}</pre>
+                ${d.truncated && html`<p class="muted">First ${d.body.length} characters of ${d.bodyBytes} bytes.</p>`}
+              </details>
+            </td>
+            <td class="mono">${d.attributes.streamid ?? "?"}</td>
+            <td>${d.attributes.type ?? "?"}</td>
+            <td class="num">${d.attributes.position ?? ""}</td>
+            <td class="num" data-cell="receives">${d.receiveCount}</td>
+            <td>${time(d.firstReceivedAt)}</td>
+            <td>${time(d.sentAt)}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${letters && letters.length === 0 && html`<p class="muted">The DLQ is empty.</p>`}
+  </section>`;
+}
+
 /** The state the bus reports, or one derived from the figures when it reports none. */
 const stateOf = (s: SubscriptionStatus): string =>
   s.state ?? (s.owner === null ? "unowned" : s.parked > 0 ? "parked" : s.lag > 0 ? "behind" : "active");
@@ -316,5 +388,6 @@ export function SubscriptionScreen({ name }: { name: string }) {
         </table>
         ${parked && parked.length === 0 && html`<p class="muted">Nothing parked.</p>`}
       </section>
-    </div>`;
+    </div>
+    ${status && html`<${DeadLetters} name=${name} depth=${status.dlqDepth} />`}`;
 }

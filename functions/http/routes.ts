@@ -72,6 +72,11 @@ export const httpRoutes: readonly HttpRoute[] = [
     name: "ListParkedEvents",
   },
   {
+    routeKey: "GET /subscriptions/{name}/dead-letters",
+    entry: "functions/http/listDeadLetters.ts",
+    name: "ListDeadLetters",
+  },
+  {
     routeKey: "GET /realtime/connections",
     entry: "functions/http/listConnections.ts",
     name: "ListConnections",

@@ -374,6 +374,37 @@ const operations: Record<string, Operation> = {
     },
     errors: [400, 404],
   },
+  "GET /subscriptions/{name}/dead-letters": {
+    summary: "Messages in a subscription's dead-letter queue, looked at and left there",
+    description:
+      "Oldest first, at most `limit` (1..50, default 10). Received with a visibility timeout of 0, so they stay in the DLQ for `POST .../redrive`; looking counts as a receive (`receiveCount` grows by one). Bodies above 8 KiB are cut (`truncated`).",
+    tags: ["Subscriptions"],
+    parameters: [
+      subscriptionName,
+      queryParam("limit", { type: "integer", minimum: 1, maximum: 50 }, "At most this many (default 10)."),
+    ],
+    responses: {
+      "200": jsonResponse(
+        "A sample of the DLQ's messages.",
+        objectWith({
+          deadLetters: {
+            type: "array",
+            items: objectWith({
+              messageId: { type: "string" },
+              body: { type: "string" },
+              bodyBytes: { type: "integer", minimum: 0 },
+              truncated: { type: "boolean" },
+              receiveCount: { type: "integer", minimum: 0 },
+              firstReceivedAt: nullable({ type: "string", format: "date-time" }),
+              sentAt: nullable({ type: "string", format: "date-time" }),
+              attributes: { type: "object", additionalProperties: { type: "string" } },
+            }),
+          },
+        }),
+      ),
+    },
+    errors: [400, 404],
+  },
   "GET /topics/{topic}/presence": {
     summary: "Who is present on a topic",
     description: "As a `presence.sync` frame lists them.",

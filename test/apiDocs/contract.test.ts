@@ -217,6 +217,12 @@ describe("every route's real responses validate against the OpenAPI document", (
     expect((await call("GET", "/subscriptions/{name}/parked", "/subscriptions/missing/parked")).status).toBe(
       404,
     );
+    const deadLetters = "/subscriptions/{name}/dead-letters";
+    expect((await call("GET", deadLetters, "/subscriptions/parking/dead-letters")).body.deadLetters).toEqual(
+      [],
+    );
+    expect((await call("GET", deadLetters, "/subscriptions/parking/dead-letters?limit=0")).status).toBe(400);
+    expect((await call("GET", deadLetters, "/subscriptions/missing/dead-letters")).status).toBe(404);
 
     const presence = await call("GET", "/topics/{topic}/presence", "/topics/room:lobby/presence");
     expect(presence.body).toEqual({ topic: "room:lobby", members: [] });

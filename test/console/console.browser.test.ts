@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -196,6 +196,46 @@ describe("web console (headless Chromium against npm run dev)", () => {
     expect(await page.getByLabel("Redrive progress").getAttribute("value")).toBe("1");
     await poll(() => parked.textContent(), { timeout: 10_000 }).toContain("Nothing parked.");
     await poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 }).toBe("0");
+  });
+
+  it("browses the dead-letter queue: a message a consumer failed on, with its body and receive count", async () => {
+    const put = await fetch(`${bus.httpUrl}/subscriptions/failing`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${bus.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ filter: { type: ["Refused"] }, startFrom: "current", maxReceiveCount: 1 }),
+    });
+    const { queueUrl } = (await put.json()) as { queueUrl: string };
+    await append("refunds-1", { type: "Refused", data: { reason: "card declined" } });
+    // A consumer that fails: it receives the message and lets it go, until SQS moves it to the DLQ.
+    const dlqDepth = async () => {
+      await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0 }));
+      const status = await fetch(`${bus.httpUrl}/subscriptions/failing`, {
+        headers: { authorization: `Bearer ${bus.adminToken}` },
+      });
+      return ((await status.json()) as { dlqDepth: number }).dlqDepth;
+    };
+    await poll(dlqDepth, { timeout: 20_000, interval: 250 }).toBe(1);
+
+    await page.goto(`${bus.httpUrl}/console#/subscriptions/failing`);
+    const dlq = page.getByRole("region", { name: "Dead-letter queue" });
+    const row = dlq.locator("tbody tr");
+    await poll(() => row.count()).toBe(1);
+    expect(await row.locator("td").allTextContents()).toEqual([
+      expect.stringMatching(/^[0-9a-f-]{8}…/),
+      "refunds-1",
+      "Refused",
+      expect.stringMatching(/^\d+$/),
+      expect.stringMatching(/^[1-9]\d*$/),
+      expect.any(String),
+      expect.any(String),
+    ]);
+    // The body, pretty-printed, one keyboard press away.
+    await row.locator("summary").focus();
+    await page.keyboard.press("Enter");
+    const body = dlq.getByLabel(/^Body of message/);
+    await poll(() => body.isVisible()).toBe(true);
+    expect(await body.textContent()).toContain('"reason": "card declined"');
+    await screenshot("dead-letters");
   });
 
   it("lists WebSocket connections and their topics", async () => {

@@ -1,3 +1,4 @@
+import { VERSION } from "../client/version.ts";
 import { limits } from "../limits.ts";
 import { clientFrameSchemas, componentSchemas, type JsonSchema, serverFrameSchemas } from "./schemas.ts";
 
@@ -104,7 +105,7 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): JsonSchema {
     asyncapi: "3.0.0",
     info: {
       title: "Event bus realtime and subscription messages",
-      version: "1",
+      version: VERSION,
       description: `WebSocket: JSON text frames of at most ${Math.round(limits.maxWebSocketFrameBytes / 1024)} KB; client frames carry \`action\` and an optional \`id\` echoed on the answer (ack, pong or error). Connect with \`?token=<JWT>\` (scope realtime:subscribe and/or realtime:publish). A bad frame gets an error frame and the connection stays open. SQS: each persistent subscription has a queue \`<queuePrefix><name>\` (\`.fifo\` when ordered) and a DLQ \`<queuePrefix><name>-dlq\`.`,
     },
     defaultContentType: "application/json",

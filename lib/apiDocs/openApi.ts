@@ -1,3 +1,4 @@
+import { VERSION } from "../client/version.ts";
 import { limits } from "../limits.ts";
 import { componentSchemas, type JsonSchema, streamIdSchema, subscriptionNameSchema } from "./schemas.ts";
 
@@ -443,7 +444,12 @@ const operations: Record<string, Operation> = {
     summary: "Liveness",
     tags: ["Operations"],
     public: true,
-    responses: { "200": jsonResponse("Running.", objectWith({ status: { const: "ok" } })) },
+    responses: {
+      "200": jsonResponse(
+        "Running; `version` is the package version the bus runs.",
+        objectWith({ status: { const: "ok" }, version: { type: "string" } }),
+      ),
+    },
     errors: [],
   },
   "GET /health/ready": {
@@ -561,7 +567,8 @@ export function openApiDocument(options: OpenApiOptions): JsonSchema {
     openapi: "3.1.0",
     info: {
       title: "Event bus HTTP API",
-      version: "1",
+      // The package version: the document describes the API of exactly this release.
+      version: VERSION,
       description:
         "Append and read events, manage persistent subscriptions (one SQS queue each) and broadcast to WebSocket clients. Errors are `application/problem+json` with a stable `code`. The WebSocket frames and the SQS message format are in the AsyncAPI document at `/asyncapi.json`.",
     },

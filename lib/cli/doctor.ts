@@ -2,6 +2,7 @@ import WebSocket from "ws";
 import { createClient } from "../client/client.ts";
 import { EventBusClientError } from "../client/errors.ts";
 import { tokenTimes } from "../client/token.ts";
+import { VERSION } from "../client/version.ts";
 import { colors as pc } from "./colors.ts";
 import type { CliConfig } from "./config.ts";
 
@@ -50,12 +51,7 @@ export async function runDoctor(config: CliConfig, timeoutMs: number): Promise<C
         .catch(() => undefined);
       if (typeof doc?.info?.version === "string") version = doc.info.version;
     }
-    checks.push({
-      name: "version",
-      ok: version !== undefined,
-      warn: version === undefined,
-      detail: version === undefined ? "the server does not report its version" : `server ${version}`,
-    });
+    checks.push(versionCheck(version, VERSION));
   } catch (error) {
     checks.push({
       name: "http",
@@ -117,6 +113,37 @@ export async function runDoctor(config: CliConfig, timeoutMs: number): Promise<C
     }
   }
   return checks;
+}
+
+/**
+ * Compares the server's package version with this CLI's. A different major or minor version warns (the
+ * HTTP API and frames may differ; under 1.0 a minor release may change them), a different patch does not.
+ * A warning does not fail `doctor`: the CLI may still work, and the user decides.
+ *
+ * @example
+ * ```ts
+ * versionCheck("0.2.0", "0.1.3"); // { name: "version", ok: false, warn: true, detail: "server 0.2.0, this CLI 0.1.3: ..." }
+ * ```
+ */
+export function versionCheck(server: string | undefined, cli: string): Check {
+  if (server === undefined) {
+    return {
+      name: "version",
+      ok: false,
+      warn: true,
+      detail: `the server does not report its version (this CLI ${cli})`,
+    };
+  }
+  const [serverMajor, serverMinor] = server.split(".");
+  const [cliMajor, cliMinor] = cli.split(".");
+  const part = serverMajor !== cliMajor ? "major" : serverMinor !== cliMinor ? "minor" : undefined;
+  if (part === undefined) return { name: "version", ok: true, detail: `server ${server}, this CLI ${cli}` };
+  return {
+    name: "version",
+    ok: false,
+    warn: true,
+    detail: `server ${server}, this CLI ${cli}: a different ${part} version; install the server's (npm install serverless-eventbus@${server}) if commands fail`,
+  };
 }
 
 /** Prints the checks, one line each. */

@@ -16,6 +16,7 @@ import type {
   SubscriptionDefinition,
   SubscriptionStatus,
 } from "../client/types.ts";
+import { VERSION } from "../client/version.ts";
 import { colors as pc } from "./colors.ts";
 import { type CliConfig, resolveConfig } from "./config.ts";
 import { printChecks, runDoctor } from "./doctor.ts";
@@ -61,6 +62,7 @@ program
   .option("--config <file>", "config file (env EVENTBUS_CONFIG; default ~/.config/eventbus/config.json)")
   .option("--json", "machine-readable output: JSON objects, NDJSON for event streams")
   .option("--no-color", "no colors (also NO_COLOR)")
+  .version(VERSION, "-V, --version", "print the version of the CLI (the serverless-eventbus package)")
   .showHelpAfterError("(add --help for usage)")
   .addHelpText(
     "after",

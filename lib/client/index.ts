@@ -55,4 +55,5 @@ export type {
   SubscriptionDefinition,
   SubscriptionStatus,
 } from "./types.ts";
+export { VERSION } from "./version.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./webSocket.ts";

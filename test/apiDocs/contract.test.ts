@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule, { type FormatsPlugin } from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -283,7 +284,11 @@ describe("every route's real responses validate against the OpenAPI document", (
     expect((await replay({ from: "origin" })).status).toBe(404);
     expect((await replay({ from: -1 })).status).toBe(400);
 
-    expect((await call("GET", "/health", "/health", { token: null })).body).toEqual({ status: "ok" });
+    const packageVersion = JSON.parse(readFileSync("package.json", "utf8")).version;
+    expect((await call("GET", "/health", "/health", { token: null })).body).toEqual({
+      status: "ok",
+      version: packageVersion,
+    });
     // No listener runs in this file: readiness says so with a 503 the document declares.
     expect([200, 503]).toContain(
       (await call("GET", "/health/ready", "/health/ready", { token: null })).status,
@@ -293,6 +298,7 @@ describe("every route's real responses validate against the OpenAPI document", (
   it("documentation: both documents and the page, without a token", async () => {
     const served = await call("GET", "/openapi.json", "/openapi.json", { token: null });
     expect(served.body.openapi).toBe("3.1.0");
+    expect(served.body.info.version).toBe(JSON.parse(readFileSync("package.json", "utf8")).version);
     expect(served.body.servers[0].url).toBe(bus.api.baseUrl);
     expect((await call("GET", "/asyncapi.json", "/asyncapi.json", { token: null })).body.asyncapi).toBe(
       "3.0.0",

@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { versionCheck } from "../../lib/cli/doctor.ts";
 import { type RealtimeHarness, startRealtimeHarness } from "../realtime/support.ts";
 import { TEST_JWT_SECRET } from "../support/httpApi.ts";
 
@@ -20,6 +21,7 @@ let env: Record<string, string>;
 const home = mkdtempSync(join(tmpdir(), "eventbus-cli-home-"));
 const binary = join(home, "eventbus.mjs");
 const suffix = randomBytes(3).toString("hex");
+const packageVersion: string = JSON.parse(readFileSync("package.json", "utf8")).version;
 
 beforeAll(async () => {
   await build({
@@ -309,7 +311,7 @@ describe("subscriptions", () => {
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(
       new RegExp(
-        `^replayed ${name}: \\d+ position\\(s\\) forwarded in [\\d.]+ s \\(\\d+/s\\), checkpoint \\d+, lag 0`,
+        `^replayed ${name}: \\d+ position\\(s\\) forwarded in [\\d.]+ s \\([\\d.]+k?/s\\), checkpoint \\d+, lag 0`,
       ),
     );
     const replayJson = JSON.parse((await cli(["subs", "replay", name, "--from", "origin", "--json"])).stdout);
@@ -359,6 +361,7 @@ describe("token, doctor and configuration", () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^✓ config\s+url http/m);
     expect(ok.stdout).toMatch(/^✓ http\s+GET \/health answered 200/m);
+    expect(ok.stdout).toContain(`✓ version   server ${packageVersion}, this CLI ${packageVersion}\n`);
     expect(ok.stdout).toMatch(/^✓ token\s+expires in/m);
     expect(ok.stdout).toMatch(/^✓ auth\s+the token may read events/m);
     expect(ok.stdout).toMatch(/^✓ websocket\s+ws:\/\/.* connected, pong in \d+ ms/m);
@@ -379,6 +382,28 @@ describe("token, doctor and configuration", () => {
     expect(down.stdout).toMatch(/^✗ http\s+cannot reach http:\/\/127.0.0.1:9/m);
     expect(down.stdout).toMatch(/^✗ websocket/m);
   }, 30_000);
+
+  it("prints its version, the package's, with --version", async () => {
+    const version = await cli(["--version"]);
+    expect(version).toMatchObject({ code: 0, stdout: `${packageVersion}\n` });
+  });
+
+  it("doctor warns when the server's major or minor version differs from the CLI's, not its patch", () => {
+    expect(versionCheck("0.1.7", "0.1.0")).toMatchObject({
+      ok: true,
+      detail: "server 0.1.7, this CLI 0.1.0",
+    });
+    expect(versionCheck("0.2.0", "0.1.0")).toMatchObject({
+      ok: false,
+      warn: true,
+      detail: expect.stringMatching(/^server 0\.2\.0, this CLI 0\.1\.0: a different minor version; install/),
+    });
+    expect(versionCheck("1.0.0", "0.1.0")).toMatchObject({
+      warn: true,
+      detail: expect.stringContaining("a different major version"),
+    });
+    expect(versionCheck(undefined, "0.1.0")).toMatchObject({ ok: false, warn: true });
+  });
 
   it("takes flags over environment over the profile file", async () => {
     const stream = `conf-${suffix}`;

@@ -31,6 +31,13 @@ export interface SubscriptionStatus {
   /** How long ago the oldest event past the checkpoint was appended; 0 when there is none. */
   lagSeconds: number;
   /**
+   * How far the checkpoint is past the last position the store has handed out: the next that many events
+   * appended will never be forwarded (a checkpoint written by hand, or a database restored or its position
+   * sequence reset behind it). 0 normally, including when the checkpoint is past `head` only because the
+   * newest positions went to appends that rolled back (positions are never handed out twice).
+   */
+  ahead: number;
+  /**
    * `paused`: the listener holds back because the queue is over the maximum depth; `behind`: the oldest
    * unforwarded event is more than 5 s old; `parked`: flowing, with parked events waiting for a redrive;
    * `active`: flowing.
@@ -55,6 +62,8 @@ interface StatusRow {
   name: string;
   checkpoint: number;
   head: number;
+  /** The last position the sequence handed out (to a committed append or not). */
+  issued: number;
   owner: string | null;
   pending: number;
   lagSeconds: number | null;
@@ -77,6 +86,8 @@ export async function readSubscriptionStatus(
   const rows = await sql<StatusRow[]>`
     select c.name, c.position as checkpoint,
       (select coalesce(max(position), 0)::int8 from eventbus.events) as head,
+      (select case when is_called then last_value else last_value - 1 end
+         from eventbus.event_position) as issued,
       (select coalesce(nullif(a.application_name, ''), 'pid ' || l.pid)
          from pg_locks l left join pg_stat_activity a on a.pid = l.pid
          where l.locktype = 'advisory' and l.granted and l.objsubid = 2
@@ -106,6 +117,7 @@ export async function readSubscriptionStatus(
         const pending = row?.pending ?? 0;
         const lag = pending < LAG_COUNT_LIMIT ? pending : Math.max(pending, head - checkpoint);
         const lagSeconds = lag === 0 ? 0 : Math.max(0, Math.round((row?.lagSeconds ?? 0) * 1000) / 1000);
+        const ahead = Math.max(0, checkpoint - (row?.issued ?? checkpoint));
         const parkedCount = parked.get(s.name)?.parked ?? 0;
         const state: SubscriptionStatus["state"] = row?.pausedAt
           ? "paused"
@@ -131,6 +143,7 @@ export async function readSubscriptionStatus(
           head,
           lag,
           lagSeconds,
+          ahead,
           state,
           pausedAt: row?.pausedAt ? new Date(row.pausedAt).toISOString() : null,
           queueDepth: queue?.visible ?? null,

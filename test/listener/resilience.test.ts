@@ -189,7 +189,13 @@ describe("listener resilience", () => {
       .poll(() => checkpointOf("rejects"), { timeout: 5_000 })
       .toBeGreaterThanOrEqual(appended.events[2]!.position);
     const [status] = await readSubscriptionStatus(db.sql, sqs, [subscription]);
-    expect(status).toMatchObject({ parked: 1, lastParkedReason: expect.stringMatching(/shorter than 1024/) });
+    // Flowing, with a parked event waiting for a redrive.
+    expect(status).toMatchObject({
+      state: "parked",
+      lag: 0,
+      parked: 1,
+      lastParkedReason: expect.stringMatching(/shorter than 1024/),
+    });
     expect(metrics.read("eventbus_parked_events_total", { subscription: "rejects" })).toBe(1);
 
     // Once the queue takes it, a redrive delivers it and it is no longer parked.
@@ -205,7 +211,10 @@ describe("listener resilience", () => {
     });
     const redriven = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 5_000, settleMs: 500 });
     expect(redriven.map((r) => (r.event.data as { n: number }).n)).toEqual([2]);
-    expect((await readSubscriptionStatus(db.sql, sqs, [subscription]))[0]).toMatchObject({ parked: 0 });
+    expect((await readSubscriptionStatus(db.sql, sqs, [subscription]))[0]).toMatchObject({
+      parked: 0,
+      state: "active",
+    });
     expect(metrics.read("eventbus_redriven_events_total", { subscription: "rejects" })).toBe(1);
   });
 

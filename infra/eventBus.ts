@@ -412,6 +412,9 @@ export class EventBus extends Construct {
           // Receive from the DLQ, send to the queue, delete from the DLQ (batch calls share these actions).
           allow(["sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage"]);
           break;
+        case "subscriptionQueues:peek":
+          allow(["sqs:ReceiveMessage"]);
+          break;
         case "realtimeQueue:send":
           this.realtimeQueue.grantSendMessages(fn);
           break;

@@ -11,6 +11,8 @@ export type Capability =
   | "subscriptionQueues:manage"
   /** Move messages from a subscription's DLQ back to its queue. */
   | "subscriptionQueues:redrive"
+  /** ReceiveMessage alone: look at a subscription's DLQ messages (visibility timeout 0) and leave them. */
+  | "subscriptionQueues:peek"
   /** SendMessage on the realtime fan-out queue (ephemeral broadcasts). */
   | "realtimeQueue:send"
   /** Read and write the realtime table (connections, topic memberships). */
@@ -22,6 +24,10 @@ const httpRules: Array<{ test: (method: string, path: string) => boolean; capabi
   {
     test: (_method, path) => path.startsWith("/subscriptions") && path.endsWith("/redrive"),
     capabilities: ["subscriptionQueues:read", "subscriptionQueues:redrive"],
+  },
+  {
+    test: (_method, path) => path.startsWith("/subscriptions") && path.endsWith("/dead-letters"),
+    capabilities: ["subscriptionQueues:read", "subscriptionQueues:peek"],
   },
   {
     test: (method, path) => path.startsWith("/subscriptions") && (method === "PUT" || method === "DELETE"),

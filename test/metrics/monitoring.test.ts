@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resourcesOf, synthesise } from "../infra/synth.ts";
+import { grantsOf, resourcesOf, synthesise } from "../infra/synth.ts";
 
 // The stack without an alarm e-mail: the alarms and their topic must exist all the same.
 describe("monitoring without an alarm e-mail", () => {
@@ -57,6 +57,18 @@ describe("monitoring without an alarm e-mail", () => {
     // The append function's own invocations and p99 duration, which need no EMF from the bus.
     expect(body).toContain("Append requests");
     expect(body).toContain("Append function p99");
+  });
+
+  it("lets the operators' readers read what they show, and no more", () => {
+    const actions = (id: string) => grantsOf(synth.template, id).flatMap((g) => g.actions);
+    // The DLQ browser looks at messages and leaves them: it can neither send nor delete.
+    expect(actions("HttpListDeadLetters")).toContain("sqs:ReceiveMessage");
+    expect(actions("HttpListDeadLetters")).not.toContain("sqs:DeleteMessage");
+    expect(actions("HttpListDeadLetters")).not.toContain("sqs:SendMessage");
+    // The metrics function counts connections (RealtimeConnections): it reads the table, never writes it.
+    const table = actions("SubscriptionMetrics").filter((a) => a.startsWith("dynamodb:"));
+    expect(table).toContain("dynamodb:Scan");
+    expect(table.filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
   });
 
   it("stays clean under cdk-nag", () => {

@@ -127,14 +127,25 @@ function sample(statuses: SubscriptionStatus[]) {
   }
 }
 
-function usePolledSubscriptions(intervalMs = 2000) {
+/**
+ * The subscriptions' figures, polled every 2 s, or every 250 ms while `fast` (a redrive is running, so its
+ * progress bar follows the parked count and DLQ depth as they fall rather than jumping at the end).
+ */
+function usePolledSubscriptions(fast = false) {
   const [statuses, setStatuses] = useState<SubscriptionStatus[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  const fastRef = useRef(fast);
+  fastRef.current = fast;
+  const pollNow = useRef<() => void>(() => {});
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout>;
+    let polling = false;
     const poll = async () => {
+      if (polling) return;
+      polling = true;
+      clearTimeout(timer);
       try {
         const answer = await api<{ subscriptions: SubscriptionStatus[] } | SubscriptionStatus[]>(
           "/subscriptions",
@@ -149,14 +160,19 @@ function usePolledSubscriptions(intervalMs = 2000) {
       } catch (e) {
         if (!stopped) setError((e as Error).message);
       }
-      if (!stopped) timer = setTimeout(poll, intervalMs);
+      polling = false;
+      if (!stopped) timer = setTimeout(poll, fastRef.current ? 250 : 2000);
     };
+    pollNow.current = () => void poll();
     void poll();
     return () => {
       stopped = true;
       clearTimeout(timer);
     };
   }, []);
+  useEffect(() => {
+    if (fast) pollNow.current();
+  }, [fast]);
   return { statuses, error, tick, refresh: () => setTick((t) => t + 1) };
 }
 
@@ -273,13 +289,13 @@ function CreateSubscription({ onCreated }: { onCreated: () => void }) {
 
 /** One subscription: figures, lag chart, replay with progress, parked events and redrive with progress. */
 export function SubscriptionScreen({ name }: { name: string }) {
-  const { statuses, error, tick, refresh } = usePolledSubscriptions();
+  const [redrive, setRedrive] = useState<{ total: number; sent: number; running: boolean } | null>(null);
+  const { statuses, error, tick, refresh } = usePolledSubscriptions(redrive?.running === true);
   const status = statuses?.find((s) => s.name === name);
   const [replayFrom, setReplayFrom] = useState("0");
   const [replay, setReplay] = useState<{ from: number; to: number } | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [parked, setParked] = useState<ParkedEvent[] | null>(null);
-  const [redrive, setRedrive] = useState<{ total: number; running: boolean } | null>(null);
 
   const begin = useNewestOnly();
   const loadParked = async () => {
@@ -307,22 +323,32 @@ export function SubscriptionScreen({ name }: { name: string }) {
       setMessage({ ok: false, text: e instanceof ApiError ? `${e.code}: ${e.message}` : String(e) });
     }
   };
+  // One redrive call works for up to 20 s and says whether it drained everything; a larger backlog takes
+  // several calls. Meanwhile the figures are polled every 250 ms, so the bar moves as they fall.
   const startRedrive = async () => {
     const total = (status?.parked ?? 0) + (status?.dlqDepth ?? 0);
-    setRedrive({ total, running: true });
+    setRedrive({ total, sent: 0, running: true });
+    const sum = { redriven: 0, moved: 0, stillParked: 0 };
     try {
-      const result = await api<{ redriven: number; stillParked: number; moved: number }>(
-        `/subscriptions/${enc(name)}/redrive`,
-        { method: "POST" },
-      );
+      for (let call = 0; call < 50; call++) {
+        const result = await api<{ redriven: number; stillParked: number; moved: number; drained: boolean }>(
+          `/subscriptions/${enc(name)}/redrive`,
+          { method: "POST" },
+        );
+        sum.redriven += result.redriven;
+        sum.moved += result.moved;
+        sum.stillParked = result.stillParked;
+        setRedrive((r) => (r ? { ...r, sent: sum.redriven + sum.moved } : r));
+        if (result.drained || result.redriven + result.moved === 0) break;
+      }
       setMessage({
-        ok: result.stillParked === 0,
-        text: `Redrive done: ${result.redriven} parked event(s) sent again, ${result.moved} DLQ message(s) moved back, ${result.stillParked} still parked.`,
+        ok: sum.stillParked === 0,
+        text: `Redrive done: ${sum.redriven} parked event(s) sent again, ${sum.moved} DLQ message(s) moved back, ${sum.stillParked} still parked.`,
       });
     } catch (e) {
       setMessage({ ok: false, text: (e as Error).message });
     }
-    setRedrive((r) => (r ? { ...r, running: false } : r));
+    setRedrive((r) => (r ? { ...r, total: Math.max(r.total, sum.redriven + sum.moved), running: false } : r));
     void loadParked();
   };
 
@@ -333,7 +359,7 @@ export function SubscriptionScreen({ name }: { name: string }) {
   const remaining = (status?.parked ?? 0) + (status?.dlqDepth ?? 0);
   const redriveDone = redrive
     ? redrive.running
-      ? Math.max(0, redrive.total - remaining)
+      ? Math.min(redrive.total, Math.max(redrive.sent, redrive.total - remaining))
       : redrive.total
     : 0;
 
@@ -370,7 +396,7 @@ export function SubscriptionScreen({ name }: { name: string }) {
         <p class="muted">Events SQS refused for good, with its reason; redrive sends them (and the DLQ's messages) again.</p>
         <p>
           <button onClick=${startRedrive} disabled=${redrive?.running}>Redrive</button>
-          ${redrive && html` <label class="visually-hidden" for="redrive-progress">Redrive progress</label><progress id="redrive-progress" max=${Math.max(1, redrive.total)} value=${redriveDone}></progress> ${redrive.running ? "redriving…" : "done"}`}
+          ${redrive && html` <label class="visually-hidden" for="redrive-progress">Redrive progress</label><progress id="redrive-progress" max=${Math.max(1, redrive.total)} value=${redriveDone}></progress> <span data-cell="redrive">${redriveDone} of ${redrive.total} ${redrive.running ? "redriving…" : "done"}</span>`}
         </p>
         <table>
           <thead><tr><th class="num">Position</th><th>Stream</th><th>Type</th><th>Reason</th><th>Parked</th></tr></thead>

@@ -198,6 +198,55 @@ describe("web console (headless Chromium against npm run dev)", () => {
     await poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 }).toBe("0");
   });
 
+  it("moves the redrive progress bar while a redrive runs, not only when it ends", async () => {
+    const status = async () =>
+      (await (
+        await fetch(`${bus.httpUrl}/subscriptions/poison`, {
+          headers: { authorization: `Bearer ${bus.adminToken}` },
+        })
+      ).json()) as { parked: number; queueUrl: string };
+    const { queueUrl } = await status();
+    await sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { MaximumMessageSize: "1024" } }),
+    );
+    await append(
+      "orders-6",
+      Array.from({ length: 150 }, (_, i) => ({ type: "Big", data: { i, blob: "x".repeat(2048) } })),
+    );
+    await poll(async () => (await status()).parked, { timeout: 30_000 }).toBe(150);
+    await sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { MaximumMessageSize: "1048576" } }),
+    );
+    await page.goto(`${bus.httpUrl}/console#/subscriptions/poison`);
+    await poll(() => page.locator('[data-cell="parked"]').textContent()).toBe("150");
+    // The bus answers the redrive 3 s after doing it, as a long redrive would: the bar must follow the
+    // falling parked count meanwhile, not wait for the answer.
+    await page.route("**/subscriptions/poison/redrive", async (route) => {
+      const response = await route.fetch();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await route.fulfill({ response });
+    });
+    await page.getByRole("button", { name: "Redrive" }).click();
+    const clicked = performance.now();
+    // The figures are polled every 2 s otherwise: the bar would sit at 0 until then.
+    await poll(async () => Number(await page.getByLabel("Redrive progress").getAttribute("value")), {
+      timeout: 1_000,
+      interval: 50,
+    }).toBeGreaterThan(0);
+    const moved = performance.now() - clicked;
+    console.log(`redrive progress first moved ${moved.toFixed(0)} ms after the click`);
+    expect(moved).toBeLessThan(1_000);
+    await poll(() => page.getByLabel("Redrive progress").getAttribute("value"), { interval: 50 }).toBe("150");
+    expect(await page.locator('[data-cell="redrive"]').textContent()).toBe("150 of 150 redriving…");
+    await poll(() => page.locator('[data-cell="redrive"]').textContent(), { timeout: 10_000 }).toBe(
+      "150 of 150 done",
+    );
+    await page.unroute("**/subscriptions/poison/redrive");
+    await poll(() => page.getByRole("status").first().textContent()).toContain(
+      "150 parked event(s) sent again",
+    );
+  });
+
   it("browses the dead-letter queue: a message a consumer failed on, with its body and receive count", async () => {
     const put = await fetch(`${bus.httpUrl}/subscriptions/failing`, {
       method: "PUT",
@@ -317,8 +366,9 @@ describe("web console (headless Chromium against npm run dev)", () => {
   it("serves the bus's figures at /metrics in Prometheus text, those of its worker threads included", async () => {
     const text = await (await fetch(`${bus.httpUrl}/metrics`)).text();
     // Recorded in worker threads (the listener parks, the broadcaster fans out), served by the main one.
-    expect(text).toContain('eventbus_parked_events_total{subscription="poison"} 1');
-    expect(text).toContain('eventbus_redriven_events_total{subscription="poison"} 1');
+    // One poison event parked and redriven, then 150 more.
+    expect(text).toMatch(/^eventbus_parked_events_total\{subscription="poison"\} 151$/m);
+    expect(text).toMatch(/^eventbus_redriven_events_total\{subscription="poison"\} 151$/m);
     expect(text).toMatch(/^eventbus_fanout_duration_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^eventbus_fanout_duration_seconds_bucket\{le="\+Inf"\} [1-9]\d*$/m);
     expect(text).toMatch(/^eventbus_appends_total \d+$/m);

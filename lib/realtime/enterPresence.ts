@@ -13,6 +13,7 @@ import { removePresence } from "./leavePresence.ts";
 import { listPresence } from "./listPresence.ts";
 import { frameBytes } from "./postFrame.ts";
 import { joinPresenceDirectory } from "./presenceDirectory.ts";
+import { probePresenceMembers } from "./presenceProbe.ts";
 import {
   type PresenceItem,
   parsePresenceTopic,
@@ -58,7 +59,11 @@ export async function enterPresence(
   const newSlot = await reserveTopic(table, connectionId, presenceSlot(topic));
   let change: Awaited<ReturnType<typeof joinPresenceDirectory>>;
   try {
-    change = await joinPresenceDirectory(table, topic, connectionId, connection.expiresAt);
+    // A full room may be full of members whose connections vanished without `$disconnect`.
+    change = await joinPresenceDirectory(table, topic, connectionId, connection.expiresAt, async (ids) => {
+      const gone = await probePresenceMembers(deps, topic, ids);
+      return (gone?.size ?? 0) > 0;
+    });
   } catch (error) {
     if (newSlot) await releaseTopic(table, connectionId, presenceSlot(topic));
     throw error;

@@ -15,7 +15,8 @@ const isConditionFailure = (error: unknown) => error instanceof ConditionalCheck
 /**
  * Admits `connectionId` (or refreshes it when already present) and returns the change's `seq` and whether
  * it was present before. A full topic is first cleared of members whose items have expired (their
- * connection ended without `$disconnect` and nothing posted to it since).
+ * connection ended without `$disconnect` and nothing posted to it since), then, if still full, of those
+ * `removeGone` finds gone (it gets the members' connection ids and returns whether it removed any).
  *
  * @throws {EventBusError} `VALIDATION_FAILED` when `MAX_PRESENCE_MEMBERS` live members are present.
  */
@@ -24,6 +25,7 @@ export async function joinPresenceDirectory(
   topic: string,
   connectionId: string,
   expiresAt: number,
+  removeGone?: (connectionIds: string[]) => Promise<boolean>,
 ): Promise<{ seq: number; wasPresent: boolean }> {
   // Each failed attempt saw a different state (no map yet, then full, then just freed), so a few suffice.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -70,7 +72,8 @@ export async function joinPresenceDirectory(
     }
     // Room again since the write failed (a member left): try again.
     if (Object.keys(members).length < MAX_PRESENCE_MEMBERS) continue;
-    if (!(await removeExpiredMembers(table, topic, members))) break;
+    if (await removeExpiredMembers(table, topic, members)) continue;
+    if (!(await removeGone?.(Object.keys(members)))) break;
   }
   throw validationFailed(
     `Topic '${topic}' has ${MAX_PRESENCE_MEMBERS} members present, the limit; try again once one has left.`,

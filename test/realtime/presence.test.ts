@@ -1,5 +1,6 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PRESENCE_PROBE_INTERVAL_MS } from "../../lib/realtime/presenceProbe.ts";
 import { MAX_PRESENCE_MEMBERS, MAX_PRESENCE_STATE_BYTES } from "../../lib/realtime/presenceTable.ts";
 import { PresenceView } from "./presenceView.ts";
 import { type RealtimeHarness, startRealtimeHarness, type TestClient } from "./support.ts";
@@ -139,8 +140,6 @@ describe("presence", () => {
     await enter(a.client, topic);
     await enter(ghost.client, topic);
     h.gateway.dropWithoutDisconnect(ghost.id);
-    // Still listed: nothing has told the bus yet.
-    expect((await presenceOf(topic)).body.members).toHaveLength(2);
     const c = await member(topic);
     await enter(c.client, topic);
     // The sync C got may still list the ghost, but C's join, posted to it, answered 410: everyone is told.
@@ -151,6 +150,22 @@ describe("presence", () => {
     expect((await presenceOf(topic)).body.members.map((m: any) => m.connectionId).sort()).toEqual(
       [a.id, c.id].sort(),
     );
+  });
+
+  it("drops a member whose connection vanished without $disconnect when the list is read, and tells the others", async () => {
+    const topic = "room:vanished";
+    const a = await member(topic);
+    const ghost = await member(topic);
+    await enter(a.client, topic);
+    await enter(ghost.client, topic);
+    await eventually(() => expect(a.view.ids()).toEqual([a.id, ghost.id].sort()));
+    // The socket goes and API Gateway never runs $disconnect; nothing is posted to the topic.
+    h.gateway.dropWithoutDisconnect(ghost.id);
+    expect((await presenceOf(topic)).body.members.map((m: any) => m.connectionId)).toEqual([a.id]);
+    await eventually(() => expect(a.view.ids()).toEqual([a.id]));
+    // Gone for good, not only hidden from that read.
+    await sleep(PRESENCE_PROBE_INTERVAL_MS);
+    expect((await presenceOf(topic)).body.members.map((m: any) => m.connectionId)).toEqual([a.id]);
   });
 
   it("ends with the exact member list everywhere when 66 clients enter, update, leave and drop at once", async () => {
@@ -276,9 +291,14 @@ describe("presence limits and refusals", () => {
   it(`refuses the ${MAX_PRESENCE_MEMBERS + 1}th member, and makes room when members' items have expired`, async () => {
     const topic = "room:full";
     const future = Math.floor(Date.now() / 1000) + 3600;
-    const members = Object.fromEntries(
-      Array.from({ length: MAX_PRESENCE_MEMBERS }, (_, i) => [`c${i}=`, future]),
+    // Live connections hold the places: a full room asks API Gateway about its members before refusing.
+    const holders = await Promise.all(
+      Array.from({ length: MAX_PRESENCE_MEMBERS }, async () => {
+        const client = await h.connect();
+        return { client, id: (await client.request({ action: "ping" })).connectionId as string };
+      }),
     );
+    const members = Object.fromEntries(holders.map((holder) => [holder.id, future]));
     await h.dynamo.send(
       new PutCommand({
         TableName: h.tableName,
@@ -289,6 +309,17 @@ describe("presence limits and refusals", () => {
     const full = await enter(client, topic);
     expect(full).toMatchObject({ type: "error", code: "VALIDATION_FAILED" });
     expect(full.message).toContain(`${MAX_PRESENCE_MEMBERS} members present, the limit`);
+
+    // One holder's socket vanishes without $disconnect: once the topic may be probed again, its place is
+    // freed rather than held until its TTL.
+    h.gateway.dropWithoutDisconnect(holders[0]!.id);
+    await sleep(PRESENCE_PROBE_INTERVAL_MS);
+    expect(await enter(client, topic)).toMatchObject({ type: "ack" });
+    expect(await enter((await member(topic)).client, topic)).toMatchObject({
+      type: "error",
+      code: "VALIDATION_FAILED",
+    });
+    expect(await client.request({ action: "presence.leave", topic })).toMatchObject({ type: "ack" });
 
     // The same members, all past their TTL (their connections ended without anyone noticing).
     const past = Math.floor(Date.now() / 1000) - 1;

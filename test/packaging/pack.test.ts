@@ -136,10 +136,17 @@ describe("the packed package", () => {
     expect(tarball.size).toBeLessThan(15 * 1024 * 1024);
   });
 
-  it("installs on this Node without engine warnings", () => {
+  it("installs on this Node without engine or install-script warnings", () => {
     expect(installLog).not.toMatch(/EBADENGINE/);
+    // The repository's own `prepare` (patch-package) stays out of the published manifest: npm 11 warned
+    // about it on every install. The repository keeps it (`npm ci` applies patches/).
+    expect(installLog).not.toMatch(/serverless-eventbus@.*prepare/);
     const manifest = JSON.parse(
       readFileSync(join(project, "node_modules/serverless-eventbus/package.json"), "utf8"),
+    );
+    expect(manifest.scripts?.prepare).toBeUndefined();
+    expect(JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts.prepare).toBe(
+      "patch-package",
     );
     expect(manifest.private).toBeUndefined();
     expect(manifest.peerDependencies).toMatchObject({

@@ -12,10 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadLocalWsRoutes } from "../../functions/ws/localRoutes.ts";
 import { repoRoot } from "../../infra/paths.ts";
 import { type Listener, startListener } from "../../lib/listener/startListener.ts";
+import { type RunningWsGateway, startWsGateway } from "../../lib/local/wsGateway.ts";
+import { createRealtimeTable } from "../../lib/realtime/table.ts";
 import { createSqsClient, uniquePrefix } from "../listener/support.ts";
 import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
 
@@ -33,11 +37,17 @@ const cdkVersion = JSON.parse(readFileSync(join(repoRoot, "node_modules/aws-cdk-
 const constructsVersion = JSON.parse(
   readFileSync(join(repoRoot, "node_modules/constructs/package.json"), "utf8"),
 ).version;
+// A consumer's `entry` is bundled at synth by CDK's NodejsFunction with the project's own esbuild.
+const esbuildVersion = JSON.parse(
+  readFileSync(join(repoRoot, "node_modules/esbuild/package.json"), "utf8"),
+).version;
 
 let tarball: { filename: string; size: number; files: Array<{ path: string }> };
 let installLog: string;
 let api: TestHttpApi;
 let listener: Listener;
+let gateway: RunningWsGateway;
+let dynamo: DynamoDBClient;
 let env: Record<string, string>;
 const sqs = createSqsClient();
 
@@ -77,6 +87,7 @@ beforeAll(async () => {
         "serverless-eventbus": `file:${join(work, tarball.filename)}`,
         "aws-cdk-lib": cdkVersion.version,
         constructs: constructsVersion,
+        esbuild: esbuildVersion,
       },
     }),
   );
@@ -88,11 +99,24 @@ beforeAll(async () => {
   installLog = `${install.stdout}\n${install.stderr}`;
 
   const prefix = uniquePrefix("pack");
+  // The WebSocket API as `npm run dev` runs it, for `eventbus tail` (history only: no fan-out is needed).
+  dynamo = new DynamoDBClient({
+    endpoint: inject("dynamoEndpoint"),
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  const realtimeTable = `${prefix}realtime`;
+  await createRealtimeTable(dynamo, realtimeTable);
+  gateway = await startWsGateway({ routes: await loadLocalWsRoutes(), port: 0 });
   api = await startTestHttpApi({
     AWS_ENDPOINT_URL_SQS: inject("sqsEndpoint"),
+    AWS_ENDPOINT_URL_DYNAMODB: inject("dynamoEndpoint"),
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
+    AWS_REGION: "us-east-1",
     EVENTBUS_QUEUE_PREFIX: prefix,
+    EVENTBUS_REALTIME_TABLE: realtimeTable,
+    EVENTBUS_WS_MANAGEMENT_ENDPOINT: gateway.managementEndpoint,
   });
   listener = await startListener({
     sql: api.db.sql,
@@ -103,6 +127,7 @@ beforeAll(async () => {
   });
   env = {
     EVENTBUS_URL: api.baseUrl,
+    EVENTBUS_WS_URL: gateway.url,
     EVENTBUS_TOKEN: await api.token("admin"),
     SQS_ENDPOINT: inject("sqsEndpoint"),
     AWS_ACCESS_KEY_ID: "test",
@@ -114,7 +139,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await listener?.stop();
+  await gateway?.stop();
   await api?.close();
+  dynamo?.destroy();
   sqs.destroy();
   rmSync(work, { recursive: true, force: true });
 }, 120_000);
@@ -190,6 +217,15 @@ export const both = [expectEvents, runConsumer];
   }, 300_000);
 
   it("synthesises a CDK app with EventBus from serverless-eventbus/cdk, deploying the package's pre-built code", async () => {
+    // The user's consumer, bundled at synth from the user's project (README: Install).
+    script(
+      "billing.mjs",
+      `import { createConsumer } from "serverless-eventbus/consumer";
+export const handler = createConsumer(async (event) => {
+  if (event.data?.fail) throw new Error("declined");
+});
+`,
+    );
     script(
       "app.mjs",
       `import { App, Stack } from "aws-cdk-lib";
@@ -197,7 +233,11 @@ import { EventBus } from "serverless-eventbus/cdk";
 const app = new App({ outdir: "cdk.out" });
 const stack = new Stack(app, "Orders");
 new EventBus(stack, "Bus", {
-  subscriptions: { billing: { definition: { filter: { type: ["OrderPlaced"] }, ordering: "stream" } } },
+  subscriptions: {
+    billing: { definition: { filter: { type: ["OrderPlaced"] }, ordering: "stream" }, consumer: { entry: "billing.mjs" } },
+    audit: {},
+  },
+  captures: { orders: { table: "public.orders", replicaIdentityFull: true } },
 });
 app.synth();
 `,
@@ -207,10 +247,50 @@ app.synth();
     const template = JSON.parse(readFileSync(join(out, "Orders.template.json"), "utf8"));
     const resources = Object.values(template.Resources) as any[];
     const functions = resources.filter(
-      (r) => r.Type === "AWS::Lambda::Function" && r.Properties.Runtime === "nodejs22.x",
+      (r) =>
+        r.Type === "AWS::Lambda::Function" &&
+        r.Properties.Runtime === "nodejs22.x" &&
+        r.Properties.Handler.startsWith("functions/"),
     );
     expect(functions.map((f) => f.Properties.Handler)).toContain("functions/http/appendEvents.handler");
-    expect(resources.filter((r) => r.Type === "Custom::EventBusSubscription")).toHaveLength(1);
+    expect(resources.filter((r) => r.Type === "Custom::EventBusSubscription")).toHaveLength(2);
+    const [capture, ...moreCaptures] = resources.filter((r) => r.Type === "Custom::EventBusCapture");
+    expect(moreCaptures).toEqual([]);
+    expect(capture.Properties).toMatchObject({ Kind: "capture", Name: "orders" });
+    expect(JSON.parse(capture.Properties.Definition)).toEqual({
+      table: "public.orders",
+      replicaIdentityFull: true,
+    });
+
+    // The consumer: its own function with the SQS event source reporting partial batch failures, and
+    // its bundled code handles a batch as it would on Lambda.
+    const consumers = Object.entries(template.Resources as Record<string, any>).filter(
+      ([, r]) =>
+        r.Type === "AWS::Lambda::Function" && r.Properties.Description === "Consumer of subscription billing",
+    );
+    expect(consumers).toHaveLength(1);
+    const [consumerId, consumer] = consumers[0]!;
+    expect(consumer.Properties.Handler).toBe("index.handler");
+    const mappings = resources.filter(
+      (r) => r.Type === "AWS::Lambda::EventSourceMapping" && r.Properties.FunctionName?.Ref === consumerId,
+    );
+    expect(mappings.map((m) => m.Properties.FunctionResponseTypes)).toEqual([["ReportBatchItemFailures"]]);
+    const assetsForConsumer = JSON.parse(readFileSync(join(out, "Orders.assets.json"), "utf8"));
+    const consumerDir = join(
+      out,
+      assetsForConsumer.files[consumer.Properties.Code.S3Key.replace(/\.zip$/, "")].source.path,
+    );
+    const bundled = await import(pathToFileURL(join(consumerDir, "index.mjs")).href);
+    const record = (messageId: string, data: unknown) => ({
+      messageId,
+      body: JSON.stringify({ specversion: "1.0", id: messageId, type: "OrderPlaced", data }),
+      attributes: { ApproximateReceiveCount: "1" },
+      messageAttributes: {},
+      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:billing",
+    });
+    expect(
+      await bundled.handler({ Records: [record("m1", { total: 1 }), record("m2", { fail: true })] }, {}),
+    ).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
 
     const assets = JSON.parse(readFileSync(join(out, "Orders.assets.json"), "utf8"));
     // One asset for every bus handler, with each function's file in it.
@@ -285,11 +365,41 @@ console.log(JSON.stringify({ version: appended.version, types: page.events.map((
     ).toEqual([]);
   });
 
-  it("runs the eventbus binary: --help, and a command against the bus", async () => {
+  it("tails history with --from from the installed binary, over the WebSocket API", async () => {
+    const bin = join(project, "node_modules/.bin/eventbus");
+    const appended = await inProject(bin, [
+      "append",
+      "tail-1",
+      '[{"type":"A"},{"type":"B"},{"type":"C"}]',
+      "--json",
+    ]);
+    const [, second] = JSON.parse(appended.stdout).events;
+    const tail = await inProject(bin, [
+      "tail",
+      "tail-1",
+      "--from",
+      String(second.position),
+      "--count",
+      "2",
+      "--json",
+    ]);
+    expect(
+      tail.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).type),
+    ).toEqual(["B", "C"]);
+  }, 60_000);
+
+  it("runs the eventbus binary: --help, --version, and a command against the bus", async () => {
     const bin = join(project, "node_modules/.bin/eventbus");
     const help = await inProject(bin, ["--help"]);
     expect(help.stdout).toMatch(/append/);
     expect(help.stdout).toMatch(/subscriptions/);
+    const version = await inProject(bin, ["--version"]);
+    expect(version.stdout).toBe(
+      `${JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version}\n`,
+    );
     await inProject(bin, ["append", "cli-1", "--type", "CliAppended", "--data", '{"n":1}', "--json"]);
     const read = await inProject(bin, ["read", "cli-1", "--json"]);
     const events = read.stdout

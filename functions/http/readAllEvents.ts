@@ -1,8 +1,14 @@
 import { requireScope } from "../../lib/auth/authorize.ts";
 import { validationFailed } from "../../lib/errors.ts";
-import { toCloudEvent } from "../../lib/events/cloudEvent.ts";
+import {
+  acceptsCloudEventsBatch,
+  CLOUDEVENTS_BATCH,
+  nextPageLink,
+  toCloudEvent,
+} from "../../lib/events/cloudEvent.ts";
 import { readAll } from "../../lib/events/readAll.ts";
 import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { parseQueryString } from "../../lib/http/queryString.ts";
 import { limits } from "../../lib/limits.ts";
 import { parseFilterParameter } from "../../lib/patterns/parseFilterParameter.ts";
 import { getRuntime } from "../shared/runtime.ts";
@@ -20,7 +26,9 @@ function textParams(values: string[], name: string): string[] | undefined {
 /**
  * GET /events: all streams in global order. A token bounded by `streams` sees only its streams. `type` and
  * `category` may be repeated to mean any of them; `filter` is an EventBridge pattern (URL-encoded JSON)
- * matched against the CloudEvents returned, as a subscription with that filter would match them.
+ * matched against the CloudEvents returned, as a subscription with that filter would match them. With
+ * `Accept: application/cloudevents-batch+json`, the page is a CloudEvents batch and the next page's URL
+ * is in a `Link` header.
  */
 export const handler = httpHandler(getRuntime, async (request, { sql, source }) => {
   requireScope(request.principal, "events:read");
@@ -38,5 +46,13 @@ export const handler = httpHandler(getRuntime, async (request, { sql, source }) 
     ...(request.principal.streams === undefined ? {} : { streamPatterns: request.principal.streams }),
     ...(filter === undefined ? {} : { filter: { pattern: filter, source } }),
   });
-  return json(200, { events: page.events.map((event) => toCloudEvent(event, source)), next: page.next });
+  const events = page.events.map((event) => toCloudEvent(event, source));
+  if (acceptsCloudEventsBatch(request.header("accept"))) {
+    const link: Record<string, string> =
+      page.next === null
+        ? {}
+        : { link: nextPageLink("events", parseQueryString(request.event), "after", page.next) };
+    return json(200, events, { "content-type": CLOUDEVENTS_BATCH, ...link });
+  }
+  return json(200, { events, next: page.next });
 });

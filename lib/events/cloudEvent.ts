@@ -27,3 +27,45 @@ export function toCloudEvent(event: RecordedEvent, source: string = DEFAULT_SOUR
     position: String(event.position),
   };
 }
+
+/** The CloudEvents JSON batch format's media type (HTTP binding, batched content mode). */
+export const CLOUDEVENTS_BATCH = "application/cloudevents-batch+json";
+
+/**
+ * Whether an `Accept` header asks for a CloudEvents batch (a bare JSON array of events) rather than the
+ * bus's `{events, next}` page: it names `application/cloudevents-batch+json` with a quality above 0 and no
+ * lower than that of `application/json`. Wildcards count for neither.
+ */
+export function acceptsCloudEventsBatch(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let batch = 0;
+  let json = 0;
+  for (const range of accept.split(",")) {
+    const [type = "", ...parameters] = range.split(";").map((part) => part.trim().toLowerCase());
+    const qParameter = parameters.find((parameter) => parameter.startsWith("q="));
+    const q = qParameter === undefined ? 1 : Number(qParameter.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (type === CLOUDEVENTS_BATCH) batch = Math.max(batch, q);
+    else if (type === "application/json") json = Math.max(json, q);
+  }
+  return batch > 0 && batch >= json;
+}
+
+/**
+ * The `Link` header of a batch response whose page is not the last (RFC 8288): the same request with
+ * `parameter` set to `value`, as a reference relative to the request's URL (`segment` being the last
+ * segment of its path), so that it holds behind any stage or custom-domain prefix.
+ */
+export function nextPageLink(
+  segment: string,
+  query: ReadonlyMap<string, readonly string[]>,
+  parameter: string,
+  value: number,
+): string {
+  const search = new URLSearchParams();
+  for (const [name, values] of query) {
+    if (name !== parameter) for (const v of values) search.append(name, v);
+  }
+  search.set(parameter, String(value));
+  return `<${segment}?${search.toString()}>; rel="next"`;
+}

@@ -168,6 +168,51 @@ describe("CloudEvents HTTP binding, the SDK as producer", () => {
     for (const event of all.body.events) parseStrict(event);
   });
 
+  it("reads a CloudEvents batch when asked with Accept, the next page in a Link header", async () => {
+    const batch = [producerEvent(), producerEvent(), producerEvent()];
+    expect(
+      (
+        await post("orders-accept", {
+          headers: { "content-type": "application/cloudevents-batch+json" },
+          body: JSON.stringify(batch),
+        })
+      ).status,
+    ).toBe(201);
+    const get = async (url: string, accept: string) =>
+      fetch(new URL(url, api.baseUrl), {
+        headers: { authorization: `Bearer ${await api.token("admin")}`, accept },
+      });
+    const accept = "application/cloudevents-batch+json";
+    const first = await get("/streams/orders-accept/events?limit=2", accept);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("content-type")).toBe(accept);
+    // What an SDK receiver does with a batch response: every member parsed strictly.
+    const page1 = HTTP.toEvent({
+      headers: { "content-type": first.headers.get("content-type")! },
+      body: await first.text(),
+    }) as CloudEvent<unknown>[];
+    expect(page1.map((e) => e.id)).toEqual(batch.slice(0, 2).map((e) => e.id));
+    const link = first.headers.get("link")!;
+    expect(link).toMatch(/^<events\?(.*&)?from=3(&.*)?>; rel="next"$/);
+    const nextUrl = new URL(link.slice(1, link.indexOf(">")), first.url);
+    const second = await get(nextUrl.toString(), accept);
+    const page2 = JSON.parse(await second.text()) as Record<string, unknown>[];
+    expect(page2.map((e) => parseStrict(e).id)).toEqual([batch[2]!.id]);
+    expect(second.headers.get("link")).toBeNull();
+
+    // GET /events too, with its filters kept in the link.
+    const all = await get("/events?category=orders&limit=1", `application/json;q=0.5, ${accept}`);
+    expect(all.headers.get("content-type")).toBe(accept);
+    expect(Array.isArray(JSON.parse(await all.text()))).toBe(true);
+    expect(all.headers.get("link")).toMatch(/^<events\?category=orders&limit=1&after=\d+>; rel="next"$/);
+    // Anything else gets the usual page.
+    for (const other of ["application/json", "*/*", `${accept};q=0.1, application/json`]) {
+      const res = await get("/streams/orders-accept/events", other);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(JSON.parse(await res.text())).toMatchObject({ streamId: "orders-accept", next: null });
+    }
+  });
+
   it("fills in source, subject, time and datacontenttype only when the producer left them out", async () => {
     const before = Date.now();
     const res = await api.request("POST", "/streams/plain-1/events", {

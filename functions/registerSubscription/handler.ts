@@ -7,6 +7,7 @@ import { createSubscription } from "../../lib/subscriptions/createSubscription.t
 import { assertSubscriptionName, parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { deleteSubscription } from "../../lib/subscriptions/deleteSubscription.ts";
 import { getRuntime } from "../shared/runtime.ts";
+import { runtimeClients, traced } from "../shared/traced.ts";
 
 interface RegistrationProperties {
   /** `capture` for a capture declared in CDK; absent for a subscription. */
@@ -30,7 +31,7 @@ interface RegistrationResult {
   Data?: Record<string, string>;
 }
 
-export async function handler(event: CloudFormationCustomResourceEvent): Promise<RegistrationResult> {
+async function register(event: CloudFormationCustomResourceEvent): Promise<RegistrationResult> {
   const { sql, sqs, config } = await getRuntime();
   const properties = event.ResourceProperties as unknown as RegistrationProperties;
   if (properties.Kind === "capture") return registerCapture(event, properties);
@@ -102,3 +103,6 @@ async function registerCapture(
     throw error;
   }
 }
+
+/** Traced on Lambda (X-Ray): a deployment's registrations show up beside the bus's other work. */
+export const handler = traced("eventbus-registration", register, runtimeClients);

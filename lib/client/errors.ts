@@ -70,6 +70,24 @@ export class NotFoundError extends EventBusClientError {
   override readonly name = "NotFoundError";
 }
 
+/** 405 `METHOD_NOT_ALLOWED`: the path exists, but not with this method. */
+export class MethodNotAllowedError extends EventBusClientError {
+  override readonly name = "MethodNotAllowedError";
+}
+
+/** 410 `CONNECTION_GONE`: the WebSocket connection a message was sent to no longer exists. */
+export class ConnectionGoneError extends EventBusClientError {
+  override readonly name = "ConnectionGoneError";
+  get connectionId(): string | undefined {
+    return typeof this.problem.connectionId === "string" ? this.problem.connectionId : undefined;
+  }
+}
+
+/** 415 `UNSUPPORTED_MEDIA_TYPE`: a body in a content type the route does not take. */
+export class UnsupportedMediaTypeError extends EventBusClientError {
+  override readonly name = "UnsupportedMediaTypeError";
+}
+
 /** 409 `WRONG_EXPECTED_VERSION`, with the versions involved. */
 export class WrongExpectedVersionError extends EventBusClientError {
   override readonly name = "WrongExpectedVersionError";
@@ -127,12 +145,15 @@ const classByCode: Record<string, ErrorClass> = {
   CAPTURE_NOT_FOUND: NotFoundError,
   OPERATOR_NOT_FOUND: NotFoundError,
   ROUTE_NOT_FOUND: NotFoundError,
+  METHOD_NOT_ALLOWED: MethodNotAllowedError,
   WRONG_EXPECTED_VERSION: WrongExpectedVersionError,
   DUPLICATE_EVENT_ID: ConflictError,
   SUBSCRIPTION_CONFLICT: ConflictError,
   CAPTURE_CONFLICT: ConflictError,
+  CONNECTION_GONE: ConnectionGoneError,
   CAPTURE_NOT_POSSIBLE: CaptureNotPossibleError,
   PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+  UNSUPPORTED_MEDIA_TYPE: UnsupportedMediaTypeError,
   RATE_LIMITED: UnavailableError,
   INTERNAL: UnavailableError,
   UNAVAILABLE: UnavailableError,
@@ -159,7 +180,35 @@ export function errorForCode(
   return new ErrorType(code, status, detail, problem, options);
 }
 
-/** The typed error for a non-2xx HTTP answer, whatever its body. */
+/**
+ * The code an answer without a problem document stands for, by its status. Such answers come from what sits
+ * in front of the bus (API Gateway's own throttling, payload limit or missing route, a proxy): the same
+ * families as the bus's codes, so callers branch the same way.
+ */
+const codeByStatus: Record<number, ClientErrorCode> = {
+  400: "VALIDATION_FAILED",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "ROUTE_NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  410: "CONNECTION_GONE",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "RATE_LIMITED",
+};
+
+/** `Retry-After` in seconds: delta-seconds or an HTTP date (RFC 9110); `undefined` when absent or invalid. */
+function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * The typed error for a non-2xx HTTP answer, whatever its body: the problem document's `code`, else the
+ * status's family (`{"message":"Too Many Requests"}` from API Gateway is a `RATE_LIMITED` UnavailableError).
+ */
 export function errorFromResponse(
   status: number,
   body: unknown,
@@ -168,14 +217,17 @@ export function errorFromResponse(
   const problem =
     typeof body === "object" && body !== null && !Array.isArray(body) ? (body as ProblemDocument) : {};
   const code =
-    typeof problem.code === "string" ? problem.code : status >= 500 ? "UNAVAILABLE" : `HTTP_${status}`;
+    typeof problem.code === "string"
+      ? problem.code
+      : (codeByStatus[status] ?? (status >= 500 ? "UNAVAILABLE" : `HTTP_${status}`));
+  // API Gateway's own answers carry `{"message": "..."}`.
+  const message = typeof problem.message === "string" ? problem.message : undefined;
   const detail =
     typeof problem.detail === "string"
       ? problem.detail
-      : `The server answered HTTP ${status} without a problem document.`;
+      : `The server answered HTTP ${status}${message ? ` (${message})` : ""} without a problem document.`;
   const error = errorForCode(code, status, detail, problem);
-  if (error instanceof UnavailableError && retryAfter !== null && /^\d+$/.test(retryAfter)) {
-    error.retryAfterSeconds = Number(retryAfter);
-  }
+  const seconds = retryAfterSeconds(retryAfter);
+  if (error instanceof UnavailableError && seconds !== undefined) error.retryAfterSeconds = seconds;
   return error;
 }

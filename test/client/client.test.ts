@@ -1,14 +1,21 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   CaptureNotPossibleError,
   type CloudEvent,
   ConflictError,
+  ConnectionGoneError,
   createClient,
   type EventBusClient,
+  errorForCode,
   ForbiddenError,
+  MethodNotAllowedError,
   NotFoundError,
+  PayloadTooLargeError,
   UnauthorizedError,
   UnavailableError,
+  UnsupportedMediaTypeError,
   ValidationFailedError,
   WrongExpectedVersionError,
 } from "../../lib/client/index.ts";
@@ -139,6 +146,68 @@ describe("typed errors", () => {
     const network = await unreachable.getStream("a").catch((e: unknown) => e);
     expect(network).toBeInstanceOf(UnavailableError);
     expect(network).toMatchObject({ code: "NETWORK", status: 0 });
+  });
+
+  it("has a class for every code the server sends", async () => {
+    const { errorStatus } = await import("../../lib/errors.ts");
+    for (const code of Object.keys(errorStatus)) {
+      expect(errorForCode(code, 0, "x").constructor.name, code).not.toBe("EventBusClientError");
+    }
+    expect(errorForCode("METHOD_NOT_ALLOWED", 405, "x")).toBeInstanceOf(MethodNotAllowedError);
+    expect(errorForCode("UNSUPPORTED_MEDIA_TYPE", 415, "x")).toBeInstanceOf(UnsupportedMediaTypeError);
+    const gone = errorForCode("CONNECTION_GONE", 410, "x", { connectionId: "abc" });
+    expect(gone).toBeInstanceOf(ConnectionGoneError);
+    expect((gone as ConnectionGoneError).connectionId).toBe("abc");
+  });
+
+  it("types answers without a problem document by their status, as API Gateway and proxies send them", async () => {
+    // What API Gateway itself answers before the bus's handlers run (throttling, payload limit, no
+    // route), and a proxy's HTML error page.
+    const answers: Record<string, { status: number; body: string; headers?: Record<string, string> }> = {
+      "/401": { status: 401, body: '{"message":"Unauthorized"}' },
+      "/403": { status: 403, body: '{"message":"Forbidden"}' },
+      "/404": { status: 404, body: '{"message":"Not Found"}' },
+      "/413": { status: 413, body: '{"message":"Request Entity Too Large"}' },
+      "/429": { status: 429, body: '{"message":"Too Many Requests"}', headers: { "retry-after": "3" } },
+      "/429-date": {
+        status: 429,
+        body: '{"message":"Too Many Requests"}',
+        headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() },
+      },
+      "/502": { status: 502, body: "<html><body>Bad Gateway</body></html>" },
+    };
+    const server: Server = createServer((req, res) => {
+      const answer = answers[req.url ?? ""] ?? { status: 500, body: "" };
+      res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
+      res.end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const front = createClient({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        token: "t",
+      });
+      const fail = (path: string) => front.request("GET", path).catch((e: unknown) => e);
+      expect(await fail("/401")).toBeInstanceOf(UnauthorizedError);
+      expect(await fail("/403")).toMatchObject({ code: "FORBIDDEN", status: 403 });
+      expect(await fail("/403")).toBeInstanceOf(ForbiddenError);
+      const missing = await fail("/404");
+      expect(missing).toBeInstanceOf(NotFoundError);
+      expect(missing).toMatchObject({
+        code: "ROUTE_NOT_FOUND",
+        detail: "The server answered HTTP 404 (Not Found) without a problem document.",
+      });
+      expect(await fail("/413")).toBeInstanceOf(PayloadTooLargeError);
+      const throttled = await fail("/429");
+      expect(throttled).toBeInstanceOf(UnavailableError);
+      expect(throttled).toMatchObject({ code: "RATE_LIMITED", status: 429, retryAfterSeconds: 3 });
+      const later = (await fail("/429-date")) as UnavailableError;
+      expect(later.retryAfterSeconds).toBeGreaterThanOrEqual(58);
+      expect(later.retryAfterSeconds).toBeLessThanOrEqual(60);
+      expect(await fail("/502")).toMatchObject({ code: "UNAVAILABLE", status: 502 });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("says why a table cannot be captured", async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLocalWsRoutes } from "../../functions/ws/localRoutes.ts";
 import {
   type CloudEvent,
+  ConnectionGoneError,
   type ConnectionState,
   createClient,
   ForbiddenError,
@@ -318,6 +319,16 @@ describe("message topics and errors", () => {
     // The connection stays usable.
     await expect(client.subscribe("stream:orders-1", {}, () => {})).resolves.toBeTypeOf("function");
     client.close();
+  });
+
+  it("sends to a connection that has gone: ConnectionGoneError (410)", async () => {
+    const client = newClient();
+    const connectionId = await client.realtime.ping();
+    client.close();
+    await waitFor(() => !gateway.connectionIds().includes(connectionId), 5000, "the connection to close");
+    const gone = await client.sendToConnection(connectionId, { hello: 1 }).catch((error: unknown) => error);
+    expect(gone).toBeInstanceOf(ConnectionGoneError);
+    expect(gone).toMatchObject({ code: "CONNECTION_GONE", status: 410, connectionId });
   });
 });
 

@@ -363,6 +363,108 @@ describe("web console (headless Chromium against npm run dev)", () => {
     ]);
   });
 
+  it("works from the keyboard alone: Tab and Enter through sign-in and the menu, focus always visible", async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+    const keyboardPage = await context.newPage();
+    try {
+      await keyboardPage.goto(`${bus.httpUrl}/console`);
+      const focused = () =>
+        keyboardPage.evaluate(() => {
+          const element = document.activeElement as HTMLElement | null;
+          const style = element ? getComputedStyle(element) : null;
+          return {
+            tag: element?.tagName.toLowerCase(),
+            text: (element?.textContent ?? "").trim(),
+            label: element?.closest("label")?.textContent?.trim().slice(0, 5) ?? "",
+            // A focus indicator: an outline (or a box shadow) that is not "none".
+            visible: !!style && (style.outlineStyle !== "none" || style.boxShadow !== "none"),
+          };
+        });
+      // The token box has focus on arrival; type the token, Tab to the button, Enter.
+      expect(await focused()).toMatchObject({ tag: "textarea", label: "Token" });
+      await keyboardPage.keyboard.type(bus.adminToken);
+      await keyboardPage.keyboard.press("Tab");
+      expect(await focused()).toMatchObject({ tag: "button", text: "Sign in", visible: true });
+      await keyboardPage.keyboard.press("Enter");
+      await poll(() => keyboardPage.getByRole("navigation", { name: "Screens" }).isVisible()).toBe(true);
+
+      // Tab reaches every screen of the menu, each with a visible focus ring; Enter opens it.
+      const reached: string[] = [];
+      for (let presses = 0; presses < 12 && !reached.includes("Captures"); presses++) {
+        await keyboardPage.keyboard.press("Tab");
+        const now = await focused();
+        if (now.tag === "a") {
+          expect(now.visible, `focus ring on ${now.text}`).toBe(true);
+          reached.push(now.text);
+        }
+      }
+      expect(reached).toEqual(["Streams", "Live tail", "Subscriptions", "Realtime", "Captures"]);
+      await keyboardPage.keyboard.press("Shift+Tab");
+      await keyboardPage.keyboard.press("Shift+Tab");
+      expect((await focused()).text).toBe("Subscriptions");
+      await keyboardPage.keyboard.press("Enter");
+      await poll(() => keyboardPage.url()).toMatch(/#\/subscriptions$/);
+      await poll(() => keyboardPage.getByRole("heading", { name: "Subscriptions" }).isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("keeps text contrast at WCAG AA (4.5:1, 3:1 for large text) on every screen", async () => {
+    const failures: string[] = [];
+    for (const screen of [
+      "#/streams",
+      "#/tail",
+      "#/subscriptions",
+      "#/subscriptions/poison",
+      "#/realtime",
+      "#/captures",
+    ]) {
+      await page.goto(`${bus.httpUrl}/console${screen}`);
+      await page.waitForTimeout(800);
+      const found = await page.evaluate(() => {
+        const channel = (c: number) => {
+          const v = c / 255;
+          return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        };
+        const rgba = (text: string) => (text.match(/[\d.]+/g) ?? []).map(Number) as number[];
+        const luminance = ([r = 0, g = 0, b = 0]: number[]) =>
+          0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+        // The first opaque background up the tree (the page is white underneath).
+        const background = (element: Element | null): number[] => {
+          for (let e = element; e; e = e.parentElement) {
+            const [r, g, b, a = 1] = rgba(getComputedStyle(e).backgroundColor);
+            if (a > 0.5) return [r!, g!, b!];
+          }
+          return [255, 255, 255];
+        };
+        const out: string[] = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          const element = node.parentElement;
+          if (!element || !node.textContent?.trim()) continue;
+          const style = getComputedStyle(element);
+          const box = element.getBoundingClientRect();
+          if (style.visibility === "hidden" || box.width === 0 || box.height === 0) continue;
+          if (element.closest("svg, canvas, .u-legend .u-marker, option")) continue;
+          const fg = luminance(rgba(style.color));
+          const bg = luminance(background(element));
+          const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+          const size = Number.parseFloat(style.fontSize);
+          const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+          if (ratio < (large ? 3 : 4.5)) {
+            out.push(
+              `${element.tagName.toLowerCase()}.${element.className} "${node.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}:1`,
+            );
+          }
+        }
+        return out;
+      });
+      failures.push(...found.map((f) => `${screen} ${f}`));
+    }
+    expect([...new Set(failures)]).toEqual([]);
+  });
+
   it("serves the bus's figures at /metrics in Prometheus text, those of its worker threads included", async () => {
     const text = await (await fetch(`${bus.httpUrl}/metrics`)).text();
     // Recorded in worker threads (the listener parks, the broadcaster fans out), served by the main one.

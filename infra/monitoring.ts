@@ -333,6 +333,26 @@ export class EventBusMonitoring extends Construct {
         width: 8,
       }),
     );
+    // One line per subscription, those created at run time included: a SEARCH expression finds every
+    // series the SubscriptionMetrics function publishes (dashboards only; alarms use Metrics Insights).
+    const perSubscription = (metric: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},Bus,Subscription} MetricName="${metric}" Bus="${bus.name}"', 'Maximum', 60)`,
+        label,
+        period: minute,
+      });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Lag per subscription (events)",
+        left: [perSubscription("SubscriptionLag", "")],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Lag per subscription (age of the oldest unforwarded event, s)",
+        left: [perSubscription("SubscriptionLagSeconds", "")],
+        width: 12,
+      }),
+    );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: "Subscriptions: queue depth (all)",

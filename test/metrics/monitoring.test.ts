@@ -54,6 +54,11 @@ describe("monitoring without an alarm e-mail", () => {
     ]) {
       expect(body, metric).toContain(`(${metric})`);
     }
+    // A line per subscription, run-time ones included: SEARCH over the Subscription dimension.
+    const search = (metric: string) => `SEARCH('{EventBus,Bus,Subscription} MetricName="${metric}" Bus="`;
+    for (const metric of ["SubscriptionLag", "SubscriptionLagSeconds"]) {
+      expect(body.replace(/\\+"/g, '"')).toContain(search(metric));
+    }
     // The append function's own invocations and p99 duration, which need no EMF from the bus.
     expect(body).toContain("Append requests");
     expect(body).toContain("Append function p99");

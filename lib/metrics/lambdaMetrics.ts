@@ -13,6 +13,12 @@ export const EMF_NAMESPACE = "EventBus";
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 
 export const CLOUDWATCH_NAMES: Record<string, { name: string; unit: Unit; scale?: number }> = {
+  eventbus_http_requests_total: { name: "HttpRequests", unit: MetricUnit.Count },
+  eventbus_http_request_duration_seconds: {
+    name: "HttpRequestLatency",
+    unit: MetricUnit.Milliseconds,
+    scale: 1000,
+  },
   eventbus_appends_total: { name: "Appends", unit: MetricUnit.Count },
   eventbus_append_duration_seconds: { name: "AppendLatency", unit: MetricUnit.Milliseconds, scale: 1000 },
   eventbus_fanout_duration_seconds: { name: "FanoutLatency", unit: MetricUnit.Milliseconds, scale: 1000 },

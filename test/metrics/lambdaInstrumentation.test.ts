@@ -72,5 +72,24 @@ describe("HTTP handlers on Lambda", () => {
     const directives = (figures!._aws as { CloudWatchMetrics: Array<{ Namespace: string }> })
       .CloudWatchMetrics;
     expect(directives[0]!.Namespace).toBe("EventBus");
+
+    // The request figures under CloudWatch names, latency in milliseconds, the route (and for the count,
+    // the status) as dimensions.
+    const latency = emf.find((record) => "HttpRequestLatency" in record);
+    expect(latency).toMatchObject({
+      Route: "POST /streams/{streamId}/events",
+      HttpRequestLatency: expect.any(Number),
+    });
+    const [latencyDirective] = (latency!._aws as { CloudWatchMetrics: Array<Record<string, unknown>> })
+      .CloudWatchMetrics;
+    expect(latencyDirective).toMatchObject({
+      Namespace: "EventBus",
+      Dimensions: [expect.arrayContaining(["Bus", "Route"])],
+      Metrics: [{ Name: "HttpRequestLatency", Unit: "Milliseconds" }],
+    });
+    // Milliseconds, not seconds: an append through Postgres takes more than a thousandth of one.
+    expect(latency!.HttpRequestLatency as number).toBeGreaterThan(0.5);
+    expect(emf.find((record) => "HttpRequests" in record)).toMatchObject({ HttpRequests: 1, Status: "201" });
+    expect(emf.some((record) => Object.keys(record).some((key) => key.startsWith("eventbus_")))).toBe(false);
   });
 });

@@ -67,6 +67,8 @@ export function resolveConfig(
   const url = pick(flags.url, "EVENTBUS_URL", profile.url);
   const wsUrl = pick(flags.wsUrl, "EVENTBUS_WS_URL", profile.wsUrl);
   const token = pick(flags.token, "EVENTBUS_TOKEN", profile.token);
+  // A token pasted or read from a file often brings a newline, which no HTTP header may carry.
+  const tokenValue = token.value?.trim() || undefined;
   const httpUrl = (url.value ?? DEFAULT_URL).replace(/\/+$/, "");
   checkUrl(httpUrl, ["http:", "https:"], "url");
   const derivedWs = wsUrl.value ?? defaultWsUrl(httpUrl);
@@ -74,7 +76,7 @@ export function resolveConfig(
   return {
     url: httpUrl,
     wsUrl: derivedWs,
-    token: token.value,
+    token: tokenValue,
     sources: {
       url: url.value === undefined ? "default" : url.source,
       wsUrl:

@@ -15,6 +15,15 @@ export const EXIT = {
   auth: 5,
 } as const;
 
+/** How `--json` names a failure of the CLI's own (not the server's), by its exit code. */
+const LABELS: Record<number, string> = {
+  [EXIT.failure]: "FAILED",
+  [EXIT.usage]: "USAGE",
+  [EXIT.notFound]: "NOT_FOUND",
+  [EXIT.conflict]: "CONFLICT",
+  [EXIT.auth]: "UNAUTHORIZED",
+};
+
 /** An error that ends the command with a message and a given exit code. */
 export class CliError extends Error {
   constructor(
@@ -49,7 +58,10 @@ export function printError(error: unknown, json: boolean): void {
       error instanceof EventBusClientError
         ? { error: { code: error.code, status: error.status, detail: error.detail, ...error.problem } }
         : {
-            error: { code: error instanceof CliError ? "USAGE" : "FAILED", detail: (error as Error).message },
+            error: {
+              code: (error instanceof CliError && LABELS[error.exitCode]) || "FAILED",
+              detail: (error as Error).message,
+            },
           };
     process.stderr.write(`${JSON.stringify(body)}\n`);
     return;

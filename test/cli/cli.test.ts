@@ -63,6 +63,7 @@ function cli(
     env?: Record<string, string | undefined>;
     stdin?: string;
     viaTsx?: boolean;
+    cwd?: string;
     /**
      * Leaves stdout unread until the process exits or this long has passed, as a slow reader at the other
      * end of a pipe would: whatever the process had not written when it exited is lost.
@@ -72,7 +73,7 @@ function cli(
 ) {
   const entry = options.viaTsx ? ["--import", "tsx", "lib/cli/main.ts"] : [binary];
   const child = spawn(process.execPath, [...entry, ...args], {
-    cwd: process.cwd(),
+    cwd: options.cwd ?? process.cwd(),
     env: {
       PATH: process.env.PATH,
       HOME: home,
@@ -209,6 +210,42 @@ describe("append and read", () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain("STREAM_NOT_FOUND");
   });
+});
+
+describe("colors and progress", () => {
+  it("colors output with FORCE_COLOR even through a pipe, and not with NO_COLOR", async () => {
+    const stream = `color-${suffix}`;
+    await h.api.request("POST", `/streams/${stream}/events`, { body: { type: "Painted", data: 1 } });
+    const colored = await cli(["read", stream], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } });
+    expect(colored.code).toBe(0);
+    // The stream and version in cyan, the type in bold.
+    expect(colored.stdout).toContain(`\x1b[36m${stream}@1\x1b[39m  \x1b[1mPainted\x1b[22m`);
+    const plain = await cli(["read", stream], { env: { FORCE_COLOR: "1", NO_COLOR: "1" } });
+    expect(plain.stdout).not.toContain("\x1b[");
+  });
+
+  // util-linux `script` gives the CLI a terminal, as a user's shell would: the bar is drawn only there.
+  it.runIf(process.platform === "linux")(
+    "draws a progress bar with count and rate on a terminal while reading many events",
+    { timeout: 60_000 },
+    async () => {
+      const stream = `bar-${suffix}`;
+      const body = Array.from({ length: 1000 }, (_, i) => ({ type: "Many", data: { i } }));
+      for (let i = 0; i < 3; i++) await h.api.request("POST", `/streams/${stream}/events`, { body });
+      const command = [process.execPath, binary, "read", stream].map((a) => `'${a}'`).join(" ");
+      const terminal = spawn("script", ["-qefc", command, "/dev/null"], {
+        env: { PATH: process.env.PATH, HOME: home, TERM: "xterm", FORCE_COLOR: "1", ...env },
+      });
+      let output = "";
+      terminal.stdout.on("data", (chunk) => {
+        output += chunk;
+      });
+      const code = await new Promise((resolve) => terminal.on("close", resolve));
+      expect(code).toBe(0);
+      expect(output).toMatch(/reading \[[█░]+\] \d+\/\d+ \d+% \| \d+\/s/);
+      expect(output).toMatch(/3000 event\(s\) in \d+ ms \([\d.]+k?\/s\)/);
+    },
+  );
 });
 
 describe("output through a pipe", () => {
@@ -403,6 +440,26 @@ describe("token, doctor and configuration", () => {
       detail: expect.stringContaining("a different major version"),
     });
     expect(versionCheck(undefined, "0.1.0")).toMatchObject({ ok: false, warn: true });
+  });
+
+  it("labels a --json failure by what failed, not USAGE for everything", async () => {
+    // No local secret here: a failure (exit 1) that is not a usage error.
+    const noSecret = await cli(["token", "--json"], { env: { EVENTBUS_JWT_SECRET: undefined }, cwd: home });
+    expect(noSecret.code).toBe(1);
+    expect(JSON.parse(noSecret.stderr).error).toMatchObject({
+      code: "FAILED",
+      detail: expect.stringContaining("no local secret"),
+    });
+    const usage = await cli(["read", "x", "--limit", "0", "--json"]);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr).error.code).toBe("USAGE");
+  });
+
+  it("takes a token with surrounding whitespace, as read from a file or a heredoc", async () => {
+    // HTTP headers drop it anyway; the WebSocket URL's ?token= would carry it.
+    const padded = await cli(["doctor"], { env: { EVENTBUS_TOKEN: `  ${env.EVENTBUS_TOKEN}\n` } });
+    expect(padded.stdout).toMatch(/^✓ websocket/m);
+    expect(padded.code).toBe(0);
   });
 
   it("takes flags over environment over the profile file", async () => {

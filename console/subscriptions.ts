@@ -104,12 +104,48 @@ const stateOf = (s: SubscriptionStatus): string =>
   s.state ?? (s.owner === null ? "unowned" : s.parked > 0 ? "parked" : s.lag > 0 ? "behind" : "active");
 
 /**
- * Lag samples, taken client-side every 2 s while a subscriptions screen is open and kept across screens:
- * one shared time axis, one series per subscription (null before it existed).
+ * Lag samples, taken by this browser every 2 s while a subscriptions screen is open: one shared time axis,
+ * one series per subscription (null before it existed). The bus keeps no lag history of its own (on AWS
+ * the CloudWatch dashboard has it, locally any Prometheus scraper of /metrics), so the samples are kept in
+ * localStorage for an hour: the chart survives a reload or another tab, but covers only the time some
+ * console page was open.
  */
-const SAMPLES = 300;
+const SAMPLES = 1800;
+const KEEP_SECONDS = 3600;
+const STORE_KEY = "eventbus.console.lag";
 const times: number[] = [];
 const lags = new Map<string, Array<number | null>>();
+
+function restoreSamples() {
+  try {
+    const stored = JSON.parse(localStorage.getItem(STORE_KEY) ?? "null") as {
+      times?: unknown;
+      lags?: unknown;
+    } | null;
+    if (!stored || !Array.isArray(stored.times) || typeof stored.lags !== "object" || !stored.lags) return;
+    const keepFrom = Date.now() / 1000 - KEEP_SECONDS;
+    const first = stored.times.findIndex((t) => typeof t === "number" && t >= keepFrom);
+    if (first < 0) return;
+    times.push(...(stored.times.slice(first) as number[]));
+    for (const [name, series] of Object.entries(stored.lags as Record<string, unknown>)) {
+      if (Array.isArray(series) && series.length === stored.times.length) {
+        lags.set(name, series.slice(first) as Array<number | null>);
+      }
+    }
+  } catch {
+    // Unreadable or from another version: start afresh.
+  }
+}
+restoreSamples();
+
+function storeSamples() {
+  try {
+    localStorage.setItem(STORE_KEY, JSON.stringify({ times, lags: Object.fromEntries(lags) }));
+  } catch {
+    // Storage full or disabled: the chart still works for this page.
+  }
+}
+
 function sample(statuses: SubscriptionStatus[]) {
   times.push(Date.now() / 1000);
   for (const series of lags.values()) series.push(null);
@@ -121,10 +157,14 @@ function sample(statuses: SubscriptionStatus[]) {
     }
     series[series.length - 1] = s.lag;
   }
-  if (times.length > SAMPLES) {
+  const keepFrom = Date.now() / 1000 - KEEP_SECONDS;
+  while (times.length > SAMPLES || (times.length > 0 && times[0]! < keepFrom)) {
     times.shift();
     for (const series of lags.values()) series.shift();
   }
+  // A subscription deleted over an hour ago has nothing left to draw.
+  for (const [name, series] of lags) if (series.every((v) => v === null)) lags.delete(name);
+  storeSamples();
 }
 
 /**
@@ -203,8 +243,11 @@ function LagChart({ tick, only }: { tick: number; only?: string }) {
   useEffect(() => {
     plot.current?.setData([times.slice(), ...names.map((n) => lags.get(n)!.slice())] as uPlot.AlignedData);
   }, [tick]);
+  const since = times[0] === undefined ? "" : new Date(times[0] * 1000).toLocaleTimeString();
   return html`<figure class="card chart">
-    <figcaption>Lag over time (sampled by this page every 2 s)</figcaption>
+    <figcaption>
+      Lag over time <span class="muted" data-cell="lag-samples">(${times.length} samples since ${since}, taken by this browser every 2 s while the console is open, kept for an hour)</span>
+    </figcaption>
     <div ref=${box} role="img" aria-label=${`Line chart of lag in events over time for ${names.join(", ") || "no subscriptions"}`}></div>
   </figure>`;
 }

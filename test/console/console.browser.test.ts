@@ -363,6 +363,21 @@ describe("web console (headless Chromium against npm run dev)", () => {
     ]);
   });
 
+  it("keeps the lag chart's samples across a reload, for an hour, in this browser", async () => {
+    await page.goto(`${bus.httpUrl}/console#/subscriptions`);
+    const caption = page.locator('[data-cell="lag-samples"]');
+    const samples = async () => {
+      const [, count = "0", since = ""] =
+        (await caption.textContent())?.match(/\((\d+) samples since ([^,]+),/) ?? [];
+      return { count: Number(count), since };
+    };
+    await poll(async () => (await samples()).count).toBeGreaterThanOrEqual(3);
+    const before = await samples();
+    await page.reload();
+    await poll(async () => (await samples()).since).toBe(before.since);
+    expect((await samples()).count).toBeGreaterThan(before.count);
+  });
+
   it("works from the keyboard alone: Tab and Enter through sign-in and the menu, focus always visible", async () => {
     const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
     const keyboardPage = await context.newPage();

@@ -170,6 +170,8 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
    */
   async function queueOverloaded(): Promise<boolean> {
     if (deps.maxQueueDepth <= 0) return false;
+    // The first reading is the baseline later growth is measured from: taken before anything is sent.
+    if (lastTotal === undefined) await refreshDepth();
     if (Date.now() - depthCheckedAt >= BACKPRESSURE_RECHECK_MS) {
       refreshDepth().catch((error) =>
         deps.log("warn", "reading the queue depth failed", {

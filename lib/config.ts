@@ -81,6 +81,12 @@ const configSchema = z.object({
   EVENTBUS_LISTENER_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Back-pressure: a subscription pauses while its queue holds more messages than this (0: never). */
   EVENTBUS_MAX_QUEUE_DEPTH: z.coerce.number().int().min(0).default(100000),
+  /**
+   * Back-pressure: how stale SQS's queue depth may be (AWS documents up to about a minute). Sends within this
+   * window count on top of a reading until one shows them, so a subscription whose consumers keep its queue
+   * empty forwards at most about EVENTBUS_MAX_QUEUE_DEPTH messages per window. 0 trusts every reading.
+   */
+  EVENTBUS_QUEUE_DEPTH_LAG_MS: z.coerce.number().int().min(0).default(60000),
   /** A module whose default export is an array of operators (`defineOperator`) the listener runs. */
   EVENTBUS_OPERATORS_MODULE: z.string().optional(),
   /** `npm run dev`: JSON file listing local consumers (default `.eventbus/consumers.json`). */

@@ -62,6 +62,7 @@ async function main() {
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
     sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
     maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
+    depthLagMs: config.EVENTBUS_QUEUE_DEPTH_LAG_MS,
     log: (level, message, fields) => logger[level](message, fields ?? {}),
   };
   // A database that is restarting or not reachable yet is waited for, not a reason to exit: the process

@@ -43,6 +43,11 @@ export interface ListenerOptions {
   sendConcurrency?: number;
   /** Pause a subscription while its queue holds more visible messages than this; 0 disables. */
   maxQueueDepth?: number;
+  /**
+   * How stale a queue depth reading may be (see the forwarder's `depthLagMs`). Default 60 s, what AWS
+   * documents for SQS; 0 trusts every reading, for a queue service whose counts are exact.
+   */
+  depthLagMs?: number;
   log?: ListenerLog;
 }
 
@@ -245,6 +250,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         limit,
         pageSize: options.pageSize ?? 500,
         maxQueueDepth: options.maxQueueDepth ?? 0,
+        ...(options.depthLagMs === undefined ? {} : { depthLagMs: options.depthLagMs }),
         ...(options.realtimeTable ? { realtimeTable: options.realtimeTable } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),
         log,

@@ -51,6 +51,7 @@ const listener = await startListener({
   pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
   sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
   maxQueueDepth: config.EVENTBUS_MAX_QUEUE_DEPTH,
+  depthLagMs: config.EVENTBUS_QUEUE_DEPTH_LAG_MS,
   log: logAs("listener"),
 });
 

@@ -34,10 +34,11 @@ const httpRules: Array<{ test: (method: string, path: string) => boolean; capabi
     capabilities: ["subscriptionQueues:read", "subscriptionQueues:manage"],
   },
   { test: (_, path) => path.startsWith("/subscriptions"), capabilities: ["subscriptionQueues:read"] },
-  // Reads the topic's presence items only.
+  // Reads the topic's presence items, asks API Gateway about members whose connection may be gone
+  // (GetConnection) and removes those it reports gone.
   {
     test: (_, path) => path.startsWith("/topics/") && path.endsWith("/presence"),
-    capabilities: ["realtimeTable"],
+    capabilities: ["realtimeTable", "manageConnections"],
   },
   { test: (_, path) => path.startsWith("/topics/"), capabilities: ["realtimeQueue:send"] },
   // The console's connection listing scans the realtime table (read-only would do; the grant is per table).

@@ -95,6 +95,15 @@ describe("route grants", () => {
     expect(wsRouteCapabilities("dance")).toEqual([]);
   });
 
+  it("let the presence route ask API Gateway about members (GetConnection) and the connection routes manage them", () => {
+    const managing = httpRoutes
+      .filter((r) => httpRouteCapabilities(r.routeKey).includes("manageConnections"))
+      .map((r) => r.routeKey)
+      .sort();
+    expect(managing).toContain("GET /topics/{topic}/presence");
+    expect(managing.every((key) => key.includes("/connections/") || key.endsWith("/presence"))).toBe(true);
+  });
+
   it("give only subscription management routes the right to create and delete queues", () => {
     const managing = httpRoutes
       .filter((r) => httpRouteCapabilities(r.routeKey).includes("subscriptionQueues:manage"))

@@ -1,6 +1,6 @@
 import { requireAccess } from "../../lib/auth/authorize.ts";
 import { validationFailed } from "../../lib/errors.ts";
-import { appendToStream } from "../../lib/events/appendToStream.ts";
+import { appendNothing, appendToStream } from "../../lib/events/appendToStream.ts";
 import { parseAppendBody } from "../../lib/events/parseAppendBody.ts";
 import { assertStreamId } from "../../lib/events/streamId.ts";
 import type { ExpectedVersion } from "../../lib/events/types.ts";
@@ -44,6 +44,11 @@ export const handler = httpHandler(getRuntime, async (request, { sql }) => {
     Object.entries(request.event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
   );
   const parsed = parseAppendBody(headers, request.body());
+  if (parsed.length === 0) {
+    // An empty CloudEvents batch stores nothing; the expected version is still checked.
+    const { version } = await appendNothing(sql, streamId, { expectedVersion });
+    return json(200, { streamId, version, events: [] });
+  }
   // The append's trace travels with its events (the CloudEvents `traceparent` extension) unless the
   // producer set one, so one trace shows append, listener, SQS and consumer (precedence in
   // `traceparentForAppend`). A W3C header the Lambda's trace overrides stays findable as an annotation.

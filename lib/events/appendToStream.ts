@@ -98,6 +98,32 @@ export async function appendToStream(
   }
 }
 
+/**
+ * An empty batch (CloudEvents batch mode allows one): appends nothing, but checks `expectedVersion` as an
+ * append would, so a producer can assert where a stream stands. Returns the stream's version (0: none).
+ *
+ * @throws {WrongExpectedVersionError} when the stream is not at `expectedVersion`.
+ */
+export async function appendNothing(
+  sql: Sql | TransactionSql,
+  streamId: string,
+  options: { expectedVersion?: ExpectedVersion } = {},
+): Promise<AppendResult> {
+  assertStreamId(streamId);
+  const expectedVersion = options.expectedVersion ?? "any";
+  assertExpectedVersion(expectedVersion);
+  const [stream] = await sql<[{ version: number }?]>`
+    select version from eventbus.streams where stream_id = ${streamId}`;
+  const version = stream?.version ?? 0;
+  const holds =
+    expectedVersion === "any" ||
+    (expectedVersion === "stream_exists"
+      ? version > 0
+      : version === (expectedVersion === "no_stream" ? 0 : expectedVersion));
+  if (!holds) throw new WrongExpectedVersionError(streamId, expectedVersion, version);
+  return { streamId, version, events: [], created: false };
+}
+
 function assertExpectedVersion(expected: ExpectedVersion) {
   if (typeof expected === "number" && !(Number.isSafeInteger(expected) && expected >= 0)) {
     throw validationFailed(

@@ -199,6 +199,7 @@ function fromBinary(headers: AppendHeaders, body: string): ProposedEvent {
  * plain `application/json` (one `{type, data, id?, metadata?}` or an array), a CloudEvent in structured
  * mode (`application/cloudevents+json`), a batch (`application/cloudevents-batch+json`, an array), or binary
  * mode (`ce-*` headers, the body being the data). Only JSON data is accepted; anything else is a 415.
+ * A batch may be empty (the JSON batch format allows `[]`): the result is then no event.
  *
  * @param headers the request headers, names in lower case.
  * @throws {EventBusError} `VALIDATION_FAILED` or `UNSUPPORTED_MEDIA_TYPE`.
@@ -209,6 +210,9 @@ export function parseAppendBody(headers: AppendHeaders, body: string): ProposedE
   const value = parseJsonBody(body);
   switch (mediaType) {
     case "json":
+      // An empty batch is a CloudEvents batch-mode notion; a plain JSON append names at least one event.
+      if (Array.isArray(value) && value.length === 0)
+        throw validationFailed("At least one event is required.");
       return Array.isArray(value)
         ? parseWith(z.array(jsonEvent), value, "Invalid events")
         : [parseWith(jsonEvent, value, "Invalid event")];

@@ -11,10 +11,14 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 /** POSTs what an SDK emitter produced (headers and body), with the admin token. */
-async function post(streamId: string, message: { headers: Record<string, unknown>; body: unknown }) {
+async function post(
+  streamId: string,
+  message: { headers: Record<string, unknown>; body: unknown },
+  query = "",
+) {
   const headers: Record<string, string> = { authorization: `Bearer ${await api.token("admin")}` };
   for (const [name, value] of Object.entries(message.headers)) headers[name] = String(value);
-  const response = await fetch(`${api.baseUrl}/streams/${streamId}/events`, {
+  const response = await fetch(`${api.baseUrl}/streams/${streamId}/events${query}`, {
     method: "POST",
     headers,
     body: message.body as string,
@@ -166,6 +170,31 @@ describe("CloudEvents HTTP binding, the SDK as producer", () => {
     expect(mine.map((e) => e.id)).toEqual(batch.map((e) => e.id));
     expect(mine.map((e) => e.streamversion)).toEqual([1, 2, 3]);
     for (const event of all.body.events) parseStrict(event);
+  });
+
+  it("batch mode: an empty batch (valid JSON batch format) stores nothing and still checks the expected version", async () => {
+    const empty = { headers: { "content-type": "application/cloudevents-batch+json" }, body: "[]" };
+    // The SDK's own receiver reads it as no event.
+    expect(HTTP.toEvent(empty)).toEqual([]);
+    expect(await post("orders-empty", empty)).toMatchObject({
+      status: 200,
+      body: { streamId: "orders-empty", version: 0, events: [] },
+    });
+    expect(
+      (await post("orders-empty", { headers: empty.headers, body: JSON.stringify([producerEvent()]) }))
+        .status,
+    ).toBe(201);
+    expect(await post("orders-empty", empty, "?expectedVersion=1")).toMatchObject({
+      status: 200,
+      body: { version: 1 },
+    });
+    const stale = await post("orders-empty", empty, "?expectedVersion=no_stream");
+    expect(stale.status).toBe(409);
+    expect(stale.body.code).toBe("WRONG_EXPECTED_VERSION");
+    expect((await read("orders-empty")).events).toHaveLength(1);
+    // A plain JSON append still names at least one event.
+    const plain = await post("orders-empty", { headers: { "content-type": "application/json" }, body: "[]" });
+    expect(plain.status).toBe(400);
   });
 
   it("reads a CloudEvents batch when asked with Accept, the next page in a Link header", async () => {

@@ -35,6 +35,12 @@ const append = async (streamId: string, body: unknown) => {
 /** `expect.poll` with a deadline that suits a loaded 2-core machine running a whole bus and a browser. */
 const poll = <T>(read: () => T | Promise<T>, options: { timeout?: number; interval?: number } = {}) =>
   expect.poll(read, { timeout: 15_000, ...options });
+/** The page's globals, for code run in it with `page.evaluate` (the tests compile without the DOM library). */
+type PageGlobals = {
+  document: any;
+  getComputedStyle: (element: any) => any;
+  NodeFilter: { SHOW_TEXT: number };
+};
 const screenshot = (name: string) => page.screenshot({ path: join(shots, `console-${name}.png`) });
 
 beforeAll(async () => {
@@ -387,7 +393,8 @@ describe("web console (headless Chromium against npm run dev)", () => {
       await keyboardPage.goto(`${bus.httpUrl}/console`);
       const focused = () =>
         keyboardPage.evaluate(() => {
-          const element = document.activeElement as HTMLElement | null;
+          const { document, getComputedStyle } = globalThis as unknown as PageGlobals;
+          const element = document.activeElement;
           const style = element ? getComputedStyle(element) : null;
           return {
             tag: element?.tagName.toLowerCase(),
@@ -440,6 +447,7 @@ describe("web console (headless Chromium against npm run dev)", () => {
       await page.goto(`${bus.httpUrl}/console${screen}`);
       await page.waitForTimeout(800);
       const found = await page.evaluate(() => {
+        const { document, getComputedStyle, NodeFilter } = globalThis as unknown as PageGlobals;
         const channel = (c: number) => {
           const v = c / 255;
           return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
@@ -448,7 +456,10 @@ describe("web console (headless Chromium against npm run dev)", () => {
         const luminance = ([r = 0, g = 0, b = 0]: number[]) =>
           0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
         // The first opaque background up the tree (the page is white underneath).
-        const background = (element: Element | null): number[] => {
+        interface InTree {
+          parentElement: InTree | null;
+        }
+        const background = (element: InTree | null): number[] => {
           for (let e = element; e; e = e.parentElement) {
             const [r, g, b, a = 1] = rgba(getComputedStyle(e).backgroundColor);
             if (a > 0.5) return [r!, g!, b!];

@@ -263,6 +263,19 @@ describe("output through a pipe", () => {
     expect(lines).toHaveLength(200);
     expect(lines.map((line) => JSON.parse(line).data.i)).toEqual([...Array(200).keys()]);
   });
+
+  it("ends quietly when the reader goes away (`| head -1`)", { timeout: 60_000 }, async () => {
+    // Two pages: the second is written after the reader is gone.
+    const stream = `gone-${suffix}`;
+    const body = Array.from({ length: 750 }, (_, i) => ({ type: "Gone", data: { i } }));
+    for (let i = 0; i < 2; i++) await h.api.request("POST", `/streams/${stream}/events`, { body });
+    const read = cli(["read", stream, "--json"]);
+    // Close the read end after the first chunk: every later write fails with EPIPE.
+    read.child.stdout.once("data", () => read.child.stdout.destroy());
+    const result = await read;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe("");
+  });
 });
 
 describe("tail", () => {

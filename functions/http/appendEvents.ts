@@ -5,7 +5,9 @@ import { parseAppendBody } from "../../lib/events/parseAppendBody.ts";
 import { assertStreamId } from "../../lib/events/streamId.ts";
 import type { ExpectedVersion } from "../../lib/events/types.ts";
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { producerTraceSegments } from "../../lib/tracing/appendSegments.ts";
 import { parseTraceparent, traceparentForAppend, withTraceparent } from "../../lib/tracing/traceparent.ts";
+import { type SegmentSink, xrayDaemonSink } from "../../lib/tracing/xrayDaemon.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 function expectedVersionParam(value: string | undefined): ExpectedVersion {
@@ -27,6 +29,9 @@ const lambdaTracing =
     ? await import("../../lib/tracing/lambdaTracer.ts")
     : undefined;
 const tracer = lambdaTracing?.createTracer({ serviceName: "eventbus-http", enabled: true });
+// Segments in producers' own traces go to the function's X-Ray daemon, as the tracer's do.
+const daemonAddress = tracer ? process.env.AWS_XRAY_DAEMON_ADDRESS : undefined;
+let daemon: SegmentSink | undefined;
 
 /** The X-Ray header of this invocation's own work, or `undefined` off Lambda. */
 function lambdaTrace(): string | undefined {
@@ -59,6 +64,22 @@ export const handler = httpHandler(getRuntime, async (request, { sql }) => {
   const events = traceparent
     ? parsed.map((event) => ({ ...event, attributes: withTraceparent(event.attributes ?? {}, traceparent) }))
     : parsed;
+  const startTime = Date.now() / 1000;
   const result = await appendToStream(sql, streamId, events, { expectedVersion });
+  if (daemonAddress) {
+    // Events that keep their producer's trace: the append is recorded in that trace as well.
+    const segments = producerTraceSegments({
+      traceparents: parsed.map((event) => event.attributes?.traceparent),
+      lambdaTrace: own,
+      streamId,
+      startTime,
+      endTime: Date.now() / 1000,
+    });
+    if (segments.length > 0) {
+      daemon ??= xrayDaemonSink(daemonAddress);
+      for (const segment of segments) daemon.send(segment);
+      tracer?.putAnnotation("producer_trace_id", segments[0]!.trace_id);
+    }
+  }
   return json(201, { streamId, version: result.version, events: result.events });
 });

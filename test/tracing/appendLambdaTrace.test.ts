@@ -99,7 +99,19 @@ describe("append on Lambda with X-Ray", () => {
     expect(handlerSegment).toMatchObject({ trace_id: LAMBDA_ROOT, parent_id: FUNCTION_SEGMENT });
     expect(handlerSegment?.annotations).toMatchObject({
       request_traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      producer_trace_id: "1-0af76519-16cd43dd8448eb211c80319c",
     });
+    // The event that kept its producer's trace: the append is a segment of that trace too, under the
+    // producer's span, and names the Lambda's trace.
+    await expect
+      .poll(() => documents.find((d) => d.name === "eventbus-append"))
+      .toMatchObject({
+        trace_id: "1-0af76519-16cd43dd8448eb211c80319c",
+        parent_id: "b7ad6b7169203331",
+        origin: "AWS::Lambda::Function",
+        annotations: { streamid: "traced-1", lambda_trace_id: LAMBDA_ROOT },
+      });
+    expect(documents.filter((d) => d.name === "eventbus-append")).toHaveLength(1);
 
     const { events } = await readStream(db.sql, "traced-1");
     expect(events.map((event) => event.attributes?.traceparent)).toEqual([

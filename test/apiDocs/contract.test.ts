@@ -317,6 +317,67 @@ describe("every route's real responses validate against the OpenAPI document", (
   });
 });
 
+describe("the query parameters the OpenAPI document describes are the ones the handlers enforce", () => {
+  /** Values just inside and just outside a documented parameter schema, when it has bounds. */
+  function probes(schema: any): { inside: string[]; outside: string[] } {
+    const items = schema.type === "array" ? schema.items : schema;
+    if (items.type === "integer") {
+      const inside = [String(items.minimum ?? 0)];
+      const outside = items.minimum === undefined ? [] : [String(items.minimum - 1)];
+      if (items.maximum !== undefined) {
+        inside.push(String(items.maximum));
+        outside.push(String(items.maximum + 1));
+      }
+      outside.push("1.5", "x");
+      return { inside, outside };
+    }
+    if (items.type === "string" && items.maxLength !== undefined) {
+      return {
+        inside: ["a".repeat(items.minLength ?? 1), "a".repeat(items.maxLength)],
+        outside: ["a".repeat(items.maxLength + 1)],
+      };
+    }
+    if (Array.isArray(items.enum)) return { inside: items.enum, outside: ["sideways"] };
+    return { inside: [], outside: [] };
+  }
+
+  it("accepts every documented bound and refuses one past it, naming the parameter", async () => {
+    // Path parameters that exist, so that only the query decides the answer.
+    await call("POST", "/streams/{streamId}/events", "/streams/bounds-1/events", { body: { type: "A" } });
+    await call("PUT", "/subscriptions/{name}", "/subscriptions/bounds", { body: {} });
+    const fill = (template: string) => template.replace("{streamId}", "bounds-1").replace("{name}", "bounds");
+    const drift: string[] = [];
+    for (const [template, operations] of Object.entries<any>(openApi.paths)) {
+      const operation = operations.get;
+      if (!operation) continue;
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in !== "query") continue;
+        const { inside, outside } = probes(parameter.schema);
+        for (const value of inside) {
+          const answer = await call(
+            "GET",
+            template,
+            `${fill(template)}?${parameter.name}=${encodeURIComponent(value)}`,
+          );
+          if (answer.status === 400)
+            drift.push(`${template} ${parameter.name}=${value} refused: ${answer.body.detail}`);
+        }
+        for (const value of outside) {
+          const answer = await call(
+            "GET",
+            template,
+            `${fill(template)}?${parameter.name}=${encodeURIComponent(value)}`,
+          );
+          if (answer.status !== 400 || !JSON.stringify(answer.body).includes(parameter.name)) {
+            drift.push(`${template} ${parameter.name}=${value.slice(0, 20)} answered ${answer.status}`);
+          }
+        }
+      }
+    }
+    expect(drift).toEqual([]);
+  });
+});
+
 describe("WebSocket frames validate against the AsyncAPI document", () => {
   const frame = (name: string) =>
     validator(asyncApi.components.messages[name].payload, asyncApi.components) as (v: unknown) => boolean;

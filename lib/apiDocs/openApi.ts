@@ -113,7 +113,13 @@ const operations: Record<string, Operation> = {
         "application/cloudevents-batch+json": { schema: { type: "array", items: ref("CloudEventInput") } },
       },
     },
-    responses: { "201": jsonResponse("Appended (or already there).", ref("AppendResult")) },
+    responses: {
+      "201": jsonResponse("Appended (or already there).", ref("AppendResult")),
+      "200": jsonResponse(
+        "An empty CloudEvents batch: nothing stored; the stream's version (expectedVersion still checked).",
+        ref("AppendResult"),
+      ),
+    },
     errors: [400, 409, 413, 415],
   },
   "GET /streams/{streamId}/events": {

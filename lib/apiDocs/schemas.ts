@@ -217,6 +217,12 @@ export const componentSchemas: Record<string, JsonSchema> = {
       head: position,
       lag: { type: "integer", minimum: 0 },
       lagSeconds: { type: "number", minimum: 0 },
+      ahead: {
+        type: "integer",
+        minimum: 0,
+        description:
+          "How far the checkpoint is past the last position handed out: the next that many events will never be forwarded. 0 normally.",
+      },
       state: { enum: ["active", "paused", "behind", "parked"] },
       pausedAt: nullable(timestamp),
       queueDepth: nullable({ type: "integer", minimum: 0 }),

@@ -173,6 +173,15 @@ export class EventBusClient {
     /** Events parked for good (refused by SQS), with their reasons. */
     parked: (name: string): Promise<Record<string, unknown>> =>
       this.request("GET", `/subscriptions/${encodeURIComponent(name)}/parked`),
+    /**
+     * Up to `limit` (1-50, default 10) messages of the subscription's dead-letter queue, looked at and left
+     * there (each look counts as a receive), oldest first.
+     */
+    deadLetters: (name: string, options: { limit?: number } = {}): Promise<Record<string, unknown>> =>
+      this.request(
+        "GET",
+        `/subscriptions/${encodeURIComponent(name)}/dead-letters${queryString({ limit: options.limit })}`,
+      ),
     /** Moves the DLQ's messages back to the queue. */
     redrive: (name: string): Promise<{ moved: number; drained: boolean; [member: string]: unknown }> =>
       this.request("POST", `/subscriptions/${encodeURIComponent(name)}/redrive`),

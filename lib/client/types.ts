@@ -85,6 +85,11 @@ export interface SubscriptionStatus extends SubscriptionDefinition {
   checkpoint: Position;
   head: Position;
   lag: number;
+  /** Age in seconds of the oldest event not forwarded yet; 0 when caught up. */
+  lagSeconds?: number;
+  /** How far the checkpoint is past the last position handed out (those events will never be forwarded). */
+  ahead?: number;
+  state?: "active" | "paused" | "behind" | "parked";
   queueDepth: number;
   dlqDepth: number;
   owner: string | null;

@@ -285,7 +285,11 @@ describe("subscriptions, expectEvents and runConsumer", () => {
     expect(again.map((e) => e.type)).toEqual(["Audited", "Audited"]);
 
     const status = await bus.subscriptions.get("sdk-audits");
-    expect(status).toMatchObject({ name: "sdk-audits", queueDepth: expect.any(Number) });
+    expect(status).toMatchObject({ name: "sdk-audits", queueDepth: expect.any(Number), ahead: 0 });
+    expect(await bus.subscriptions.deadLetters("sdk-audits", { limit: 5 })).toEqual({ deadLetters: [] });
+    await expect(bus.subscriptions.deadLetters("sdk-audits", { limit: 51 })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
     await bus.subscriptions.delete("sdk-audits");
     await expect(bus.subscriptions.get("sdk-audits")).rejects.toMatchObject({
       code: "SUBSCRIPTION_NOT_FOUND",

@@ -306,9 +306,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           scanned = page.after;
           return;
         }
-        const full = page.events.length === deps.pageSize;
+        // More of the log past this page: a full page, or one that ended at its scan window.
+        const more = page.more;
         // Read the next page while this one is being sent; it is used only if this one's checkpoint sticks.
-        if (full) next = readPage(page.scannedThrough);
+        if (more) next = readPage(page.scannedThrough);
         const events = await withAudience(page.events);
         const outgoing: Outgoing[] = events.map((event) => ({ event, json: eventJson(event) }));
         const pattern = target.pattern;
@@ -363,10 +364,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           next = undefined;
           continue;
         }
-        if (target.fifo || !full) {
+        if (target.fifo || !more) {
           await done;
           previous = undefined;
-          if (!full) return;
+          if (!more) return;
         } else if (before) {
           await before;
         }

@@ -28,11 +28,21 @@ export interface ForwardPage {
   events: ForwardEvent[];
   /**
    * How far this page proves the log was scanned: the last event's position when the page is full, else
-   * the gap-safe head seen by the same snapshot (see `readSafeHead`): nothing at or below it can commit
-   * later, so no later read can find an event below this.
+   * the end of the window it looked at, at most the gap-safe head seen by the same snapshot (see
+   * `readSafeHead`): nothing at or below it can commit later, so no later read can find an event below this.
    */
   scannedThrough: number;
+  /** Whether the log goes on past `scannedThrough` (a full page, or a window that ended before the head). */
+  more: boolean;
 }
+
+/**
+ * The most positions one page looks at. A filter whose SQL part matches rarely (a rare type, a field of the
+ * data) would otherwise make one page query scan from the checkpoint to the head, however long the log:
+ * a catch-up over millions of events would run into the statement timeout and never move. A page that
+ * ends at the window moves the checkpoint there and the next one goes on.
+ */
+export const FORWARD_SCAN_WINDOW = 50_000;
 
 interface ForwardEventRow {
   position: number | null;
@@ -88,9 +98,12 @@ export async function readForwardPage(
     where: PendingQuery<Row[]>;
     /** Read after this position instead of the stored checkpoint (to prefetch the next page). */
     after?: number;
+    /** The most positions to look at (default {@link FORWARD_SCAN_WINDOW}). */
+    window?: number;
   },
 ): Promise<ForwardPage | undefined> {
   const after = options.after === undefined ? sql`c.position` : sql`${options.after}::int8`;
+  const window = options.window ?? FORWARD_SCAN_WINDOW;
   const rows = await sql<PageRow[]>`
     select c.position as checkpoint, c.generation, h.head,
       exists (select 1 from pg_locks l
@@ -103,7 +116,7 @@ export async function readForwardPage(
       select position, stream_id, version, id, type, created_at, data::text as data_json,
         metadata::text as metadata_json
       from eventbus.events
-      where position > ${after} and position <= h.head and ${options.where}
+      where position > ${after} and position <= least(h.head, ${after} + ${window}::int8) and ${options.where}
       order by position
       limit ${options.limit}
     ) e on true
@@ -113,12 +126,14 @@ export async function readForwardPage(
   const events: ForwardEvent[] = rows.filter((r) => r.position !== null).map(toForwardEvent);
   const full = events.length === options.limit;
   const start = options.after ?? first.checkpoint;
+  const windowEnd = Math.max(start, Math.min(first.head, start + window));
   return {
     after: start,
     checkpoint: first.checkpoint,
     generation: first.generation,
     owned: first.owned,
     events,
-    scannedThrough: full ? events.at(-1)!.position : Math.max(first.head, start),
+    scannedThrough: full ? events.at(-1)!.position : windowEnd,
+    more: full || windowEnd < first.head,
   };
 }

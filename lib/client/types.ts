@@ -9,7 +9,11 @@
  */
 export type Position = string | number;
 
-/** The CloudEvents 1.0 JSON form in which events leave the bus. */
+/**
+ * The CloudEvents 1.0 JSON form in which events leave the bus. `data` is absent for an event appended
+ * without data (and `datacontenttype` too, unless its producer set one); an event appended with
+ * `data: null` has `data: null`.
+ */
 export interface CloudEvent<TData = unknown> {
   specversion: "1.0";
   id: string;
@@ -19,8 +23,10 @@ export interface CloudEvent<TData = unknown> {
   subject?: string;
   datacontenttype?: string;
   dataschema?: string;
-  data: TData;
+  /** Absent when the event was appended without data. */
+  data?: TData;
   streamid: string;
+  /** The event's version in its stream: a CloudEvents Integer, at most 2,147,483,647. */
   streamversion: number;
   position: Position;
   [extension: string]: unknown;
@@ -29,6 +35,7 @@ export interface CloudEvent<TData = unknown> {
 /** An event to append; `id` makes re-sending it idempotent. */
 export interface NewEvent<TData = unknown> {
   type: string;
+  /** Leave it out for an event without data; `null` is data (it is delivered as `data: null`). */
   data?: TData;
   id?: string;
   metadata?: unknown;

@@ -14,11 +14,20 @@ export interface AppendResult {
   created: boolean;
 }
 
+/**
+ * The highest version a stream can reach. Versions leave the bus as the CloudEvents extension attribute
+ * `streamversion`, a JSON number, and CloudEvents integers are 32-bit: one more and every later event of
+ * the stream would be refused by conformant consumers (the official SDKs' strict mode does). Appends that
+ * would go past it are refused with `PAYLOAD_TOO_LARGE`, like everything else the bus could not deliver.
+ */
+export const MAX_STREAM_VERSION = 2_147_483_647;
+
 type AppendOutcome =
   | { ok: true; version: number; firstPosition: number; created: true }
   | { ok: true; version: number; positions: number[]; created: true }
   | { ok: true; version: number; events: AppendResult["events"]; created: false }
   | { ok: false; reason: "wrong_expected_version"; actual: number }
+  | { ok: false; reason: "stream_version_limit"; actual: number }
   | { ok: false; reason: "duplicate_event_id"; ids: string[] };
 
 /**
@@ -36,7 +45,8 @@ type AppendOutcome =
  * this stream re-sent in a different batch fail with `DUPLICATE_EVENT_ID`.
  *
  * @throws {WrongExpectedVersionError} when the stream is not at `expectedVersion`.
- * @throws {EventBusError} `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE` or `DUPLICATE_EVENT_ID`.
+ * @throws {EventBusError} `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE` (also when the append would take the
+ *   stream past {@link MAX_STREAM_VERSION}) or `DUPLICATE_EVENT_ID`.
  *
  * @example
  * ```ts
@@ -86,6 +96,13 @@ export async function appendToStream(
     }
     if (outcome.reason === "wrong_expected_version") {
       throw new WrongExpectedVersionError(streamId, expectedVersion, outcome.actual);
+    }
+    if (outcome.reason === "stream_version_limit") {
+      throw new EventBusError(
+        "PAYLOAD_TOO_LARGE",
+        `Stream '${streamId}' is at version ${outcome.actual}: ${valid.length} more event${valid.length === 1 ? "" : "s"} would take it past version ${MAX_STREAM_VERSION}, the largest streamversion a CloudEvent can carry (a 32-bit Integer). Append to another stream.`,
+        { streamId, version: outcome.actual, events: valid.length, maxStreamVersion: MAX_STREAM_VERSION },
+      );
     }
     throw new EventBusError(
       "DUPLICATE_EVENT_ID",
@@ -158,7 +175,8 @@ async function appendChecked(
 
 /**
  * The stream write that reserves the batch's versions and returns the version before it, or no row when
- * the stream is not at the expected version. Writing the stream's row also takes this transaction's id,
+ * the stream is not at the expected version or the batch would take it past {@link MAX_STREAM_VERSION}
+ * (a new stream cannot: a batch is far smaller). Writing the stream's row also takes this transaction's id,
  * which gap safety needs before any position is drawn (see migration 0003): the events below are drawn
  * from rows joined to this one, so after it.
  */
@@ -172,6 +190,7 @@ function streamWrite(
     return sql`
       insert into eventbus.streams as s (stream_id, version) values (${streamId}, ${count})
       on conflict (stream_id) do update set version = s.version + excluded.version
+        where s.version + excluded.version <= ${MAX_STREAM_VERSION}
       returning s.version - ${count} as current`;
   }
   if (expected === "no_stream" || expected === 0) {
@@ -183,6 +202,7 @@ function streamWrite(
   return sql`
     update eventbus.streams set version = version + ${count}
     where stream_id = ${streamId} ${expected === "stream_exists" ? sql`` : sql`and version = ${expected}`}
+      and version + ${count} <= ${MAX_STREAM_VERSION}
     returning version - ${count} as current`;
 }
 
@@ -229,7 +249,17 @@ async function appendFresh(
   if (current === null || first === null) {
     const [stream] = await sql<[{ version: number }?]>`
       select version from eventbus.streams where stream_id = ${streamId}`;
-    return { ok: false, reason: "wrong_expected_version", actual: stream?.version ?? 0 };
+    const actual = stream?.version ?? 0;
+    // Versions only grow: a stream read here too full for the batch was too full for the write, and if
+    // it is also at the expected version, the limit is what refused it.
+    const full = actual + count > MAX_STREAM_VERSION;
+    const versionHolds =
+      expectedVersion === "any" || expectedVersion === "stream_exists" || expectedVersion === actual;
+    return {
+      ok: false,
+      reason: full && versionHolds ? "stream_version_limit" : "wrong_expected_version",
+      actual,
+    };
   }
   const version = current + count;
   return positions

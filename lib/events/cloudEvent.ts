@@ -6,11 +6,15 @@ export const DEFAULT_SOURCE = "urn:eventbus";
 /**
  * Maps a stored event to the CloudEvents 1.0 JSON form. Attributes the producer set are emitted unchanged;
  * `source` defaults to the configured source, `subject` to the stream id, `time` to when the event was
- * appended, `datacontenttype` to `application/json`. The bus adds `streamid`, `streamversion` and
- * `position` (a string). `lib/listener/cloudEventJson.ts` writes the same JSON as text, in the same order.
+ * appended, and `datacontenttype` to `application/json` for an event with data. An event appended without
+ * data has no `data` member (CloudEvents: data is optional), and none is invented for it; one appended with
+ * `data: null` keeps it. The bus adds `streamid`, `streamversion` and `position` (a string).
+ * `lib/listener/cloudEventJson.ts` writes the same JSON as text, in the same order.
  */
 export function toCloudEvent(event: RecordedEvent, source: string = DEFAULT_SOURCE): EventBusCloudEvent {
   const { source: own, subject, time, datacontenttype, dataschema, ...extensions } = event.attributes ?? {};
+  const hasData = event.data !== undefined;
+  const contentType = (datacontenttype as string | undefined) ?? (hasData ? "application/json" : undefined);
   return {
     specversion: "1.0",
     id: event.id,
@@ -18,9 +22,9 @@ export function toCloudEvent(event: RecordedEvent, source: string = DEFAULT_SOUR
     type: event.type,
     subject: (subject as string | undefined) ?? event.streamId,
     time: (time as string | undefined) ?? event.createdAt.toISOString(),
-    datacontenttype: (datacontenttype as string | undefined) ?? "application/json",
+    ...(contentType === undefined ? {} : { datacontenttype: contentType }),
     ...(dataschema === undefined ? {} : { dataschema: dataschema as string }),
-    data: event.data,
+    ...(hasData ? { data: event.data } : {}),
     ...extensions,
     streamid: event.streamId,
     streamversion: event.version,

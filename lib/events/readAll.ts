@@ -5,7 +5,7 @@ import { matchesEventPattern } from "../patterns/matchPattern.ts";
 import { patternToSql } from "../patterns/patternToSql.ts";
 import type { EventPattern } from "../patterns/validatePattern.ts";
 import { toCloudEvent } from "./cloudEvent.ts";
-import { type EventRow, toRecordedEvent } from "./eventRow.ts";
+import { type EventRow, eventColumns, toRecordedEvent } from "./eventRow.ts";
 import { probeHead } from "./readSafeHead.ts";
 import type { RecordedEvent } from "./types.ts";
 
@@ -94,7 +94,7 @@ async function readAllPage(sql: Sql, options: ReadAllOptions, knownHead?: number
   // The SQL part of the pattern only narrows (see patternToSql); every row is checked in TypeScript below.
   const narrowing = filter ? patternToSql(sql, filter.pattern) : sql`true`;
   const read = (after: number, count: number, upTo: number) => sql<EventRow[]>`
-    select * from eventbus.events
+    select ${eventColumns(sql)} from eventbus.events
     where position > ${after} and position <= ${upTo}
       ${options.type === undefined ? sql`` : sql`and type = any(${list(options.type)}::text[])`}
       ${options.category === undefined ? sql`` : sql`and category = any(${list(options.category)}::text[])`}

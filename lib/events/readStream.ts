@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 import { EventBusError } from "../errors.ts";
 import { limits } from "../limits.ts";
-import { type EventRow, toRecordedEvent } from "./eventRow.ts";
+import { type EventRow, eventColumns, toRecordedEvent } from "./eventRow.ts";
 import { assertStreamId } from "./streamId.ts";
 import type { RecordedEvent } from "./types.ts";
 
@@ -42,11 +42,11 @@ export async function readStream(
   const from = options.from ?? (backward ? stream.version : 1);
   const rows = backward
     ? await sql<EventRow[]>`
-        select * from eventbus.events
+        select ${eventColumns(sql)} from eventbus.events
         where stream_id = ${streamId} and version <= ${from}
         order by version desc limit ${limit + 1}`
     : await sql<EventRow[]>`
-        select * from eventbus.events
+        select ${eventColumns(sql)} from eventbus.events
         where stream_id = ${streamId} and version >= ${from}
         order by version limit ${limit + 1}`;
   const more = rows.length > limit;

@@ -4,6 +4,11 @@ import type { AttributeValue } from "./cloudEventAttributes.ts";
 export interface ProposedEvent {
   id?: string;
   type: string;
+  /**
+   * The payload. Absent (`undefined`) and `null` are two different events, as in CloudEvents: an event
+   * without data leaves the bus without `data` (and without a default `datacontenttype`), one with
+   * `data: null` leaves it with `data: null`.
+   */
   data?: unknown;
   /**
    * Extension attributes, as plain-JSON appends send them: every key must be a valid CloudEvents extension
@@ -26,7 +31,8 @@ export interface RecordedEvent {
   version: number;
   position: number;
   type: string;
-  data: unknown;
+  /** The payload; absent (the key is left out) when the event was appended without data. */
+  data?: unknown;
   /** The attributes its producer set (see `ProposedEvent.attributes`), or `null` for none. */
   attributes: Record<string, AttributeValue> | null;
   createdAt: Date;
@@ -50,11 +56,13 @@ export interface EventBusCloudEvent {
   subject: string;
   /** The producer's, else when the event was appended. */
   time: string;
-  /** The producer's, else `application/json`. */
-  datacontenttype: string;
+  /** The producer's, else `application/json` when the event has data; absent for an event without either. */
+  datacontenttype?: string;
   dataschema?: string;
-  data: unknown;
+  /** Absent when the event was appended without data; `null` when it was appended with `data: null`. */
+  data?: unknown;
   streamid: string;
+  /** A CloudEvents Integer (32-bit): appends that would take a stream past 2,147,483,647 are refused. */
   streamversion: number;
   position: string;
   /** Extension attributes: strings, booleans and 32-bit integers. */

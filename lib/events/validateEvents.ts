@@ -83,6 +83,10 @@ const invalid = (pointer: string, message: string) =>
 export interface ValidEvent {
   id: string;
   type: string;
+  /**
+   * `undefined` for an event without data: its JSON then has no `data` member, so the append stores SQL
+   * NULL (`p.ev->'data'`), while `data: null` stores the JSON `null`. Readers tell the two apart.
+   */
   data: unknown;
   /** The attributes to store (see migration 0004), or `null` for none. */
   attributes: Record<string, AttributeValue> | null;
@@ -209,7 +213,8 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
       );
     }
     seen.add(identity);
-    const data = event.data === undefined ? null : event.data;
+    // Absent stays absent (not null): CloudEvents tells an event without data from one whose data is null.
+    const data = event.data;
     const json = storableJson(index, { id, type: event.type, data, attributes });
     const bytes = Buffer.byteLength(json) + 2 * streamId.length + ENVELOPE_BYTES;
     if (bytes > limits.maxEventBytes) {

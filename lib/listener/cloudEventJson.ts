@@ -11,8 +11,9 @@ export const storedAttributes = (event: ForwardEvent): Record<string, AttributeV
 /**
  * The CloudEvent JSON of `toCloudEvent` (lib/events/cloudEvent.ts), built as text around the payload text
  * Postgres returned: forwarding then costs no JSON parse or stringify of `data`, which is most of the
- * bytes (only the small attributes object is parsed). `test/listener/cloudEventJson.test.ts` keeps the
- * two forms equal.
+ * bytes (only the small attributes object is parsed). `dataJson` is `null` (SQL NULL) for an event appended
+ * without data, which goes out without `data` and without a default `datacontenttype`, and `"null"` for one
+ * appended with `data: null`. `test/listener/cloudEventJson.test.ts` keeps the two forms equal.
  */
 export function cloudEventJson(event: ForwardEvent, source: string): string {
   const attributes = storedAttributes(event);
@@ -21,14 +22,17 @@ export function cloudEventJson(event: ForwardEvent, source: string): string {
   for (const [name, value] of Object.entries(attributes)) {
     if (!PLACED.has(name)) extensions += `,${text(name)}:${text(value)}`;
   }
+  const hasData = event.dataJson !== null;
+  const contentType = attributes.datacontenttype ?? (hasData ? "application/json" : undefined);
+  const datacontenttype = contentType === undefined ? "" : `,"datacontenttype":${text(contentType)}`;
   const dataschema =
     attributes.dataschema === undefined ? "" : `,"dataschema":${text(attributes.dataschema)}`;
+  const data = hasData ? `,"data":${event.dataJson}` : "";
   return escapeForSqs(
     `{"specversion":"1.0","id":${text(event.id)},"source":${text(attributes.source ?? source)},` +
       `"type":${text(event.type)},"subject":${text(attributes.subject ?? event.streamId)},` +
-      `"time":${text(attributes.time ?? event.createdAt.toISOString())},` +
-      `"datacontenttype":${text(attributes.datacontenttype ?? "application/json")}${dataschema},` +
-      `"data":${event.dataJson ?? "null"}${extensions},"streamid":${text(event.streamId)},` +
+      `"time":${text(attributes.time ?? event.createdAt.toISOString())}` +
+      `${datacontenttype}${dataschema}${data}${extensions},"streamid":${text(event.streamId)},` +
       `"streamversion":${event.version},"position":"${event.position}"}`,
   );
 }

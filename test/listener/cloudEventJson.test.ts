@@ -17,6 +17,7 @@ describe("the forwarded CloudEvent JSON", () => {
   it("is exactly the CloudEvent the rest of the bus produces", async () => {
     await appendToStream(db.sql, "shapes-1", [
       { type: "NoData" },
+      { type: "NullData", data: null },
       { type: "Nested", data: { a: [1, 2.5, { b: null }], 'quote"d': "line\nbreak", emoji: "😀 ü" } },
       { type: "WithMetadata", data: "just a string", metadata: { traceid: "t-1", sampled: true, hops: -3 } },
       { type: "EmptyMetadata", data: [], metadata: {} },
@@ -36,6 +37,11 @@ describe("the forwarded CloudEvent JSON", () => {
           flag: false,
         },
       },
+      {
+        id: "ce-2",
+        type: "com.example.NoDataButContentType",
+        attributes: { source: "urn:p", datacontenttype: "application/json", dataschema: "urn:schema" },
+      },
     ]);
     await db.sql`insert into eventbus.checkpoints (name, lock_id, position) values ('shape-test', 99, 0)`;
     await probeHead(db.sql);
@@ -46,12 +52,19 @@ describe("the forwarded CloudEvent JSON", () => {
       where: db.sql`true`,
     });
     const { events } = await readAll(db.sql, { limit: 100 });
-    expect(page!.events).toHaveLength(6);
+    expect(page!.events).toHaveLength(8);
     for (const [i, event] of page!.events.entries()) {
       const text = JSON.parse(cloudEventJson(event, "urn:src"));
       const object = toCloudEvent(events[i]!, "urn:src");
       expect(text).toEqual(object);
       expect(Object.keys(text)).toEqual(Object.keys(object));
     }
+    // Without data: no data and no invented datacontenttype; data: null is data.
+    const emitted = page!.events.map((event) => JSON.parse(cloudEventJson(event, "urn:src")));
+    expect(emitted[0]).not.toHaveProperty("data");
+    expect(emitted[0]).not.toHaveProperty("datacontenttype");
+    expect(emitted[1]).toMatchObject({ data: null, datacontenttype: "application/json" });
+    expect(emitted[7]).not.toHaveProperty("data");
+    expect(emitted[7]).toMatchObject({ datacontenttype: "application/json", dataschema: "urn:schema" });
   });
 });

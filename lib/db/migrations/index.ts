@@ -6,6 +6,7 @@ import { changeCapture } from "./0005_changeCapture.ts";
 import { subscriptionState } from "./0006_subscriptionState.ts";
 import { appendMany } from "./0007_appendMany.ts";
 import { noTypeIndex } from "./0008_noTypeIndex.ts";
+import { streamVersionLimit } from "./0009_streamVersionLimit.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -17,4 +18,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 6, name: "subscription_state", sql: subscriptionState },
   { id: 7, name: "append_many", sql: appendMany },
   { id: 8, name: "no_type_index", sql: noTypeIndex },
+  { id: 9, name: "stream_version_limit", sql: streamVersionLimit },
 ];

@@ -112,7 +112,11 @@ describe.each(["json", "structured", "binary"] as const)("sent without data, in 
     // The history a `from` subscription gets first is the same.
     const late = await bus.connect();
     expect(
-      await late.request({ action: "subscribe", topic: `stream:${streamId}`, from: Number(live[0]!.position) }),
+      await late.request({
+        action: "subscribe",
+        topic: `stream:${streamId}`,
+        from: Number(live[0]!.position),
+      }),
     ).toMatchObject({ type: "ack" });
     expectNoneThenNull((await late.next((f) => f.type === "events", 10_000)).events);
   });
@@ -187,7 +191,11 @@ describe("input transformers see the event as emitted", () => {
     const deadline = Date.now() + 15_000;
     while (bodies.length < 2 && Date.now() < deadline) {
       const { Messages = [] } = await bus.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: put.body.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        new ReceiveMessageCommand({
+          QueueUrl: put.body.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+        }),
       );
       bodies.push(...Messages.map((m) => JSON.parse(m.Body!)));
     }

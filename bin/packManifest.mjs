@@ -7,14 +7,23 @@
  * package.json for the tarball after `prepack`, so removing the line then is enough.
  *
  * Both steps edit that one line in place rather than rewriting the file from a copy, so that anything else
- * changed in package.json meanwhile (an `npm install` in another terminal) is kept.
+ * changed in package.json meanwhile (an `npm install` in another terminal) is kept; and they replace the
+ * file by a rename, so that a process reading package.json at that moment (a test run next to the pack
+ * test) sees the old or the new file, never an empty one.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 
 const file = new URL("../package.json", import.meta.url);
 const script = "patch-package";
 const line = `    "prepare": ${JSON.stringify(script)},\n`;
 const anchor = '    "prepack": ';
+
+/** Writes package.json whole or not at all. */
+const replace = (content) => {
+  const temporary = new URL(`../package.json.${process.pid}.tmp`, import.meta.url);
+  writeFileSync(temporary, content);
+  renameSync(temporary, file);
+};
 
 const fail = (message) => {
   process.stderr.write(`packManifest: ${message}\n`);
@@ -31,11 +40,11 @@ if (mode === "strip") {
       `package.json's prepare script is not the expected ${JSON.stringify(script)}: update bin/packManifest.mjs`,
     );
   }
-  writeFileSync(file, text.replace(line, ""));
+  replace(text.replace(line, ""));
 } else if (mode === "restore") {
   if (JSON.parse(text).scripts?.prepare !== undefined) process.exit(0);
   if (!text.includes(anchor)) fail("no prepack script to put the prepare script back before");
-  writeFileSync(file, text.replace(anchor, `${line}${anchor}`));
+  replace(text.replace(anchor, `${line}${anchor}`));
 } else {
   fail("usage: node bin/packManifest.mjs strip|restore");
 }

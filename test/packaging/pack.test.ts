@@ -73,7 +73,10 @@ beforeAll(async () => {
   const packed = await run("npm", ["pack", "--json", "--pack-destination", work], {
     cwd: repoRoot,
     maxBuffer: 64 * 1024 * 1024,
-  });
+  }).finally(() =>
+    // A pack that failed between prepack and postpack must not leave the repository without its script.
+    run("node", ["bin/packManifest.mjs", "restore"], { cwd: repoRoot }),
+  );
   [tarball] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")));
 
   mkdirSync(project);

@@ -1,24 +1,13 @@
 import { requireAccess } from "../../lib/auth/authorize.ts";
-import { validationFailed } from "../../lib/errors.ts";
 import { appendNothing, appendToStream } from "../../lib/events/appendToStream.ts";
 import { parseAppendBody } from "../../lib/events/parseAppendBody.ts";
-import { assertStreamId } from "../../lib/events/streamId.ts";
-import type { ExpectedVersion } from "../../lib/events/types.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { parsePathParams, parseQueryParams } from "../../lib/http/routeParams.ts";
 import { producerTraceSegments } from "../../lib/tracing/appendSegments.ts";
 import { parseTraceparent, traceparentForAppend, withTraceparent } from "../../lib/tracing/traceparent.ts";
 import { type SegmentSink, xrayDaemonSink } from "../../lib/tracing/xrayDaemon.ts";
 import { getRuntime } from "../shared/runtime.ts";
-
-function expectedVersionParam(value: string | undefined): ExpectedVersion {
-  if (value === undefined || value === "any" || value === "no_stream" || value === "stream_exists") {
-    return value ?? "any";
-  }
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  throw validationFailed("expectedVersion must be any, no_stream, stream_exists or a version number >= 0.", {
-    parameter: "expectedVersion",
-  });
-}
 
 // On Lambda the events continue the function's own X-Ray trace. With the Powertools tracer on (see
 // `functions/shared/runtime.ts`), the handler's subsegment is their parent; the tracer is loaded only
@@ -42,9 +31,10 @@ function lambdaTrace(): string | undefined {
 
 /** POST /streams/{streamId}/events */
 export const handler = httpHandler(getRuntime, async (request, { sql }) => {
-  const streamId = assertStreamId(request.path("streamId"));
+  const params = apiParams["POST /streams/{streamId}/events"];
+  const { streamId } = parsePathParams(request, params);
   requireAccess(request.principal, "events:write", streamId);
-  const expectedVersion = expectedVersionParam(request.query("expectedVersion"));
+  const { expectedVersion } = parseQueryParams(request, params);
   const headers = Object.fromEntries(
     Object.entries(request.event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
   );

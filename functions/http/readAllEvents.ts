@@ -1,5 +1,4 @@
 import { requireScope } from "../../lib/auth/authorize.ts";
-import { validationFailed } from "../../lib/errors.ts";
 import {
   acceptsCloudEventsBatch,
   CLOUDEVENTS_BATCH,
@@ -7,21 +6,11 @@ import {
   toCloudEvent,
 } from "../../lib/events/cloudEvent.ts";
 import { readAll } from "../../lib/events/readAll.ts";
-import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
+import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { parseQueryString } from "../../lib/http/queryString.ts";
-import { limits } from "../../lib/limits.ts";
-import { parseFilterParameter } from "../../lib/patterns/parseFilterParameter.ts";
+import { parseQueryParams } from "../../lib/http/routeParams.ts";
 import { getRuntime } from "../shared/runtime.ts";
-
-/** Every value of a repeatable filter (`?type=A&type=B` means A or B), or `undefined` when absent. */
-function textParams(values: string[], name: string): string[] | undefined {
-  for (const value of values) {
-    if (value.length === 0 || value.length > 200) {
-      throw validationFailed(`Query parameter '${name}' must be 1-200 characters.`, { parameter: name });
-    }
-  }
-  return values.length === 0 ? undefined : values;
-}
 
 /**
  * GET /events: all streams in global order. A token bounded by `streams` sees only its streams. `type` and
@@ -32,12 +21,8 @@ function textParams(values: string[], name: string): string[] | undefined {
  */
 export const handler = httpHandler(getRuntime, async (request, { sql, source }) => {
   requireScope(request.principal, "events:read");
-  const after = intParam(request.query("after"), "after", { min: 0 });
-  const limit = intParam(request.query("limit"), "limit", { min: 1, max: limits.maxReadLimit });
-  const type = textParams(request.queryAll("type"), "type");
-  const category = textParams(request.queryAll("category"), "category");
-  const filterText = request.query("filter");
-  const filter = filterText === undefined ? undefined : parseFilterParameter(filterText);
+  // `type` and `category` are repeatable (`?type=A&type=B` means A or B); `filter` arrives parsed.
+  const { after, limit, type, category, filter } = parseQueryParams(request, apiParams["GET /events"]);
   const page = await readAll(sql, {
     ...(after === undefined ? {} : { after }),
     ...(limit === undefined ? {} : { limit }),

@@ -1,5 +1,4 @@
 import { requireAccess } from "../../lib/auth/authorize.ts";
-import { validationFailed } from "../../lib/errors.ts";
 import {
   acceptsCloudEventsBatch,
   CLOUDEVENTS_BATCH,
@@ -7,10 +6,10 @@ import {
   toCloudEvent,
 } from "../../lib/events/cloudEvent.ts";
 import { readStream } from "../../lib/events/readStream.ts";
-import { assertStreamId } from "../../lib/events/streamId.ts";
-import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
+import { httpHandler, json } from "../../lib/http/httpHandler.ts";
 import { parseQueryString } from "../../lib/http/queryString.ts";
-import { limits } from "../../lib/limits.ts";
+import { parsePathParams, parseQueryParams } from "../../lib/http/routeParams.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
 /**
@@ -18,14 +17,10 @@ import { getRuntime } from "../shared/runtime.ts";
  * CloudEvents batch and the next page's URL is in a `Link` header.
  */
 export const handler = httpHandler(getRuntime, async (request, { sql, source }) => {
-  const streamId = assertStreamId(request.path("streamId"));
+  const params = apiParams["GET /streams/{streamId}/events"];
+  const { streamId } = parsePathParams(request, params);
   requireAccess(request.principal, "events:read", streamId);
-  const direction = request.query("direction") ?? "forward";
-  if (direction !== "forward" && direction !== "backward") {
-    throw validationFailed("direction must be forward or backward.", { parameter: "direction" });
-  }
-  const from = intParam(request.query("from"), "from", { min: 0 });
-  const limit = intParam(request.query("limit"), "limit", { min: 1, max: limits.maxReadLimit });
+  const { direction, from, limit } = parseQueryParams(request, params);
   const page = await readStream(sql, streamId, {
     direction,
     ...(from === undefined ? {} : { from }),

@@ -1,6 +1,7 @@
 import { VERSION } from "../client/version.ts";
-import { limits } from "../limits.ts";
-import { componentSchemas, type JsonSchema, streamIdSchema, subscriptionNameSchema } from "./schemas.ts";
+import { apiParams } from "../http/apiParams.ts";
+import { isRepeatable, type RouteParams } from "../http/routeParams.ts";
+import { componentSchemas, type JsonSchema, requestSchema, streamIdSchema } from "./schemas.ts";
 
 /** What an operation is, as the document says it; the route table says which ones exist. */
 interface Operation {
@@ -9,6 +10,7 @@ interface Operation {
   tags: string[];
   /** No bearer token needed. */
   public?: boolean;
+  /** Only for a route without declared parameters (`lib/http/apiParams.ts` is where they are declared). */
   parameters?: JsonSchema[];
   requestBody?: JsonSchema;
   /** Status -> response object (problem responses are added from `errors`). */
@@ -37,28 +39,39 @@ const pathParam = (name: string, schema: JsonSchema, description?: string) => ({
   schema,
   ...(description ? { description } : {}),
 });
-const queryParam = (name: string, schema: JsonSchema, description: string) => ({
-  name,
-  in: "query",
-  required: false,
-  schema,
-  description,
-});
 
-const streamId = pathParam("streamId", streamIdSchema);
-const subscriptionName = pathParam("name", subscriptionNameSchema);
-const captureName = pathParam(
-  "name",
-  { type: "string", pattern: "^[a-z][a-z0-9_]{0,62}$" },
-  "The streams' category and the event types' prefix.",
-);
-const operatorName = pathParam("name", { type: "string", minLength: 1 });
+/**
+ * The OpenAPI parameter objects of a route, from the zod schemas its handler validates with, converted as
+ * request bodies are (`requestSchema`): a schema's `describe()` becomes the parameter's description, an
+ * array schema a repeatable (`explode`) query parameter, and a query parameter without `optional()` or
+ * `default()` a required one.
+ */
+export function parameterObjects(params: RouteParams): JsonSchema[] {
+  const objects: JsonSchema[] = [];
+  for (const [where, object] of [
+    ["path", params.path],
+    ["query", params.query],
+  ] as const) {
+    const { properties = {}, required = [] } = requestSchema(object) as {
+      properties?: Record<string, JsonSchema>;
+      required?: string[];
+    };
+    for (const [name, { description, ...schema }] of Object.entries(properties)) {
+      const repeatable = isRepeatable(object.shape[name] as Parameters<typeof isRepeatable>[0]);
+      objects.push({
+        name,
+        in: where,
+        required: where === "path" || required.includes(name),
+        schema,
+        ...(typeof description === "string" ? { description } : {}),
+        ...(repeatable ? { explode: true } : {}),
+      });
+    }
+  }
+  return objects;
+}
+
 const globalPosition = { type: "integer", minimum: 0, description: "A global position." };
-const limit = queryParam(
-  "limit",
-  { type: "integer", minimum: 1, maximum: limits.maxReadLimit },
-  "Events per page (default 100).",
-);
 const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: "null" }] });
 /** An object with these members required (and others allowed: responses may grow). */
 const objectWith = (properties: Record<string, JsonSchema>): JsonSchema => ({
@@ -90,19 +103,6 @@ const operations: Record<string, Operation> = {
     description:
       "One event or an array, as plain JSON (`application/json`) or CloudEvents 1.0 (`application/cloudevents+json`, `application/cloudevents-batch+json`, or binary mode with `ce-*` headers). Re-sending events whose ids are already in the stream is an idempotent success that appends nothing.",
     tags: ["Streams"],
-    parameters: [
-      streamId,
-      queryParam(
-        "expectedVersion",
-        {
-          anyOf: [
-            { enum: ["any", "no_stream", "stream_exists"] },
-            { type: "string", pattern: "^[0-9]{1,15}$" },
-          ],
-        },
-        "Optimistic concurrency: `any` (default), `no_stream`, `stream_exists` or the stream's current version.",
-      ),
-    ],
     requestBody: {
       required: true,
       content: {
@@ -125,23 +125,12 @@ const operations: Record<string, Operation> = {
   "GET /streams/{streamId}/events": {
     summary: "Read a stream's events",
     tags: ["Streams"],
-    parameters: [
-      streamId,
-      queryParam(
-        "from",
-        { type: "integer", minimum: 0 },
-        "First version to read (default: the first, or the last backward).",
-      ),
-      limit,
-      queryParam("direction", { enum: ["forward", "backward"] }, "Reading direction (default forward)."),
-    ],
     responses: { "200": jsonResponse("A page of events.", ref("StreamPage")) },
     errors: [400, 404],
   },
   "GET /streams/{streamId}": {
     summary: "A stream's version and timestamps",
     tags: ["Streams"],
-    parameters: [streamId],
     responses: { "200": jsonResponse("The stream.", ref("StreamInfo")) },
     errors: [400, 404],
   },
@@ -150,30 +139,6 @@ const operations: Record<string, Operation> = {
     description:
       "A token bounded by `streams` sees only its streams. `type` and `category` may be repeated (any of).",
     tags: ["Streams"],
-    parameters: [
-      queryParam(
-        "after",
-        { type: "integer", minimum: 0 },
-        "Read events after this position (default: the start).",
-      ),
-      limit,
-      {
-        ...queryParam(
-          "type",
-          { type: "array", items: { type: "string", minLength: 1, maxLength: 200 } },
-          "Only these event types.",
-        ),
-        explode: true,
-      },
-      {
-        ...queryParam(
-          "category",
-          { type: "array", items: { type: "string", minLength: 1, maxLength: 200 } },
-          "Only streams of these categories (the stream id before its first `-`).",
-        ),
-        explode: true,
-      },
-    ],
     responses: { "200": jsonResponse("A page of events.", ref("AllEventsPage")) },
     errors: [400],
   },
@@ -182,7 +147,6 @@ const operations: Record<string, Operation> = {
     description:
       "Ephemeral: nothing is stored. `stream:`, `category:` and `$all` are refused (append instead).",
     tags: ["Realtime"],
-    parameters: [pathParam("topic", { type: "string", minLength: 1, maxLength: 200 })],
     requestBody: jsonBody(ref("MessageBody")),
     responses: {
       "202": jsonResponse("Accepted for fan-out.", {
@@ -196,7 +160,6 @@ const operations: Record<string, Operation> = {
   "POST /connections/{connectionId}/messages": {
     summary: "Send to one WebSocket connection",
     tags: ["Realtime"],
-    parameters: [pathParam("connectionId", { type: "string", minLength: 1 })],
     requestBody: jsonBody(ref("MessageBody")),
     responses: {
       "202": jsonResponse("Sent.", {
@@ -218,7 +181,6 @@ const operations: Record<string, Operation> = {
     description:
       "Creates the subscription with its queue and DLQ (201); an identical definition is a no-op (200); a different one is a 409.",
     tags: ["Subscriptions"],
-    parameters: [subscriptionName],
     requestBody: jsonBody(ref("SubscriptionDefinition"), false),
     responses: {
       "201": jsonResponse("Created.", ref("Subscription")),
@@ -229,21 +191,18 @@ const operations: Record<string, Operation> = {
   "GET /subscriptions/{name}": {
     summary: "A subscription's definition, queues, checkpoint, lag and owner",
     tags: ["Subscriptions"],
-    parameters: [subscriptionName],
     responses: { "200": jsonResponse("The subscription.", ref("Subscription")) },
     errors: [400, 404],
   },
   "DELETE /subscriptions/{name}": {
     summary: "Delete a subscription, its checkpoint, queue and DLQ",
     tags: ["Subscriptions"],
-    parameters: [subscriptionName],
     responses: { "204": { description: "Deleted." } },
     errors: [400, 404],
   },
   "POST /subscriptions/{name}/replay": {
     summary: "Deliver events again from a position",
     tags: ["Subscriptions"],
-    parameters: [subscriptionName],
     requestBody: jsonBody(ref("ReplayRequest")),
     responses: { "200": jsonResponse("The checkpoint moved.", ref("ReplayResult")) },
     errors: [400, 404],
@@ -251,7 +210,6 @@ const operations: Record<string, Operation> = {
   "POST /subscriptions/{name}/redrive": {
     summary: "Send parked events again and move the DLQ's messages back to the queue",
     tags: ["Subscriptions"],
-    parameters: [subscriptionName],
     responses: { "200": jsonResponse("What was moved.", ref("RedriveResult")) },
     errors: [400, 404],
   },
@@ -271,7 +229,6 @@ const operations: Record<string, Operation> = {
     description:
       "From then on every committed insert, update and delete of the table is appended as `<name>.inserted|updated|deleted` in stream `<name>-<key>`. 201 created, 200 the same capture exists, 409 a different one, 422 when Postgres cannot (the problem's `reason`). Needs `admin`.",
     tags: ["Change capture"],
-    parameters: [captureName],
     requestBody: jsonBody(ref("CaptureRequest")),
     responses: {
       "201": jsonResponse("Created.", ref("Capture")),
@@ -282,14 +239,12 @@ const operations: Record<string, Operation> = {
   "GET /captures/{name}": {
     summary: "A capture: slot, confirmed and applied LSN, lag in bytes and seconds, last error",
     tags: ["Change capture"],
-    parameters: [captureName],
     responses: { "200": jsonResponse("The capture.", ref("Capture")) },
     errors: [400, 404],
   },
   "DELETE /captures/{name}": {
     summary: "Stop capturing a table (the last capture drops the replication slot)",
     tags: ["Change capture"],
-    parameters: [captureName],
     responses: { "204": { description: "Deleted." } },
     errors: [400, 404],
   },
@@ -307,14 +262,12 @@ const operations: Record<string, Operation> = {
   "GET /operators/{name}": {
     summary: "An operator: checkpoint, head, lag, attempts, last error and parked events",
     tags: ["Operators"],
-    parameters: [operatorName],
     responses: { "200": jsonResponse("The operator.", ref("Operator")) },
     errors: [404],
   },
   "POST /operators/{name}/replay": {
     summary: "Apply events again from a position (the operator's reset runs first)",
     tags: ["Operators"],
-    parameters: [operatorName],
     requestBody: jsonBody({
       type: "object",
       required: ["from"],
@@ -334,12 +287,6 @@ const operations: Record<string, Operation> = {
     description:
       "A token bounded by `streams` lists only its streams. `next` is the `after` of the next page.",
     tags: ["Streams"],
-    parameters: [
-      queryParam("prefix", { type: "string", minLength: 1, maxLength: 200 }, "Only ids starting with this."),
-      queryParam("category", { type: "string", minLength: 1, maxLength: 200 }, "Only this category."),
-      queryParam("after", { type: "string", minLength: 1, maxLength: 200 }, "List ids after this one."),
-      limit,
-    ],
     responses: {
       "200": jsonResponse(
         "A page of streams.",
@@ -362,11 +309,6 @@ const operations: Record<string, Operation> = {
     summary: "Events SQS refused for good, with each one's reason",
     description: "In position order; `POST .../redrive` sends them again.",
     tags: ["Subscriptions"],
-    parameters: [
-      subscriptionName,
-      queryParam("after", { type: "integer", minimum: 0 }, "Events after this position."),
-      limit,
-    ],
     responses: {
       "200": jsonResponse(
         "A page of parked events.",
@@ -386,10 +328,6 @@ const operations: Record<string, Operation> = {
     description:
       "Oldest first, at most `limit` (1..50, default 10). Received with a visibility timeout of 0, so they stay in the DLQ for `POST .../redrive`; looking counts as a receive (`receiveCount` grows by one). Bodies above 8 KiB are cut (`truncated`).",
     tags: ["Subscriptions"],
-    parameters: [
-      subscriptionName,
-      queryParam("limit", { type: "integer", minimum: 1, maximum: 50 }, "At most this many (default 10)."),
-    ],
     responses: {
       "200": jsonResponse(
         "A sample of the DLQ's messages.",
@@ -416,7 +354,6 @@ const operations: Record<string, Operation> = {
     summary: "Who is present on a topic",
     description: "As a `presence.sync` frame lists them.",
     tags: ["Realtime"],
-    parameters: [pathParam("topic", { type: "string", minLength: 1, maxLength: 200 })],
     responses: {
       "200": jsonResponse(
         "The members.",
@@ -428,7 +365,6 @@ const operations: Record<string, Operation> = {
   "GET /realtime/connections": {
     summary: "WebSocket connections with their subject and topics (admin)",
     tags: ["Realtime"],
-    parameters: [limit, queryParam("cursor", { type: "string" }, "The `cursor` of the previous page.")],
     responses: {
       "200": jsonResponse(
         "A page of connections.",
@@ -511,6 +447,8 @@ function undocumented(routeKey: string): Operation {
 }
 
 function toOperationObject(routeKey: string, operation: Operation): JsonSchema {
+  const declared = (apiParams as Record<string, RouteParams>)[routeKey];
+  const parameters = declared ? parameterObjects(declared) : (operation.parameters ?? []);
   const responses: Record<string, unknown> = { ...operation.responses };
   const errors = new Set(operation.errors);
   if (!operation.public) {
@@ -533,7 +471,7 @@ function toOperationObject(routeKey: string, operation: Operation): JsonSchema {
     ...(operation.description ? { description: operation.description } : {}),
     tags: operation.tags,
     ...(operation.public ? { security: [] } : {}),
-    ...(operation.parameters ? { parameters: operation.parameters } : {}),
+    ...(parameters.length > 0 ? { parameters } : {}),
     ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
     responses,
   };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { errorStatus } from "../errors.ts";
 import { jsonEvent } from "../events/parseAppendBody.ts";
+import { captureNameParam, streamIdParam, subscriptionNameParam } from "../http/pathParams.ts";
 import {
   authFrame,
   pingFrame,
@@ -35,21 +36,14 @@ const position = { type: "integer", minimum: 0, description: "A global position.
 const timestamp = { type: "string", format: "date-time" } as const;
 const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: "null" }] });
 
-/** Stream ids as `assertStreamId` accepts them. */
-export const streamIdSchema: JsonSchema = {
-  type: "string",
-  minLength: 1,
-  maxLength: 200,
-  pattern: "^[A-Za-z0-9][A-Za-z0-9_.:@-]*$",
-  description: "1-200 characters of A-Za-z0-9 _ . : @ -, starting alphanumeric.",
-};
+/** Stream ids, from the schema the routes validate the `streamId` path parameter with. */
+export const streamIdSchema: JsonSchema = requestSchema(streamIdParam);
 
-/** Subscription names as `assertSubscriptionName` accepts them (shorter with a long queue prefix). */
-export const subscriptionNameSchema: JsonSchema = {
-  type: "string",
-  pattern: "^[A-Za-z0-9_-]{1,64}$",
-  description: "1-64 characters of A-Za-z0-9 _ -; `realtime` is reserved.",
-};
+/** Subscription names, from the schema of the `name` path parameter (shorter with a long queue prefix). */
+export const subscriptionNameSchema: JsonSchema = requestSchema(subscriptionNameParam);
+
+/** Capture names, from the schema of the `name` path parameter. */
+const captureNameSchema: JsonSchema = requestSchema(captureNameParam);
 
 /**
  * The shared schemas, referenced as `#/components/schemas/<name>` by the OpenAPI document and copied into
@@ -80,7 +74,6 @@ export const componentSchemas: Record<string, JsonSchema> = {
       "type",
       "subject",
       "time",
-      "datacontenttype",
       "streamid",
       "streamversion",
       "position",
@@ -92,9 +85,12 @@ export const componentSchemas: Record<string, JsonSchema> = {
       type: { type: "string", minLength: 1 },
       subject: { type: "string", description: "The producer's, else the stream id." },
       time: { ...timestamp, description: "The producer's, else when the event was appended." },
-      datacontenttype: { type: "string" },
+      datacontenttype: {
+        type: "string",
+        description: "The producer's, else `application/json`; absent with `data` for an event without data.",
+      },
       dataschema: { type: "string" },
-      data: { description: "Any JSON value." },
+      data: { description: "Any JSON value; absent for an event appended without data." },
       streamid: streamIdSchema,
       streamversion: { type: "integer", minimum: 1, description: "1-based version in its stream." },
       position: {
@@ -254,7 +250,7 @@ export const componentSchemas: Record<string, JsonSchema> = {
     type: "object",
     required: ["name", "table", "keyColumns", "slot", "active", "lagBytes", "lagSeconds", "lastError"],
     properties: {
-      name: { type: "string", pattern: "^[a-z][a-z0-9_]{0,62}$" },
+      name: captureNameSchema,
       table: { type: "string" },
       keyColumns: { type: "array", items: { type: "string" } },
       replicaIdentity: nullable({ enum: ["default", "full", "index", "nothing"] }),

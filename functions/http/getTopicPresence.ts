@@ -1,5 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { apiParams } from "../../lib/http/apiParams.ts";
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { parsePathParams } from "../../lib/http/routeParams.ts";
 import { authorizeSubscribe } from "../../lib/realtime/authorizeTopic.ts";
 import { listLivePresence } from "../../lib/realtime/presenceProbe.ts";
 import { parsePresenceTopic } from "../../lib/realtime/presenceTable.ts";
@@ -13,7 +15,7 @@ const logger = new Logger({ serviceName: "eventbus-http" });
  * members API Gateway reports gone (probed at most every few seconds per topic; see `listLivePresence`).
  */
 export const handler = httpHandler(getRuntime, async (request, runtime) => {
-  const topic = parsePresenceTopic(request.path("topic"));
+  const topic = parsePresenceTopic(parsePathParams(request, apiParams["GET /topics/{topic}/presence"]).topic);
   authorizeSubscribe(request.principal, { kind: "ephemeral", name: topic });
   const api = runtime.config.EVENTBUS_WS_MANAGEMENT_ENDPOINT ? managementApiFor(runtime.config) : undefined;
   const members = await listLivePresence(

@@ -1,7 +1,8 @@
 import { requireScope } from "../../lib/auth/authorize.ts";
-import { isConnectionCursor, listConnections } from "../../lib/console/listConnections.ts";
-import { validationFailed } from "../../lib/errors.ts";
-import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { listConnections } from "../../lib/console/listConnections.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
+import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { parseQueryParams } from "../../lib/http/routeParams.ts";
 import { realtimeTable } from "../../lib/realtime/wsHandler.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
@@ -11,13 +12,7 @@ import { getRuntime } from "../shared/runtime.ts";
  */
 export const handler = httpHandler(getRuntime, async (request, runtime) => {
   requireScope(request.principal, "admin");
-  const limit = intParam(request.query("limit"), "limit", { min: 1, max: 1000 }) ?? 100;
-  const cursor = request.query("cursor");
-  if (cursor !== undefined && !isConnectionCursor(cursor)) {
-    throw validationFailed("Query parameter 'cursor' is not a cursor this route handed out.", {
-      parameter: "cursor",
-    });
-  }
+  const { limit, cursor } = parseQueryParams(request, apiParams["GET /realtime/connections"]);
   return json(
     200,
     await listConnections(realtimeTable(runtime), { limit, ...(cursor === undefined ? {} : { cursor }) }),

@@ -1,5 +1,7 @@
 import { peekDeadLetters } from "../../lib/console/peekDeadLetters.ts";
-import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
+import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { parsePathParams, parseQueryParams } from "../../lib/http/routeParams.ts";
 import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
 import { getSubscription } from "../../lib/subscriptions/getSubscription.ts";
 import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
@@ -12,8 +14,9 @@ import { getRuntime } from "../shared/runtime.ts";
  */
 export const handler = httpHandler(getRuntime, async (request, { sql, sqs, config }) => {
   requireSubscriptionAdmin(request.principal);
-  const name = assertSubscriptionName(request.path("name"), config.EVENTBUS_QUEUE_PREFIX);
-  const limit = intParam(request.query("limit"), "limit", { min: 1, max: 50 }) ?? 10;
+  const params = apiParams["GET /subscriptions/{name}/dead-letters"];
+  const name = assertSubscriptionName(parsePathParams(request, params).name, config.EVENTBUS_QUEUE_PREFIX);
+  const { limit } = parseQueryParams(request, params);
   const subscription = await getSubscription(sql, name);
   return json(200, { deadLetters: await peekDeadLetters(sqs, subscription.dlqUrl, { limit }) });
 });

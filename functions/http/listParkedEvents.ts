@@ -1,5 +1,7 @@
 import { listParkedEvents } from "../../lib/console/listParkedEvents.ts";
-import { httpHandler, intParam, json } from "../../lib/http/httpHandler.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
+import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { parsePathParams, parseQueryParams } from "../../lib/http/routeParams.ts";
 import { assertSubscriptionName } from "../../lib/subscriptions/definition.ts";
 import { getSubscription } from "../../lib/subscriptions/getSubscription.ts";
 import { requireSubscriptionAdmin } from "../../lib/subscriptions/requireSubscriptionAdmin.ts";
@@ -11,9 +13,9 @@ import { getRuntime } from "../shared/runtime.ts";
  */
 export const handler = httpHandler(getRuntime, async (request, { sql, config }) => {
   requireSubscriptionAdmin(request.principal);
-  const name = assertSubscriptionName(request.path("name"), config.EVENTBUS_QUEUE_PREFIX);
-  const after = intParam(request.query("after"), "after", { min: 0 });
-  const limit = intParam(request.query("limit"), "limit", { min: 1, max: 1000 }) ?? 100;
+  const params = apiParams["GET /subscriptions/{name}/parked"];
+  const name = assertSubscriptionName(parsePathParams(request, params).name, config.EVENTBUS_QUEUE_PREFIX);
+  const { after, limit } = parseQueryParams(request, params);
   await getSubscription(sql, name);
   return json(200, await listParkedEvents(sql, name, { limit, ...(after === undefined ? {} : { after }) }));
 });

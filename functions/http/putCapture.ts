@@ -1,7 +1,8 @@
 import { requireScope } from "../../lib/auth/authorize.ts";
-import { assertCaptureName } from "../../lib/capture/captureNames.ts";
 import { parseCaptureRequest, putCapture } from "../../lib/capture/putCapture.ts";
+import { apiParams } from "../../lib/http/apiParams.ts";
 import { httpHandler, json } from "../../lib/http/httpHandler.ts";
+import { parsePathParams } from "../../lib/http/routeParams.ts";
 import { readJsonBody } from "../../lib/subscriptions/requestBody.ts";
 import { getRuntime } from "../shared/runtime.ts";
 
@@ -9,7 +10,7 @@ import { getRuntime } from "../shared/runtime.ts";
 export const handler = httpHandler(getRuntime, async (request, { sql }) => {
   // A capture publishes a table and may change its replica identity: only an admin token may.
   requireScope(request.principal, "admin");
-  const name = assertCaptureName(request.path("name"));
+  const { name } = parsePathParams(request, apiParams["PUT /captures/{name}"]);
   const { created, capture } = await putCapture(sql, name, parseCaptureRequest(readJsonBody(request)));
   return json(created ? 201 : 200, capture);
 });

@@ -1,6 +1,6 @@
 import { VERSION } from "../client/version.ts";
 import { apiParams } from "../http/apiParams.ts";
-import { isRepeatable, type RouteParams } from "../http/routeParams.ts";
+import { defaultOf, isRepeatable, type RouteParams } from "../http/routeParams.ts";
 import { componentSchemas, type JsonSchema, requestSchema, streamIdSchema } from "./schemas.ts";
 
 /** What an operation is, as the document says it; the route table says which ones exist. */
@@ -43,8 +43,8 @@ const pathParam = (name: string, schema: JsonSchema, description?: string) => ({
 /**
  * The OpenAPI parameter objects of a route, from the zod schemas its handler validates with, converted as
  * request bodies are (`requestSchema`): a schema's `describe()` becomes the parameter's description, an
- * array schema a repeatable (`explode`) query parameter, and a query parameter without `optional()` or
- * `default()` a required one.
+ * array schema a repeatable (`explode`) query parameter, `default()` the schema's `default`, and a query
+ * parameter without `optional()` or `default()` a required one.
  */
 export function parameterObjects(params: RouteParams): JsonSchema[] {
   const objects: JsonSchema[] = [];
@@ -57,14 +57,15 @@ export function parameterObjects(params: RouteParams): JsonSchema[] {
       required?: string[];
     };
     for (const [name, { description, ...schema }] of Object.entries(properties)) {
-      const repeatable = isRepeatable(object.shape[name] as Parameters<typeof isRepeatable>[0]);
+      const field = object.shape[name] as Parameters<typeof isRepeatable>[0];
+      const fallback = defaultOf(field);
       objects.push({
         name,
         in: where,
         required: where === "path" || required.includes(name),
-        schema,
+        schema: fallback && !("default" in schema) ? { ...schema, default: fallback.value } : schema,
         ...(typeof description === "string" ? { description } : {}),
-        ...(repeatable ? { explode: true } : {}),
+        ...(isRepeatable(field) ? { explode: true } : {}),
       });
     }
   }

@@ -68,6 +68,19 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return inner;
 }
 
+/**
+ * The value a parameter takes when absent (`default()`), for the document: zod's JSON Schema leaves it out
+ * when the value is decoded from text first (integers).
+ */
+export function defaultOf(schema: z.ZodType): { value: unknown } | undefined {
+  let inner = schema;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) {
+    if (inner instanceof z.ZodDefault) return { value: inner.def.defaultValue };
+    inner = inner.def.innerType as z.ZodType;
+  }
+  return undefined;
+}
+
 /** `true` when the query parameter may be repeated (`?type=A&type=B`): its schema is an array. */
 export const isRepeatable = (schema: z.ZodType): boolean => unwrap(schema) instanceof z.ZodArray;
 

@@ -341,7 +341,7 @@ describe("the query parameters the OpenAPI document describes are the ones the h
     return { inside: [], outside: [] };
   }
 
-  it("accepts every documented bound and refuses one past it, naming the parameter", async () => {
+  it("accepts every documented bound and refuses one past it, naming the parameter (path parameters too)", async () => {
     // Path parameters that exist, so that only the query decides the answer.
     await call("POST", "/streams/{streamId}/events", "/streams/bounds-1/events", { body: { type: "A" } });
     await call("PUT", "/subscriptions/{name}", "/subscriptions/bounds", { body: {} });
@@ -351,6 +351,21 @@ describe("the query parameters the OpenAPI document describes are the ones the h
       const operation = operations.get;
       if (!operation) continue;
       for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === "path") {
+          // Past a documented path rule: a character outside its pattern, one character past its length.
+          const outside = [
+            ...(parameter.schema.pattern ? ["x!"] : []),
+            ...(parameter.schema.maxLength ? ["a".repeat(parameter.schema.maxLength + 1)] : []),
+          ];
+          for (const value of outside) {
+            const path = fill(template.replace(`{${parameter.name}}`, encodeURIComponent(value)));
+            const answer = await call("GET", template, path);
+            if (answer.status !== 400 || answer.body.parameter !== parameter.name) {
+              drift.push(`${template} ${parameter.name}=${value.slice(0, 20)} answered ${answer.status}`);
+            }
+          }
+          continue;
+        }
         if (parameter.in !== "query") continue;
         const { inside, outside } = probes(parameter.schema);
         for (const value of inside) {

@@ -3,7 +3,13 @@ import { httpRoutes } from "../../functions/http/routes.ts";
 import { openApiDocument, parameterObjects } from "../../lib/apiDocs/openApi.ts";
 import { requestSchema } from "../../lib/apiDocs/schemas.ts";
 import { apiParams } from "../../lib/http/apiParams.ts";
-import { integerParam, type RouteParams, routeParams, textParam } from "../../lib/http/routeParams.ts";
+import {
+  defaultOf,
+  integerParam,
+  type RouteParams,
+  routeParams,
+  textParam,
+} from "../../lib/http/routeParams.ts";
 
 const routeKeys = httpRoutes.map((r) => r.routeKey);
 const operationOf = (doc: any, routeKey: string) => {
@@ -25,8 +31,12 @@ describe("the OpenAPI document's path and query parameters", () => {
       ).toEqual(names);
       for (const parameter of parameters) {
         const shape = parameter.in === "path" ? params.path.shape : params.query.shape;
-        const { description: _description, ...schema } = requestSchema(shape[parameter.name] as any);
-        expect(parameter.schema, `${routeKey} ${parameter.name}`).toEqual(schema);
+        const field = shape[parameter.name] as any;
+        const { description: _description, ...schema } = requestSchema(field);
+        const fallback = defaultOf(field);
+        expect(parameter.schema, `${routeKey} ${parameter.name}`).toEqual(
+          fallback ? { default: fallback.value, ...schema } : schema,
+        );
       }
     }
   });
@@ -47,7 +57,11 @@ describe("the OpenAPI document's path and query parameters", () => {
     const key = "GET /subscriptions/{name}/dead-letters";
     const original = declared[key]!;
     const before = operationOf(openApiDocument({ routeKeys }), key).parameters;
-    expect(before.find((p: any) => p.name === "limit").schema).toMatchObject({ minimum: 1, maximum: 50 });
+    expect(before.find((p: any) => p.name === "limit").schema).toMatchObject({
+      minimum: 1,
+      maximum: 50,
+      default: 10,
+    });
     declared[key] = routeParams({
       path: original.path.shape,
       query: { limit: integerParam({ min: 2, max: 20 }).optional(), since: textParam(3, 9) },

@@ -262,7 +262,7 @@ export function EventDetail({ event }: { event: CloudEvent }) {
         )}
       </dl>
       <h4>data</h4>
-      <pre class="json" tabindex="0" aria-label="Event data">${JSON.stringify(data, null, 2)}</pre>
+      <pre class="json" tabindex="0" aria-label="Event data">${"data" in event ? JSON.stringify(data, null, 2) : "(no data)"}</pre>
     </section>`;
 }
 

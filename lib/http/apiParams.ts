@@ -10,7 +10,14 @@ import {
   subscriptionNameParam,
   topicParam,
 } from "./pathParams.ts";
-import { enumParam, integerParam, type RouteParams, routeParams, textParam } from "./routeParams.ts";
+import {
+  enumParam,
+  integerParam,
+  parsedTextParam,
+  type RouteParams,
+  routeParams,
+  textParam,
+} from "./routeParams.ts";
 
 const readLimit = integerParam({ min: 1, max: limits.maxReadLimit })
   .optional()
@@ -72,9 +79,7 @@ export const apiParams = {
       category: repeatableText(
         "Only streams of these categories (the stream id before its first `-`; repeat for any of several).",
       ),
-      filter: z
-        .string()
-        .transform((text) => parseFilterParameter(text))
+      filter: parsedTextParam(parseFilterParameter)
         .optional()
         .describe(
           'An EventBridge-style event pattern as URL-encoded JSON, e.g. `{"type":["OrderPlaced"]}`, matched against the CloudEvents returned as a subscription with that filter would match them.',

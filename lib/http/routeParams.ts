@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { validationFailed } from "../errors.ts";
+import { isEventBusError, validationFailed } from "../errors.ts";
 import type { HttpRequest } from "./httpHandler.ts";
 
 /**
@@ -59,6 +59,22 @@ export function enumParam<const T extends readonly [string, ...string[]]>(values
   return z.enum(values, { error: rule });
 }
 
+/**
+ * A text parameter the domain parses (an event pattern as JSON, say): its own `EventBusError` is what the
+ * client gets, unchanged, but only when no parameter before it was refused, as when handlers parsed in turn.
+ */
+export function parsedTextParam<T>(parse: (text: string) => T) {
+  return z.string().transform((text, ctx): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      if (!isEventBusError(error)) throw error;
+      ctx.addIssue({ code: "custom", message: error.message, input: text, params: { cause: error } });
+      return z.NEVER;
+    }
+  });
+}
+
 /** The schema under `optional()` / `default()`, to tell a repeatable (array) parameter from a single one. */
 function unwrap(schema: z.ZodType): z.ZodType {
   let inner = schema;
@@ -88,6 +104,8 @@ function check<T extends z.ZodObject>(schema: T, raw: Record<string, unknown>, k
   const result = schema.safeParse(raw);
   if (result.success) return result.data as z.output<T>;
   const issue = result.error.issues[0]!;
+  const cause = issue.code === "custom" ? issue.params?.cause : undefined;
+  if (isEventBusError(cause)) throw cause;
   const parameter = String(issue.path[0] ?? "");
   // The schemas' own messages state the rule; a zod default ("Invalid input") never reaches a client alone.
   const rule = issue.message.startsWith("Invalid") ? "is not valid" : issue.message;

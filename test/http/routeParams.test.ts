@@ -95,6 +95,13 @@ describe("a refused parameter is a 400 naming it and its rule", () => {
     expect(answer.body.detail).toContain(detail);
   });
 
+  it("reports the first refused parameter in the order handlers always checked, and a pattern's own pointer", async () => {
+    const both = await api.request("GET", "/events?filter=%7B&after=x");
+    expect(both.body).toMatchObject({ status: 400, parameter: "after" });
+    const pattern = await api.request("GET", `/events?filter=${encodeURIComponent('{"type":"A"}')}`);
+    expect(pattern.body).toMatchObject({ code: "VALIDATION_FAILED", errors: [{ pointer: "/type" }] });
+  });
+
   it("keeps repeated type and category as any of them, and the defaults the handlers always had", async () => {
     for (const [type, n] of [
       ["RpA", 1],

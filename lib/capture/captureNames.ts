@@ -10,7 +10,8 @@ export const PUBLICATION = "eventbus_capture";
  */
 export const slotNameSql = "'eventbus_' || left(md5(current_database()), 16)";
 
-const CAPTURE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+/** A lower-case identifier: it becomes the streams' category and the event types' prefix. */
+export const CAPTURE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
 /**
  * A capture's name is the category of its streams (`orders-42`) and the prefix of its event types

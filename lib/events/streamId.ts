@@ -1,7 +1,8 @@
 import { validationFailed } from "../errors.ts";
 import { printable } from "../text/storableText.ts";
 
-const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$/;
+/** 1–200 characters of `A-Za-z0-9 _ . : @ -` starting with a letter or digit. */
+export const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$/;
 
 /** `true` for 1–200 characters of `A-Za-z0-9 _ . : @ -` starting with a letter or digit. */
 export const isValidStreamId = (value: string): boolean => STREAM_ID.test(value);

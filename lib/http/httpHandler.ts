@@ -152,18 +152,3 @@ export function httpHandler<R extends { verifyToken: TokenVerifier }>(
   for (const middleware of instrumentation?.middlewares ?? []) handler.use(middleware);
   return handler;
 }
-
-/** Parses an optional integer query parameter within bounds. */
-export function intParam(
-  value: string | undefined,
-  name: string,
-  bounds: { min: number; max?: number },
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < bounds.min || (bounds.max !== undefined && n > bounds.max)) {
-    const range = bounds.max === undefined ? `>= ${bounds.min}` : `between ${bounds.min} and ${bounds.max}`;
-    throw validationFailed(`'${name}' must be an integer ${range}.`, { parameter: name });
-  }
-  return n;
-}

@@ -32,7 +32,8 @@ export interface SubscriptionDefinition {
 /** What a `startFrom` or replay `from` may be, as 400s state it. */
 export const START_POSITION_RULE = 'must be "origin", "current" or an integer position >= 0';
 
-const SUBSCRIPTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** 1–64 characters of `A-Za-z0-9 _ -`. */
+export const SUBSCRIPTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** `npm run dev` names the realtime fan-out queue `<prefix>realtime`. */
 const RESERVED_NAMES = new Set(["realtime"]);
 /** SQS queue names: at most 80 characters, `.fifo` included. */

@@ -43,7 +43,9 @@ describe("waking the listeners after appends", () => {
   it("keeps waking them while many writers append without pause, and covers the last commit", async () => {
     const { wakeUps, unlisten } = await listen();
     const started = performance.now();
-    const until = started + 800;
+    // Long enough that a busy CI machine (2 cores, other suites running) still shows the first wake-up well
+    // before the writers stop: it failed at 420 ms against a 400 ms bound in an 800 ms run.
+    const until = started + 1500;
     let last = 0;
     let appends = 0;
     await Promise.all(
@@ -60,7 +62,7 @@ describe("waking the listeners after appends", () => {
     // No writer ever waits for a pause that never comes: wake-ups arrive all along, not only at the end.
     const during = wakeUps.filter((w) => w.at < stopped);
     expect(during.length).toBeGreaterThan(1);
-    expect(during[0]!.at - started).toBeLessThan(400);
+    expect(during[0]!.at - started).toBeLessThan(750);
     expect(wakeUps.length).toBeLessThanOrEqual(appends);
     await unlisten();
   });

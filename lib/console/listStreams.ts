@@ -37,9 +37,9 @@ const likeLiteral = (text: string) => text.replace(/[\\%_]/g, "\\$&");
 export async function listStreams(sql: Sql, options: ListStreamsOptions): Promise<StreamPage> {
   const patterns = options.streamPatterns?.includes("*") ? undefined : options.streamPatterns;
   const rows = await sql<{ stream_id: string; version: number; created_at: Date; updated_at: Date | null }[]>`
-    select s.stream_id, s.version, s.created_at, e.created_at as updated_at
+    select s.stream_id, e.version, s.created_at, e.created_at as updated_at
     from (
-      select stream_id, version, created_at from eventbus.streams
+      select stream_id, created_at from eventbus.streams
       where true
         ${options.prefix ? sql`and stream_id like ${`${likeLiteral(options.prefix)}%`}` : sql``}
         ${options.category ? sql`and split_part(stream_id, '-', 1) = ${options.category}` : sql``}
@@ -48,8 +48,10 @@ export async function listStreams(sql: Sql, options: ListStreamsOptions): Promis
       order by stream_id
       limit ${options.limit + 1}
     ) s
-    -- A stream was last updated when its newest event was appended (as getStream reads it).
-    left join eventbus.events e on e.stream_id = s.stream_id and e.version = s.version
+    -- A stream's version and last update are its newest event's (as getStream reads them).
+    cross join lateral (
+      select version, created_at from eventbus.events where stream_id = s.stream_id
+      order by version desc limit 1) e
     order by s.stream_id`;
   const more = rows.length > options.limit;
   const page = more ? rows.slice(0, options.limit) : rows;

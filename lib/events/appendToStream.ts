@@ -3,7 +3,7 @@ import { EventBusError, validationFailed, WrongExpectedVersionError } from "../e
 import { assertStreamId } from "./streamId.ts";
 import type { ExpectedVersion, ProposedEvent } from "./types.ts";
 import { type ValidEvent, validateEvents } from "./validateEvents.ts";
-import { EVENTS_CHANNEL, trackAppend } from "./wakeListeners.ts";
+import { trackAppend } from "./wakeListeners.ts";
 
 export interface AppendResult {
   streamId: string;
@@ -76,9 +76,11 @@ export async function appendToStream(
   try {
     // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
     const callerIds = events.some((event) => event.id !== undefined);
-    const outcome = callerIds
-      ? await appendChecked(sql, streamId, expectedVersion, valid, inTransaction)
-      : await appendFresh(sql, streamId, expectedVersion, valid, inTransaction);
+    // Inside a caller's transaction a failed statement would abort it: the function meets conflicts without one.
+    const outcome =
+      callerIds || inTransaction
+        ? await appendChecked(sql, streamId, expectedVersion, valid, callerIds, inTransaction)
+        : await appendFresh(sql as Sql, streamId, expectedVersion, valid);
     if (outcome.ok && !outcome.created) {
       return { streamId, version: outcome.version, events: outcome.events, created: false };
     }
@@ -129,9 +131,7 @@ export async function appendNothing(
   assertStreamId(streamId);
   const expectedVersion = options.expectedVersion ?? "any";
   assertExpectedVersion(expectedVersion);
-  const [stream] = await sql<[{ version: number }?]>`
-    select version from eventbus.streams where stream_id = ${streamId}`;
-  const version = stream?.version ?? 0;
+  const version = await streamVersion(sql, streamId);
   const holds =
     expectedVersion === "any" ||
     (expectedVersion === "stream_exists"
@@ -139,6 +139,13 @@ export async function appendNothing(
       : version === (expectedVersion === "no_stream" ? 0 : expectedVersion));
   if (!holds) throw new WrongExpectedVersionError(streamId, expectedVersion, version);
   return { streamId, version, events: [], created: false };
+}
+
+/** The stream's version: its newest event's, 0 when it has none (the last entry of its version index). */
+export async function streamVersion(sql: Sql | TransactionSql, streamId: string): Promise<number> {
+  const [row] = await sql<[{ version: number }]>`
+    select coalesce(max(version), 0) as version from eventbus.events where stream_id = ${streamId}`;
+  return row!.version;
 }
 
 function assertExpectedVersion(expected: ExpectedVersion) {
@@ -156,54 +163,34 @@ function assertExpectedVersion(expected: ExpectedVersion) {
 const batchJson = (valid: readonly ValidEvent[]) => `[${valid.map((e) => e.json).join(",")}]`;
 
 /**
- * Caller-chosen ids may be a retry, or clash with events already in the stream: `append_to_stream` checks
- * them after it has taken the stream's row, in a statement of its own, so it sees what the writer it
- * waited for committed (one statement cannot: its snapshot predates the wait).
+ * The PL/pgSQL append, for caller-chosen ids (which may be a retry, or clash with events already in the
+ * stream) and for appends inside a caller's transaction: it meets another writer of the stream without
+ * raising (see migration 0010), so an expected conflict never aborts the caller's transaction.
  */
 async function appendChecked(
   sql: Sql | TransactionSql,
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
+  checkIds: boolean,
   inTransaction: boolean,
 ): Promise<AppendOutcome> {
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
     select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)},
-      ${batchJson(valid)}::text::jsonb, true, ${inTransaction}) as outcome`;
+      ${batchJson(valid)}::text::jsonb, ${checkIds}, ${inTransaction}) as outcome`;
   return row!.outcome;
 }
 
 /**
- * The stream write that reserves the batch's versions and returns the version before it, or no row when
- * the stream is not at the expected version or the batch would take it past {@link MAX_STREAM_VERSION}
- * (a new stream cannot: a batch is far smaller). Writing the stream's row also takes this transaction's id,
- * which gap safety needs before any position is drawn (see migration 0003): the events below are drawn
- * from rows joined to this one, so after it.
+ * The condition under which the plain statement appends, on the stream's version that statement read: the
+ * expected version holds and the batch does not take the stream past {@link MAX_STREAM_VERSION}.
  */
-function streamWrite(
-  sql: Sql | TransactionSql,
-  streamId: string,
-  count: number,
-  expected: ExpectedVersion,
-): PendingQuery<Row[]> {
-  if (expected === "any") {
-    return sql`
-      insert into eventbus.streams as s (stream_id, version) values (${streamId}, ${count})
-      on conflict (stream_id) do update set version = s.version + excluded.version
-        where s.version + excluded.version <= ${MAX_STREAM_VERSION}
-      returning s.version - ${count} as current`;
-  }
-  if (expected === "no_stream" || expected === 0) {
-    return sql`
-      insert into eventbus.streams (stream_id, version) values (${streamId}, ${count})
-      on conflict (stream_id) do nothing
-      returning 0::int8 as current`;
-  }
-  return sql`
-    update eventbus.streams set version = version + ${count}
-    where stream_id = ${streamId} ${expected === "stream_exists" ? sql`` : sql`and version = ${expected}`}
-      and version + ${count} <= ${MAX_STREAM_VERSION}
-    returning version - ${count} as current`;
+function appendHolds(sql: Sql, count: number, expected: ExpectedVersion): PendingQuery<Row[]> {
+  if (expected === "no_stream" || expected === 0) return sql`stream.current = 0`;
+  const fits = sql`stream.current + ${count} <= ${MAX_STREAM_VERSION}`;
+  if (expected === "any") return fits;
+  if (expected === "stream_exists") return sql`stream.current > 0 and ${fits}`;
+  return sql`stream.current = ${expected} and ${fits}`;
 }
 
 /**
@@ -215,50 +202,83 @@ const eventRows = (sql: Sql | TransactionSql, valid: readonly ValidEvent[]): Pen
     ? sql`(select ${valid[0]!.json}::text::jsonb, 1::int8)`
     : sql`jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality`;
 
+/** Unique violations that mean another writer appended to (or created) the stream since it was read. */
+const STREAM_RACE_CONSTRAINTS = new Set(["events_stream_version_key", "streams_pkey"]);
+
 /**
- * Events whose ids were all generated here cannot be in the stream yet, so the append is one plain
- * statement: the stream write, then the events, positions drawn in batch order (volatile expressions are
- * evaluated after the sort). Cheaper than the PL/pgSQL function, which only caller-chosen ids need.
+ * Events whose ids were all generated here cannot be in the stream yet, so an append that commits on its own
+ * is one plain statement: read the stream's version (the last entry of its `(stream_id, version)` index),
+ * insert the events after it, positions drawn in batch order (volatile expressions are evaluated after the
+ * sort), and register the stream if this append creates it. No stream row is written otherwise.
+ *
+ * Gap safety (migration 0003): the materialized `stream` row takes the transaction id and every event row
+ * is joined to it, so the id is taken before any position is drawn.
+ *
+ * Two appends that read the same version meet in the unique index: the second waits for the first to end,
+ * then fails with a unique violation and is simply run again (it commits on its own: nothing else was in
+ * it), now reading the first's versions, so expected-version outcomes are those of a serial order.
  */
 async function appendFresh(
-  sql: Sql | TransactionSql,
+  sql: Sql,
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
-  inTransaction: boolean,
+): Promise<AppendOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await appendFreshOnce(sql, streamId, expectedVersion, valid);
+    } catch (error) {
+      const { code, constraint_name } = error as { code?: string; constraint_name?: string };
+      const race = code === "23505" && STREAM_RACE_CONSTRAINTS.has(constraint_name ?? "");
+      // Each retry follows another writer's committed append to this stream; a hundred in a row is no race.
+      if (!race || attempt >= 100) throw error;
+    }
+  }
+}
+
+async function appendFreshOnce(
+  sql: Sql,
+  streamId: string,
+  expectedVersion: ExpectedVersion,
+  valid: readonly ValidEvent[],
 ): Promise<AppendOutcome> {
   const count = valid.length;
-  const [row] = await sql<
-    [{ current: number | null; first: number | null; last: number | null; positions: number[] | null }]
-  >`
-    with stream as (${streamWrite(sql, streamId, count, expectedVersion)}),
+  const holds = appendHolds(sql, count, expectedVersion);
+  const [row] = await sql<[{ current: number; first: number | null; positions: number[] | null }]>`
+    with stream as materialized (
+      select pg_current_xact_id() as xid,
+        (select coalesce(max(version), 0) from eventbus.events where stream_id = ${streamId}) as current
+    ),
+    created as (
+      insert into eventbus.streams (stream_id)
+      select ${streamId} from stream where stream.current = 0 and ${holds}
+    ),
     inserted as (
       insert into eventbus.events (position, stream_id, version, id, type, data, metadata)
       select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
         p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb)
       from stream, ${eventRows(sql, valid)} as p(ev, ord)
+      where ${holds}
       order by p.ord
       returning position
     )
-    select (select current from stream) as current, min(position) as first, max(position) as last,
+    select (select current from stream) as current, min(position) as first,
       case when max(position) - min(position) + 1 <> count(*) then array_agg(position order by position)
       end as positions
-      ${inTransaction ? sql`, case when count(*) > 0 then pg_notify(${EVENTS_CHANNEL}, max(position)::text) end` : sql``}
     from inserted`;
   const { current, first, positions } = row!;
-  if (current === null || first === null) {
-    const [stream] = await sql<[{ version: number }?]>`
-      select version from eventbus.streams where stream_id = ${streamId}`;
-    const actual = stream?.version ?? 0;
-    // Versions only grow: a stream read here too full for the batch was too full for the write, and if
-    // it is also at the expected version, the limit is what refused it.
-    const full = actual + count > MAX_STREAM_VERSION;
+  if (first === null) {
+    // Refused on the version read: by the limit if the expected version held there, else by the version.
     const versionHolds =
-      expectedVersion === "any" || expectedVersion === "stream_exists" || expectedVersion === actual;
+      expectedVersion === "any" ||
+      (expectedVersion === "stream_exists" ? current > 0 : current === expectedVersion);
     return {
       ok: false,
-      reason: full && versionHolds ? "stream_version_limit" : "wrong_expected_version",
-      actual,
+      reason:
+        versionHolds && current + count > MAX_STREAM_VERSION
+          ? "stream_version_limit"
+          : "wrong_expected_version",
+      actual: current,
     };
   }
   const version = current + count;

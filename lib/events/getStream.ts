@@ -12,11 +12,13 @@ export interface StreamInfo {
 /** @throws {EventBusError} `STREAM_NOT_FOUND` when the stream has no events. */
 export async function getStream(sql: Sql, streamId: string): Promise<StreamInfo> {
   assertStreamId(streamId);
-  // The stream was last updated when its newest event was appended.
+  // The stream's version and last update are its newest event's.
   const [row] = await sql<[{ version: number; created_at: Date; updated_at: Date }?]>`
-    select s.version, s.created_at, e.created_at as updated_at
+    select e.version, s.created_at, e.created_at as updated_at
     from eventbus.streams s
-    join eventbus.events e on e.stream_id = s.stream_id and e.version = s.version
+    cross join lateral (
+      select version, created_at from eventbus.events where stream_id = s.stream_id
+      order by version desc limit 1) e
     where s.stream_id = ${streamId}`;
   if (!row) throw new EventBusError("STREAM_NOT_FOUND", `Stream '${streamId}' does not exist.`, { streamId });
   return { streamId, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at };

@@ -1,6 +1,7 @@
 import type { Sql } from "postgres";
 import { EventBusError } from "../errors.ts";
 import { limits } from "../limits.ts";
+import { streamVersion } from "./appendToStream.ts";
 import { type EventRow, eventColumns, toRecordedEvent } from "./eventRow.ts";
 import { assertStreamId } from "./streamId.ts";
 import type { RecordedEvent } from "./types.ts";
@@ -34,12 +35,11 @@ export async function readStream(
   assertStreamId(streamId);
   const limit = options.limit ?? limits.defaultReadLimit;
   const backward = options.direction === "backward";
-  const [stream] = await sql<[{ version: number }?]>`
-    select version from eventbus.streams where stream_id = ${streamId}`;
-  if (!stream)
+  const version = await streamVersion(sql, streamId);
+  if (version === 0)
     throw new EventBusError("STREAM_NOT_FOUND", `Stream '${streamId}' does not exist.`, { streamId });
 
-  const from = options.from ?? (backward ? stream.version : 1);
+  const from = options.from ?? (backward ? version : 1);
   const rows = backward
     ? await sql<EventRow[]>`
         select ${eventColumns(sql)} from eventbus.events
@@ -53,5 +53,5 @@ export async function readStream(
   const events = rows.slice(0, limit).map(toRecordedEvent);
   const last = events.at(-1);
   const next = more && last ? (backward ? last.version - 1 : last.version + 1) : null;
-  return { streamId, version: stream.version, events, next };
+  return { streamId, version, events, next };
 }

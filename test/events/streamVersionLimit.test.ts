@@ -18,12 +18,12 @@ afterAll(async () => {
 });
 
 /**
- * A stream whose version is `version`: one real event, then the stream's row moved near the limit directly
- * in SQL (appending two billion events is not a test).
+ * A stream whose version is `version`: one real event, then moved near the limit directly in SQL (appending
+ * two billion events is not a test; a stream's version is its newest event's).
  */
 async function streamAt(sql: TestDatabase["sql"], streamId: string, version: number) {
   await appendToStream(sql, streamId, [{ id: "first", type: "First", attributes: { source: "urn:t" } }]);
-  await sql`update eventbus.streams set version = ${version} where stream_id = ${streamId}`;
+  await sql`update eventbus.events set version = ${version} where stream_id = ${streamId}`;
 }
 
 const limitRefusal = (streamId: string, version: number, events = 1) => ({

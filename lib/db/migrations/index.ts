@@ -7,6 +7,7 @@ import { subscriptionState } from "./0006_subscriptionState.ts";
 import { appendMany } from "./0007_appendMany.ts";
 import { noTypeIndex } from "./0008_noTypeIndex.ts";
 import { streamVersionLimit } from "./0009_streamVersionLimit.ts";
+import { versionsFromEvents } from "./0010_versionsFromEvents.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -19,4 +20,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 7, name: "append_many", sql: appendMany },
   { id: 8, name: "no_type_index", sql: noTypeIndex },
   { id: 9, name: "stream_version_limit", sql: streamVersionLimit },
+  { id: 10, name: "versions_from_events", sql: versionsFromEvents },
 ];

@@ -37,7 +37,8 @@ type AppendOutcome =
  * roll back with your other writes, and subscribers are woken only if it commits. Appends to other streams
  * never wait for your transaction, but delivery of everything appended after it began waits until it ends
  * (readers stop at the gap-safe head), so keep such transactions short. Appends to the same stream wait for
- * it (they take turns on the stream's row).
+ * it (they meet in the stream's version index), then append after it or, if they expected the version it
+ * took, fail with `WRONG_EXPECTED_VERSION`.
  *
  * An event's identity is its `source` and `id` (CloudEvents), within its stream; events without a
  * `source` attribute share the bus's. Re-sending events that are all already in the stream is a success

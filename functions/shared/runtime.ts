@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createHs256Verifier, createOidcVerifier, type TokenVerifier } from "../../lib/auth/token.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import { createSql, type Sql } from "../../lib/db/client.ts";
+import { neverDeferWakeUps } from "../../lib/events/wakeListeners.ts";
 import { cacheVerifiedTokens } from "../../lib/http/cachedTokenVerifier.ts";
 import { instrumentHttpHandlers } from "../../lib/http/instrumentation.ts";
 import { recordHttpRequest } from "../../lib/metrics/httpMetrics.ts";
@@ -115,13 +116,16 @@ async function createRuntime(config: Config): Promise<Runtime> {
   const [url, verifier] = await Promise.all([databaseUrl(config), tokenVerifier(config)]);
   // Clients send the same token with every request: check its signature once a minute, not every time.
   const verifyToken = cacheVerifiedTokens(verifier);
+  const sql = createSql(url, {
+    max: config.DATABASE_POOL_MAX,
+    prepare: config.DATABASE_PREPARE,
+    connection: sessionTimeouts(config),
+  });
+  // Lambda freezes the process once it has answered: a wake-up held back would wait for the next request.
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) neverDeferWakeUps(sql);
   return {
     config,
-    sql: createSql(url, {
-      max: config.DATABASE_POOL_MAX,
-      prepare: config.DATABASE_PREPARE,
-      connection: sessionTimeouts(config),
-    }),
+    sql,
     verifyToken,
     source: config.EVENTBUS_SOURCE,
     // Queue URLs are used as given, never as the endpoint: local stand-ins hand out URLs whose host is not

@@ -21,6 +21,8 @@ interface Waker {
 }
 
 const wakers = new WeakMap<Sql, Waker>();
+/** Pools whose process may be frozen between requests (Lambda): they never hold a wake-up back. */
+const neverDefer = new WeakSet<Sql>();
 
 function createWaker(sql: Sql): Waker {
   let position = 0;
@@ -28,6 +30,8 @@ function createWaker(sql: Sql): Waker {
   /** A commit no NOTIFY sent after it covers yet. */
   let pending = false;
   let timer: NodeJS.Timeout | undefined;
+  /** When the last NOTIFY was sent: a commit soon after it waits for the next window instead. */
+  let lastSentAt = Number.NEGATIVE_INFINITY;
   // synchronous_commit off: the NOTIFY's transaction needs a transaction id and so a commit record, which
   // would otherwise wait for a WAL flush of its own, queued in front of the next writer's commit. A
   // notification is a hint that a crash may lose anyway (listeners catch up from their checkpoints).
@@ -42,6 +46,7 @@ function createWaker(sql: Sql): Waker {
     clearTimeout(timer);
     timer = undefined;
     pending = false;
+    lastSentAt = performance.now();
     return send();
   };
   const note = (committed: number) => {
@@ -60,8 +65,12 @@ function createWaker(sql: Sql): Waker {
       if (!pending) return;
       // Appends still in flight will wake the listeners after they end, which covers this commit too;
       // the timer bounds the wait when they keep coming (or one is stuck behind a lock).
-      if (inFlight === 0) void notify();
-      else timer ??= setTimeout(notify, MAX_DEFER_MS).unref();
+      // A writer appending back to back (its next append starts as this one ends) is no quieter than many
+      // at once: after a NOTIFY, the next one waits out the window, so a lone append after a pause still
+      // wakes the listeners at once but a busy writer sends at most one NOTIFY per window.
+      const sinceLast = performance.now() - lastSentAt;
+      if (inFlight === 0 && (sinceLast >= MAX_DEFER_MS || neverDefer.has(sql))) void notify();
+      else timer ??= setTimeout(notify, inFlight === 0 ? MAX_DEFER_MS - sinceLast : MAX_DEFER_MS).unref();
     },
   };
 }
@@ -89,12 +98,21 @@ export function wakeListeners(sql: Sql, position: number): Promise<void> {
 }
 
 /**
+ * Makes the pool's appends wake the listeners as soon as none is in flight, never later. For processes that
+ * may be frozen right after they answer, as Lambda functions are between invocations: a wake-up held back
+ * for a few milliseconds would wait for the next invocation or the listeners' slow poll.
+ */
+export function neverDeferWakeUps(sql: Sql): void {
+  neverDefer.add(sql);
+}
+
+/**
  * Marks the start of an append that commits on its own (not in a caller's transaction) and returns the
  * function to call when it is over, with its last position if it committed. The listeners are woken once
  * no other append of the pool is in flight (one NOTIFY then covers all of them), or at most
- * {@link MAX_DEFER_MS} ms after the commit: a process serving one request at a time, as a Lambda function
- * does, wakes them right after each append, before its response; a busy one sends a NOTIFY every few
- * milliseconds instead of one per append.
+ * {@link MAX_DEFER_MS} ms after the commit: an append after a pause wakes them right away, before its
+ * response; a busy process, with many appends in flight or one writer appending back to back, sends a
+ * NOTIFY every few milliseconds instead of one per append (unless {@link neverDeferWakeUps}).
  */
 export function trackAppend(sql: Sql): (committedPosition?: number) => void {
   const wake = waker(sql);

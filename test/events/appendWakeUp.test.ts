@@ -67,6 +67,27 @@ describe("waking the listeners after appends", () => {
     await unlisten();
   });
 
+  it("sends one writer appending back to back fewer NOTIFYs than appends, and covers its last commit", async () => {
+    const { wakeUps, unlisten } = await listen();
+    const started = performance.now();
+    const until = started + 1000;
+    let last = 0;
+    let appends = 0;
+    while (performance.now() < until) {
+      const result = await appendToStream(db.sql, `solo-${appends}`, [{ type: "Solo" }]);
+      last = result.events[0]!.position;
+      appends++;
+    }
+    const stopped = performance.now();
+    expect(await waitFor(() => wakeUps.some((w) => w.position >= last), 2_000)).toBe(true);
+    const during = wakeUps.filter((w) => w.at < stopped);
+    // Wake-ups keep coming while the writer appends (one window at most after each commit)...
+    expect(during.length).toBeGreaterThan(1);
+    // ...but not one per append: an append that ends soon after a NOTIFY waits for the next window.
+    expect(wakeUps.length).toBeLessThan(appends * 0.75);
+    await unlisten();
+  });
+
   it("refuses a wrong expected version inside a caller's transaction without spoiling it", async () => {
     await appendToStream(db.sql, "tx-ev-1", [{ type: "A" }]);
     const outcome = await db.sql.begin(async (tx) => {

@@ -1,5 +1,4 @@
 import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import pLimit from "p-limit";
 import { allowedByPatterns } from "../auth/streamPatterns.ts";
 import { isEventBusError } from "../errors.ts";
 import type { EventBusCloudEvent } from "../events/types.ts";
@@ -301,58 +300,63 @@ async function deliver(
   deps: BroadcastDeps,
   deliveries: Deliveries,
 ): Promise<{ summary: BroadcastResult; failed: Deliveries }> {
-  const limit = pLimit(deps.concurrency ?? POST_CONCURRENCY);
   const summary: BroadcastResult = { sent: 0, gone: [], dropped: 0, expired: [], requeued: 0 };
   const failed: Deliveries = new Map();
-  await Promise.all(
-    [...deliveries].map(([connectionId, frames]) =>
-      limit(async () => {
-        // One connection's frames go out one after another, so that they arrive in position order.
-        for (let i = 0; i < frames.length; i++) {
-          let outcome: "sent" | "gone";
-          try {
-            outcome = await postWithRetries(deps, connectionId, frames[i]!);
-          } catch (error) {
-            if (isTransientPostError(error)) {
-              failed.set(connectionId, frames.slice(i)); // the rest, in order, for a later attempt
-              return;
-            }
-            // Never deliverable to this connection: drop this frame only and go on with the next.
-            summary.dropped++;
-            deps.onPostError?.(error, connectionId);
-            continue;
+  const retry = { retries: deps.postRetries ?? 2, delayMs: deps.postRetryDelayMs ?? 50 };
+  const entries = [...deliveries];
+  let next = 0;
+  // `concurrency` loops, each taking the next connection when done with one (not a queue of a closure and
+  // a promise per connection: at thousands of posts per message that bookkeeping cost as much as a post).
+  const worker = async () => {
+    while (next < entries.length) {
+      const [connectionId, frames] = entries[next++]!;
+      // One connection's frames go out one after another, so that they arrive in position order.
+      for (let i = 0; i < frames.length; i++) {
+        let outcome: "sent" | "gone";
+        try {
+          outcome = await postWithRetries(deps.api, connectionId, frames[i]!, retry);
+        } catch (error) {
+          if (isTransientPostError(error)) {
+            failed.set(connectionId, frames.slice(i)); // the rest, in order, for a later attempt
+            break;
           }
-          if (outcome === "gone") {
-            summary.gone.push(connectionId);
-            await deleteConnection(deps.table, connectionId, {
-              api: deps.api,
-              ...(deps.onPostError ? { onError: deps.onPostError } : {}),
-            });
-            return;
-          }
-          summary.sent++;
+          // Never deliverable to this connection: drop this frame only and go on with the next.
+          summary.dropped++;
+          deps.onPostError?.(error, connectionId);
+          continue;
         }
-      }),
-    ),
-  );
+        if (outcome === "gone") {
+          summary.gone.push(connectionId);
+          await deleteConnection(deps.table, connectionId, {
+            api: deps.api,
+            ...(deps.onPostError ? { onError: deps.onPostError } : {}),
+          });
+          break;
+        }
+        summary.sent++;
+      }
+    }
+  };
+  const workers = Math.min(deps.concurrency ?? POST_CONCURRENCY, entries.length);
+  await Promise.all(Array.from({ length: workers }, worker));
   return { summary, failed };
 }
 
-async function postWithRetries(
-  deps: BroadcastDeps,
+/** A post, and on a transient failure up to `retries` more after a growing, jittered pause. */
+function postWithRetries(
+  api: ApiGatewayManagementApiClient,
   connectionId: string,
   frame: ServerFrame,
+  retry: { retries: number; delayMs: number },
+  attempt = 0,
 ): Promise<"sent" | "gone"> {
-  const retries = deps.postRetries ?? 2;
-  const delay = deps.postRetryDelayMs ?? 50;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await postFrame(deps.api, connectionId, frame);
-    } catch (error) {
-      if (attempt >= retries || !isTransientPostError(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay * 2 ** attempt * (0.5 + Math.random() / 2)));
-    }
-  }
+  // Not an async function: the first attempt, nearly always the only one, costs no extra promise.
+  return postFrame(api, connectionId, frame).catch(async (error: unknown) => {
+    if (attempt >= retry.retries || !isTransientPostError(error)) throw error;
+    const pause = retry.delayMs * 2 ** attempt * (0.5 + Math.random() / 2);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    return postWithRetries(api, connectionId, frame, retry, attempt + 1);
+  });
 }
 
 /**

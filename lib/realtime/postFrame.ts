@@ -47,17 +47,20 @@ export function createManagementApi(endpoint: string, region: string): ApiGatewa
 /** Attempts of one post through the poster on throttling, 5xx or a reset, as the SDK's default of 3. */
 const POST_ATTEMPTS = 3;
 
-async function postWithPoster(poster: ConnectionPoster, connectionId: string, data: Uint8Array) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await poster.post(connectionId, data);
-    } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
-      if (permanent || attempt >= POST_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt * Math.random()));
-    }
-  }
+function postWithPoster(
+  poster: ConnectionPoster,
+  connectionId: string,
+  data: Uint8Array,
+  attempt = 1,
+): Promise<"sent" | "gone"> {
+  // Not an async function: the first attempt, nearly always the only one, costs no extra promise.
+  return poster.post(connectionId, data).catch(async (error: unknown) => {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
+    if (permanent || attempt >= POST_ATTEMPTS) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt * Math.random()));
+    return postWithPoster(poster, connectionId, data, attempt + 1);
+  });
 }
 
 /** SDK v3 reports HTTP statuses in `$metadata`, not in `statusCode`. */
@@ -75,24 +78,39 @@ const encoded = new WeakMap<ServerFrame, Uint8Array>();
  *
  * @throws {EventBusError} `PAYLOAD_TOO_LARGE` for a frame above API Gateway's 128 KB message limit.
  */
-export async function postFrame(
+export function postFrame(
   api: ApiGatewayManagementApiClient,
   connectionId: string,
   frame: ServerFrame,
 ): Promise<"sent" | "gone"> {
   let data = encoded.get(frame);
   if (!data) {
-    data = encoder.encode(JSON.stringify(frame));
+    try {
+      data = encoder.encode(JSON.stringify(frame));
+    } catch (error) {
+      // Callers chain `.catch` on the result: never throw synchronously.
+      return Promise.reject(error);
+    }
     encoded.set(frame, data);
   }
   if (data.byteLength > limits.maxWebSocketMessageBytes) {
-    throw new EventBusError(
-      "PAYLOAD_TOO_LARGE",
-      `WebSocket messages are limited to ${limits.maxWebSocketMessageBytes} bytes.`,
+    return Promise.reject(
+      new EventBusError(
+        "PAYLOAD_TOO_LARGE",
+        `WebSocket messages are limited to ${limits.maxWebSocketMessageBytes} bytes.`,
+      ),
     );
   }
   const poster = posters.get(api);
   if (poster) return postWithPoster(poster, connectionId, data);
+  return sendThroughSdk(api, connectionId, data);
+}
+
+async function sendThroughSdk(
+  api: ApiGatewayManagementApiClient,
+  connectionId: string,
+  data: Uint8Array,
+): Promise<"sent" | "gone"> {
   try {
     await api.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
     return "sent";

@@ -22,6 +22,8 @@ export type ClientCommand =
 /** A clock shared with the main thread (each thread's `performance.now()` has its own origin). */
 const now = () => performance.timeOrigin + performance.now();
 const arrivals = new Map<string, number[]>();
+/** `expect`s waiting for a key, woken by the frame that completes it (polling would add CPU per round). */
+const waiters = new Map<string, { count: number; done: () => void }>();
 const sockets: WebSocket[] = [];
 
 function onFrame(data: WebSocket.RawData) {
@@ -39,9 +41,14 @@ function onFrame(data: WebSocket.RawData) {
         : [];
   for (const key of keys) {
     if (!key) continue;
-    const list = arrivals.get(key);
-    if (list) list.push(at);
-    else arrivals.set(key, [at]);
+    let list = arrivals.get(key);
+    if (!list) {
+      list = [];
+      arrivals.set(key, list);
+    }
+    list.push(at);
+    const waiter = waiters.get(key);
+    if (waiter && list.length >= waiter.count) waiter.done();
   }
 }
 
@@ -87,8 +94,16 @@ async function connect(command: Extract<ClientCommand, { cmd: "connect" }>) {
 }
 
 async function expect(command: Extract<ClientCommand, { cmd: "expect" }>) {
-  while ((arrivals.get(command.key)?.length ?? 0) < command.count && now() < command.deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 2));
+  if ((arrivals.get(command.key)?.length ?? 0) < command.count) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, command.deadline - now()));
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(command.key);
+        resolve();
+      }
+      waiters.set(command.key, { count: command.count, done });
+    });
   }
   return arrivals.get(command.key) ?? [];
 }

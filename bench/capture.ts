@@ -16,7 +16,7 @@ import { spawn } from "node:child_process";
 import { putCapture } from "../lib/capture/putCapture.ts";
 import { createSql, type Sql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { processesCpuMs } from "./processCpu.ts";
+import { type CpuSnapshot, cpuSnapshot } from "./processCpu.ts";
 import { benchPostgres } from "./support.ts";
 
 const args = process.argv.slice(2);
@@ -33,19 +33,23 @@ const ROWS = 10_000;
 /** The writer's connections are named, so that their server processes can be found and measured. */
 const WRITER_APPLICATION = "bench-writer";
 
+/** The capture reader's pool connections are named too, to tell its appends apart from other server work. */
+const READER_APPLICATION = "bench-capture-reader";
+
+/** Where the CPU of a phase went, in ms: a group per process kind, so that a cost can be traced to its maker. */
+type CpuByProcess = Record<
+  "writerClient" | "writerBackend" | "walsender" | "reader" | "readerBackends" | "otherPostgres",
+  number
+>;
+
 /**
  * Updates random rows of `table` back to back from `writers` connections for `seconds`. Also returns the CPU
- * the writer's own server processes spent: the work a change costs the writer itself, apart from what other
- * processes (the WAL decoder, the capture's appends) take from the same cores.
+ * every process spent meanwhile, by kind: the writer's own server processes (the work a change costs the
+ * writer itself), and apart from it what the WAL decoder (walsender), the capture reader and its appends,
+ * and Postgres' background processes take from the same cores.
  */
-async function write(app: Sql, bus: Sql, table: "bench_rows" | "bench_plain") {
-  const writerPids = async () =>
-    (
-      await bus<{ pid: number }[]>`
-        select pid from pg_stat_activity where application_name = ${WRITER_APPLICATION}`
-    ).map((row) => row.pid);
-  const pidsBefore = await writerPids();
-  const cpuBefore = processesCpuMs(pidsBefore);
+async function write(app: Sql, bus: Sql, table: "bench_rows" | "bench_plain", readerPid?: number) {
+  const before = cpuSnapshot();
   let changes = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -59,11 +63,58 @@ async function write(app: Sql, bus: Sql, table: "bench_rows" | "bench_plain") {
     }),
   );
   const seconds_ = (performance.now() - start) / 1000;
+  const after = cpuSnapshot();
   // Connections opened during the phase count from 0; the warm-up opens them all beforehand.
-  const pidsAfter = await writerPids();
-  const cpuMs = processesCpuMs(pidsAfter) - cpuBefore;
-  return { changes, seconds: seconds_, cpuMs };
+  const sessions = await bus<{ pid: number; application: string; kind: string }[]>`
+    select pid, application_name as application, backend_type as kind from pg_stat_activity`;
+  const cpu = cpuByProcess(before, after, sessions, readerPid);
+  return { changes, seconds: seconds_, cpuMs: cpu.writerBackend, cpu };
 }
+
+function cpuByProcess(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  sessions: readonly { pid: number; application: string; kind: string }[],
+  readerPid: number | undefined,
+): CpuByProcess {
+  const groupOf = new Map<number, keyof CpuByProcess>();
+  for (const session of sessions) {
+    if (session.application === WRITER_APPLICATION) groupOf.set(session.pid, "writerBackend");
+    else if (session.kind === "walsender") groupOf.set(session.pid, "walsender");
+    else if (session.application === READER_APPLICATION) groupOf.set(session.pid, "readerBackends");
+  }
+  if (readerPid) groupOf.set(readerPid, "reader");
+  const cpu: CpuByProcess = {
+    writerClient: after.self - before.self,
+    writerBackend: 0,
+    walsender: 0,
+    reader: 0,
+    readerBackends: 0,
+    otherPostgres: 0,
+  };
+  for (const [pid, { comm, ms }] of after.children) {
+    const group = groupOf.get(pid) ?? (comm === "postgres" ? "otherPostgres" : undefined);
+    if (!group) continue;
+    const earlier = before.children.get(pid);
+    cpu[group] += Math.max(0, earlier && earlier.comm === comm ? ms - earlier.ms : ms);
+  }
+  return cpu;
+}
+
+const addCpu = (total: CpuByProcess, more: CpuByProcess) => {
+  for (const key of Object.keys(total) as (keyof CpuByProcess)[]) total[key] += more[key];
+};
+const noCpu = (): CpuByProcess => ({
+  writerClient: 0,
+  writerBackend: 0,
+  walsender: 0,
+  reader: 0,
+  readerBackends: 0,
+  otherPostgres: 0,
+});
+
+const perChange = (cpu: CpuByProcess, changes: number) =>
+  Object.fromEntries(Object.entries(cpu).map(([key, ms]) => [key, (ms * 1000) / changes])) as CpuByProcess;
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -82,6 +133,7 @@ async function startReader(url: string, round: number) {
   );
   await new Promise<void>((resolve) => reader.stdout.once("data", () => resolve()));
   return {
+    pid: reader.pid!,
     async stop() {
       reader.kill("SIGTERM");
       await new Promise((resolve) => reader.once("exit", resolve));
@@ -116,12 +168,15 @@ async function main() {
   let baselineSeconds = 0;
   let baselineCpuMs = 0;
   let capturedCpuMs = 0;
+  const baselineCpu = noCpu();
+  const capturedCpu = noCpu();
   let capturedChanges = 0;
   let capturedSeconds = 0;
   let during = 0;
   let windowSeconds = 0;
   for (let round = 0; round < rounds; round++) {
     const baseline = await write(app, bus, "bench_plain");
+    addCpu(baselineCpu, baseline.cpu);
     baselineCpuMs += baseline.cpuMs;
     baselineChanges += baseline.changes;
     baselineSeconds += baseline.seconds;
@@ -139,7 +194,8 @@ async function main() {
     }
     const storedBefore = await storedCount();
     const windowStart = new Date();
-    const captured = await write(app, bus, "bench_rows");
+    const captured = await write(app, bus, "bench_rows", reader.pid);
+    addCpu(capturedCpu, captured.cpu);
     capturedCpuMs += captured.cpuMs;
     const windowEnd = new Date();
     capturedChanges += captured.changes;
@@ -189,6 +245,8 @@ async function main() {
     lagP50Ms: percentile(lags, 50),
     lagP99Ms: percentile(lags, 99),
     lagMaxMs: lags.at(-1) ?? Number.NaN,
+    cpuUsPerChangeBaseline: perChange(baselineCpu, baselineChanges),
+    cpuUsPerChangeCaptured: perChange(capturedCpu, capturedChanges),
   };
   const f = (n: number) => n.toFixed(2);
   console.log(
@@ -210,6 +268,12 @@ async function main() {
   console.log(
     `  exactly once               ${figures.stored} stored of ${figures.changes} changes: ${figures.exact}`,
   );
+  console.log("  CPU per change (µs)         baseline  captured");
+  for (const key of Object.keys(figures.cpuUsPerChangeBaseline) as (keyof CpuByProcess)[]) {
+    console.log(
+      `    ${key.padEnd(26)} ${f(figures.cpuUsPerChangeBaseline[key]).padStart(8)}  ${f(figures.cpuUsPerChangeCaptured[key]).padStart(8)}`,
+    );
+  }
   if (json) console.log(JSON.stringify(figures));
   if (!figures.exact) process.exitCode = 1;
 }

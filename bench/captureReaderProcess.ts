@@ -7,7 +7,7 @@ import { createSql } from "../lib/db/client.ts";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL must be set");
-const sql = createSql(url, { max: 3 });
+const sql = createSql(url, { max: 3, connection: { application_name: "bench-capture-reader" } });
 const reader = startCaptureReader({ sql, databaseUrl: url, log: () => {}, pollIntervalMs: 100 });
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => {

@@ -48,9 +48,12 @@ interface SourceTransaction {
   changes: StreamEvent[];
 }
 
+/**
+ * How soon a quiet capture checks whether its last batches' commits are on disk. Only the slot's confirmed
+ * position (the WAL Postgres keeps) waits for it, never an event.
+ */
+const DURABILITY_CHECK_MS = 50;
 /** How long `stop()` waits for the replication session to end. */
-/** How soon a batch whose commit was not yet on disk is checked again. */
-const DURABILITY_CHECK_MS = 20;
 const STOP_TIMEOUT_MS = 3_000;
 
 /** Postgres' "replication slot is active for PID n": another listener owns the capture. */
@@ -162,28 +165,42 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      * front of the application's writers), so a committed batch may still be lost in a crash. The slot is
      * therefore confirmed past a batch only once Postgres reports the WAL flushed beyond the batch's commit:
      * until then the slot keeps the source transactions, and a restart appends them again (the store's
-     * progress row, lost with the batch, does not skip them). Batches wait here in commit order.
+     * progress row, lost with the batch, does not skip them). Batches wait here in commit order. A WAL
+     * position past a batch's commit (`after`) is read by the next batch's transaction (which began after
+     * that commit), together with the flushed position, so a busy capture learns both without a query of
+     * their own; only a capture that has gone quiet asks (watchDurability).
      */
-    const notDurable: Array<{ endLsn: string; flushedAfter: bigint }> = [];
-    async function acknowledgeDurable(flushed?: string): Promise<void> {
-      if (notDurable.length === 0) return;
-      flushed ??= (await sql<[{ flushed: string }]>`select pg_current_wal_flush_lsn()::text as flushed`)[0]
-        .flushed;
-      const through = lsnValue(flushed);
+    const notDurable: Array<{ endLsn: string; seq: number; after?: bigint }> = [];
+    let committedBatches = 0;
+    let flushedThrough = 0n;
+    /**
+     * Takes in WAL positions read after the first `before` batches had committed (`inserted` is past their
+     * commits), and acknowledges the batches whose commits are flushed.
+     */
+    async function acknowledgeDurable(inserted: string, flushed: string, before: number): Promise<void> {
+      const insertedValue = lsnValue(inserted);
+      for (const batch of notDurable) if (batch.seq < before) batch.after ??= insertedValue;
+      const flushedValue = lsnValue(flushed);
+      if (flushedValue > flushedThrough) flushedThrough = flushedValue;
       let durable: string | undefined;
-      while (notDurable.length > 0 && notDurable[0]!.flushedAfter <= through)
+      while (notDurable[0]?.after !== undefined && notDurable[0].after <= flushedThrough)
         durable = notDurable.shift()!.endLsn;
       if (durable) await acknowledge(durable);
     }
-    /** Checks again shortly for batches still waiting, while nothing else would. */
+    async function checkDurability(): Promise<void> {
+      if (notDurable.length === 0) return;
+      const before = committedBatches;
+      const [{ inserted, flushed }] = await sql<[{ inserted: string; flushed: string }]>`
+        select pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
+      await acknowledgeDurable(inserted, flushed, before);
+    }
+    /** Checks shortly for batches still waiting, while no batch is being appended (which would read it). */
     let durabilityTimer: NodeJS.Timeout | undefined;
     function watchDurability(): void {
       if (durabilityTimer || notDurable.length === 0) return;
       durabilityTimer = setTimeout(() => {
         durabilityTimer = undefined;
-        acknowledgeDurable()
-          .catch(() => {})
-          .finally(watchDurability);
+        (flushing ? Promise.resolve() : checkDurability()).catch(() => {}).finally(watchDurability);
       }, DURABILITY_CHECK_MS);
     }
     // Keepalives bypass the library's queue of WAL messages (flow control), so one can arrive while
@@ -197,35 +214,49 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       pending = [];
       pendingEvents = 0;
       const last = batch.at(-1)!;
+      // One JSON array for the whole batch, in the source's commit order, each item with its transaction's
+      // commit LSN (`l`, which append_many ignores) so that the store can skip what it already holds.
+      const items: string[] = [];
       const refusals: string[] = [];
+      for (const transaction of batch) {
+        for (const change of transaction.changes) {
+          const { json, refused } = storableEvent(change);
+          if (refused) refusals.push(`${change.streamId}: ${refused}`);
+          items.push(
+            `{"s":${JSON.stringify(change.streamId)},"l":"${transaction.commit.lsn}","e":[${json}]}`,
+          );
+        }
+      }
+      const batchJson = `[${items.join(",")}]`;
+      let wal: { inserted: string; flushed: string } | undefined;
+      const before = committedBatches;
       for (let attempt = 0; ; attempt++) {
         try {
-          await sql.begin(async (tx) => {
-            // Durability comes from the slot instead (see acknowledgeDurable).
-            await tx`set local synchronous_commit = off`;
-            // What is already in the store is skipped: a retry after a commit whose reply was lost, or a
-            // reader that lost the slot while retrying, appends nothing twice. The row lock orders writers.
-            await tx`
+          // The statements are sent together (one round trip between BEGIN and COMMIT): none waits for
+          // another's answer, so what the store already holds is skipped in SQL, not here.
+          [[wal]] = await sql.begin((tx) => [
+            // Durability comes from the slot instead (see acknowledgeDurable); the positions read here
+            // are past every batch committed before.
+            tx<[{ inserted: string; flushed: string }]>`
+              select set_config('synchronous_commit', 'off', true),
+                     pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`,
+            // The row lock orders appenders: a retry after a commit whose reply was lost, or a reader that
+            // lost the slot while retrying, appends nothing twice.
+            tx`
               insert into eventbus.capture_progress (slot, applied_lsn) values (${slot}, '0/0')
-              on conflict (slot) do nothing`;
-            const [{ stored }] = await tx<[{ stored: string }]>`
-              select applied_lsn::text as stored from eventbus.capture_progress where slot = ${slot} for update`;
-            const storedLsn = lsnValue(stored);
-            // One statement for the whole batch, in the source's commit order (one round trip, one
-            // wake-up for the listeners).
-            const items: string[] = [];
-            for (const transaction of batch) {
-              if (lsnValue(transaction.commit.lsn) <= storedLsn) continue;
-              for (const change of transaction.changes) {
-                const { json, refused } = storableEvent(change);
-                if (refused && attempt === 0) refusals.push(`${change.streamId}: ${refused}`);
-                items.push(`{"s":${JSON.stringify(change.streamId)},"e":[${json}]}`);
-              }
-            }
-            if (items.length > 0) {
-              await tx`select eventbus.append_many(${`[${items.join(",")}]`}::text::jsonb, true)`;
-            }
-            await tx`
+              on conflict (slot) do nothing`,
+            tx`select from eventbus.capture_progress where slot = ${slot} for update`,
+            // One statement for the whole batch (one wake-up for the listeners).
+            tx`
+              select eventbus.append_many(fresh.batch, true)
+              from (
+                select jsonb_agg(item.value order by item.ord) as batch
+                from jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
+                where (item.value->>'l')::pg_lsn >
+                      (select applied_lsn from eventbus.capture_progress where slot = ${slot})
+              ) fresh
+              where fresh.batch is not null`,
+            tx`
               insert into eventbus.capture_progress (slot, applied_lsn, source_committed_at, applied_at,
                                                      last_error, last_error_at)
               values (${slot}, ${lsnText(last.commit.lsn)}::pg_lsn, ${last.committedAt}, now(),
@@ -235,8 +266,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
                 source_committed_at = excluded.source_committed_at,
                 applied_at = excluded.applied_at,
                 last_error = coalesce(excluded.last_error, capture_progress.last_error),
-                last_error_at = coalesce(excluded.last_error_at, capture_progress.last_error_at)`;
-          });
+                last_error_at = coalesce(excluded.last_error_at, capture_progress.last_error_at)`,
+          ]);
           break;
         } catch (error) {
           if (stopped || replication.isStop()) throw error;
@@ -248,21 +279,18 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       }
       applied = lsnValue(last.commit.lsn);
       for (const refusal of refusals) log("warn", "capture stored a row as refused", { refusal });
-      // The slot may forget these transactions once the commit is on disk: at or before the WAL's insert
-      // position read now, after the commit.
-      const [{ inserted, flushed }] = await sql<[{ inserted: string; flushed: string }]>`
-        select pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
-      notDurable.push({ endLsn: last.endLsn, flushedAfter: lsnValue(inserted) });
-      await acknowledgeDurable(flushed);
+      // The positions were read before this batch's commit: they settle the batches before it only.
+      notDurable.push({ endLsn: last.endLsn, seq: committedBatches++ });
+      await acknowledgeDurable(wal!.inserted, wal!.flushed, before);
       watchDurability();
     }
 
+    /** Appends what is pending, batch after batch; transactions received meanwhile join the next batch. */
     function startFlush(): Promise<void> {
       flushing ??= (async () => {
         try {
           while (pending.length > 0) {
-            // A short gather window: source transactions arriving meanwhile share one store commit, so
-            // a busy writer is not answered with one synchronous commit (an fsync) per transaction.
+            // A short gather window: source transactions arriving meanwhile share one store commit.
             if (pendingEvents < maxBatchEvents && gatherMs > 0) {
               await new Promise((resolve) => setTimeout(resolve, gatherMs));
             }
@@ -336,7 +364,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
       // With nothing received and unapplied, everything up to the server's position is either in the
       // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
-      await acknowledgeDurable().catch(() => {});
+      // (The walsender sends a keepalive whenever it waits with the slot confirmed behind what it sent,
+      // which for a busy writer is after nearly every transaction: this handler stays free of queries.)
       if (
         !current &&
         pending.length === 0 &&

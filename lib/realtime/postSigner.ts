@@ -21,14 +21,23 @@ import { createScope, getSigningKey } from "@smithy/signature-v4";
 export interface PostSigner {
   /** The headers to send with a `POST` of `data` (whose SHA-256 is `payloadHash`) to `path`. */
   sign(path: string, data: Uint8Array, payloadHash: string): Promise<Record<string, string>>;
+  /**
+   * The same headers without waiting, from the credentials and signing key the last `sign` used if that
+   * was less than a second ago (nearly every post of a broadcast); `undefined` otherwise: then `sign`.
+   */
+  signNow(path: string, data: Uint8Array, payloadHash: string): Record<string, string> | undefined;
 }
+
+type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+/** How long `signNow` reuses the provider's last answer. */
+const CREDENTIALS_REUSE_MS = 1000;
 
 export interface PostSignerOptions {
   region: string;
   /** `host[:port]` as sent in the `host` header. */
   host: string;
   /** The SDK client's own provider: resolved, cached and refreshed by it. */
-  credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+  credentials: () => Promise<Credentials>;
 }
 
 const SERVICE = "execute-api";
@@ -129,10 +138,46 @@ export function createPostSigner(options: PostSignerOptions): PostSigner {
   // Per set of credentials (the provider returns a new object when it refreshes them): the signing key
   // of the day.
   const keys = new WeakMap<object, { shortDate: string; key: KeyObject }>();
+  // The provider's last answer: asked again after a second, so that a refresh it makes (it renews
+  // credentials minutes before they expire) is picked up, yet not once per post.
+  let latest: { credentials: Credentials; fetchedAt: number } | undefined;
+
+  const headersFor = (
+    credentials: Credentials,
+    key: KeyObject,
+    now: number,
+    path: string,
+    data: Uint8Array,
+    payloadHash: string,
+  ): Record<string, string> => {
+    const { longDate, shortDate } = amzDates(now);
+    const token = credentials.sessionToken;
+    const length = String(data.byteLength);
+    // Lower-case names in sorted order, as the canonical request lists them.
+    const signedHeaders = token
+      ? "content-length;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+      : "content-length;content-type;host;x-amz-content-sha256;x-amz-date";
+    const canonicalRequest = `POST\n${canonical(path)}\n\ncontent-length:${length}\ncontent-type:application/octet-stream\nhost:${host}\nx-amz-content-sha256:${payloadHash}\nx-amz-date:${longDate}\n${token ? `x-amz-security-token:${token}\n` : ""}\n${signedHeaders}\n${payloadHash}`;
+    const scope = createScope(shortDate, region, SERVICE);
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
+    return {
+      host,
+      "content-type": "application/octet-stream",
+      "content-length": length,
+      "x-amz-content-sha256": payloadHash,
+      "x-amz-date": longDate,
+      ...(token ? { "x-amz-security-token": token } : {}),
+      authorization: `${ALGORITHM} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
+    };
+  };
+
   return {
     async sign(path, data, payloadHash) {
       const credentials = await options.credentials();
-      const { longDate, shortDate } = amzDates(Date.now());
+      const now = Date.now();
+      latest = { credentials, fetchedAt: now };
+      const { shortDate } = amzDates(now);
       let signing = keys.get(credentials);
       if (signing?.shortDate !== shortDate) {
         signing = {
@@ -141,25 +186,14 @@ export function createPostSigner(options: PostSignerOptions): PostSigner {
         };
         keys.set(credentials, signing);
       }
-      const token = credentials.sessionToken;
-      const length = String(data.byteLength);
-      // Lower-case names in sorted order, as the canonical request lists them.
-      const signedHeaders = token
-        ? "content-length;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-        : "content-length;content-type;host;x-amz-content-sha256;x-amz-date";
-      const canonicalRequest = `POST\n${canonical(path)}\n\ncontent-length:${length}\ncontent-type:application/octet-stream\nhost:${host}\nx-amz-content-sha256:${payloadHash}\nx-amz-date:${longDate}\n${token ? `x-amz-security-token:${token}\n` : ""}\n${signedHeaders}\n${payloadHash}`;
-      const scope = createScope(shortDate, region, SERVICE);
-      const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
-      const signature = createHmac("sha256", signing.key).update(stringToSign).digest("hex");
-      return {
-        host,
-        "content-type": "application/octet-stream",
-        "content-length": length,
-        "x-amz-content-sha256": payloadHash,
-        "x-amz-date": longDate,
-        ...(token ? { "x-amz-security-token": token } : {}),
-        authorization: `${ALGORITHM} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
-      };
+      return headersFor(credentials, signing.key, now, path, data, payloadHash);
+    },
+    signNow(path, data, payloadHash) {
+      const now = Date.now();
+      if (!latest || now - latest.fetchedAt >= CREDENTIALS_REUSE_MS) return undefined;
+      const signing = keys.get(latest.credentials);
+      if (signing?.shortDate !== amzDates(now).shortDate) return undefined;
+      return headersFor(latest.credentials, signing.key, now, path, data, payloadHash);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createPostSigner, Sha256 } from "../../lib/realtime/postSigner.ts";
 import { fuzzRuns } from "../support/fuzz.ts";
 
@@ -82,10 +82,46 @@ describe("the PostToConnection signer", () => {
           const ours = await signer.sign(path, body, hash);
           const date = signingDate(ours["x-amz-date"]!);
           expect(ours).toEqual(await sdkHeaders({ region, host, path, body, date }, credentials));
+          // The synchronous path a broadcast's posts take after the first: the same headers.
+          const now = signer.signNow(path, body, hash)!;
+          const nowDate = signingDate(now["x-amz-date"]!);
+          expect(now).toEqual(await sdkHeaders({ region, host, path, body, date: nowDate }, credentials));
         },
       ),
       { numRuns: fuzzRuns(300), seed: 10 },
     );
+  });
+
+  it("signs without waiting only with credentials the provider gave less than a second ago", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      let credentials = { accessKeyId: "AKIDOLD", secretAccessKey: "old-secret" };
+      const signer = createPostSigner({
+        region: "eu-west-1",
+        host: "abc.execute-api.eu-west-1.amazonaws.com",
+        credentials: async () => credentials,
+      });
+      const body = new TextEncoder().encode('{"type":"message"}');
+      const hash = createHash("sha256").update(body).digest("hex");
+      const path = "/prod/@connections/L0SM9cOFvHcCIhw%3D";
+      // Nothing asked of the provider yet: the caller must wait for `sign`.
+      expect(signer.signNow(path, body, hash)).toBeUndefined();
+      await signer.sign(path, body, hash);
+      credentials = { accessKeyId: "AKIDNEW", secretAccessKey: "new-secret" };
+      vi.advanceTimersByTime(999);
+      expect(signer.signNow(path, body, hash)?.authorization).toContain("Credential=AKIDOLD/");
+      vi.advanceTimersByTime(1);
+      expect(signer.signNow(path, body, hash)).toBeUndefined();
+      expect((await signer.sign(path, body, hash)).authorization).toContain("Credential=AKIDNEW/");
+      expect(signer.signNow(path, body, hash)?.authorization).toContain("Credential=AKIDNEW/");
+      // The signing key is the day's: past midnight UTC, `sign` again.
+      vi.setSystemTime(new Date("2026-12-01T23:59:59.500Z"));
+      await signer.sign(path, body, hash);
+      vi.advanceTimersByTime(600);
+      expect(signer.signNow(path, body, hash)).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("signs with refreshed credentials as soon as the provider returns them", async () => {

@@ -614,8 +614,6 @@ export class EventBus extends Construct {
       }),
     );
     this.realtimeQueue.grantSendMessages(task.taskRole);
-    // The topic directory, so that events nobody subscribes to are not sent to the fan-out queue.
-    this.realtimeTable.grantReadData(task.taskRole);
     const service = new ecs.FargateService(this, "Listener", {
       cluster,
       taskDefinition: task,

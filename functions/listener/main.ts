@@ -5,9 +5,7 @@
  * released for the other replicas at once instead of when the connection times out.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { startCaptureReader } from "../../lib/capture/startCaptureReader.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { createSql } from "../../lib/db/client.ts";
@@ -38,7 +36,6 @@ async function main() {
     useQueueUrlAsEndpoint: false,
     ...listenerSqsOptions,
   });
-  const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
   // What the listener records (parked events by subscription) reaches CloudWatch as EMF on stdout.
   const emf = startProcessMetrics(metrics, {
     bus: config.EVENTBUS_NAME,
@@ -50,13 +47,7 @@ async function main() {
     sqs,
     source: config.EVENTBUS_SOURCE,
     ...(config.EVENTBUS_LISTENER_ID ? { listenerId: config.EVENTBUS_LISTENER_ID } : {}),
-    ...(config.EVENTBUS_REALTIME_QUEUE_URL
-      ? {
-          realtimeQueueUrl: config.EVENTBUS_REALTIME_QUEUE_URL,
-          // Read only, so that events nobody subscribes to skip the fan-out queue.
-          realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
-        }
-      : {}),
+    ...(config.EVENTBUS_REALTIME_QUEUE_URL ? { realtimeQueueUrl: config.EVENTBUS_REALTIME_QUEUE_URL } : {}),
     ...(tracing ? { tracing } : {}),
     pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
     pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
@@ -101,7 +92,6 @@ async function main() {
     await Promise.all([listener?.stop(), capture.stop(), operators.stop()]);
     await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
     sqs.destroy();
-    realtimeDynamo.destroy();
     tracing?.close();
     emf.stop();
     process.exit(0);

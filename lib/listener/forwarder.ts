@@ -2,7 +2,6 @@ import { setMaxListeners } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
-import type { RealtimeTable } from "../realtime/table.ts";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
 import type { DeliveryFormat, InputTransformer } from "../subscriptions/inputTransform.ts";
 import { parkEvents } from "../subscriptions/parkEvents.ts";
@@ -50,11 +49,6 @@ export interface ForwarderDeps {
   /** Reads the queue's depth; `readQueueDepth` (GetQueueAttributes) unless given. */
   readDepth?: (queueUrl: string) => Promise<QueueDepth | null>;
   log: ListenerLog;
-  /**
-   * The realtime table: when given, the realtime target sends only events whose topics have members
-   * (see `eventsWithAudience`). Without it, or while it cannot be read, every event is sent.
-   */
-  realtimeTable?: RealtimeTable;
   /** Where the listener's X-Ray segments go (one per sampled traced event it forwards); none when unset. */
   tracing?: SegmentSink;
   /** The checkpoint is gone or the ownership lock was lost: the listener should drop this forwarder. */
@@ -247,25 +241,24 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     }
   }
 
-  let directoryFailing = false;
+  let audienceFailing = false;
   /** The events of a page to forward: for the realtime target, those somebody may receive live. */
   async function withAudience(events: ForwardEvent[]): Promise<ForwardEvent[]> {
-    const table = deps.realtimeTable;
-    if (target.kind !== "realtime" || !table) return events;
+    if (target.kind !== "realtime") return events;
     try {
-      const kept = await eventsWithAudience(table, events);
-      if (directoryFailing) deps.log("info", "realtime directory readable again", { target: target.name });
-      directoryFailing = false;
+      const kept = await eventsWithAudience(deps.sql, events);
+      if (audienceFailing) deps.log("info", "listened topics readable again", { target: target.name });
+      audienceFailing = false;
       return kept;
     } catch (error) {
       // Sending everything costs the broadcaster work, never an event.
-      if (!directoryFailing) {
-        deps.log("warn", "reading the realtime directory failed; forwarding every event", {
+      if (!audienceFailing) {
+        deps.log("warn", "reading the listened topics failed; forwarding every event", {
           target: target.name,
           error: (error as Error).message,
         });
       }
-      directoryFailing = true;
+      audienceFailing = true;
       return events;
     }
   }

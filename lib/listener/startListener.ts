@@ -5,7 +5,7 @@ import postgres, { type Options, type Sql } from "postgres";
 import { coalescedRuns } from "../coalescedRuns.ts";
 import { probeHead } from "../events/readSafeHead.ts";
 import { EVENTS_CHANNEL } from "../events/wakeListeners.ts";
-import type { RealtimeTable } from "../realtime/table.ts";
+import { forgetStaleTopics } from "../realtime/listenedTopics.ts";
 import { ensureCheckpoint } from "../subscriptions/ensureCheckpoint.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { OWNER_LOCK_NAMESPACE, ownerApplicationName } from "../subscriptions/ownership.ts";
@@ -21,13 +21,11 @@ export interface ListenerOptions {
   source: string;
   /** Shown as the owner of the subscriptions it forwards. Default `<hostname>:<pid>`. */
   listenerId?: string;
-  /** When set, every new event is also forwarded (packed, unfiltered) to this realtime fan-out queue. */
-  realtimeQueueUrl?: string;
   /**
-   * The realtime table (read only): with it, events whose topics nobody subscribes to are not sent to
-   * the fan-out queue at all (see `eventsWithAudience`).
+   * When set, every new event that some WebSocket connection may receive live (its topic is marked as
+   * listened to: `eventsWithAudience`) is also forwarded, packed, to this realtime fan-out queue.
    */
-  realtimeTable?: RealtimeTable;
+  realtimeQueueUrl?: string;
   /**
    * X-Ray: a segment per sampled traced event forwarded to a subscription, the consumer's parent (see
    * `startForwardSpans`). `xrayDaemonSink(AWS_XRAY_DAEMON_ADDRESS)` on ECS with the daemon sidecar.
@@ -66,6 +64,9 @@ interface LockSession {
 }
 
 export const REALTIME_CHECKPOINT = "$realtime";
+
+/** How often the listener forgets topics no connection can still be subscribed to. */
+const FORGET_TOPICS_INTERVAL_MS = 10 * 60 * 1000;
 /** Below the identity range of `eventbus.subscriptions.id` (which starts at 1000). */
 const REALTIME_LOCK_ID = 1;
 /** A lock-connection query slower than this means the connection is gone (see `onLock`). */
@@ -251,7 +252,6 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         pageSize: options.pageSize ?? 500,
         maxQueueDepth: options.maxQueueDepth ?? 0,
         ...(options.depthLagMs === undefined ? {} : { depthLagMs: options.depthLagMs }),
-        ...(options.realtimeTable ? { realtimeTable: options.realtimeTable } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),
         log,
         onGone: () => {
@@ -331,6 +331,15 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   );
   const claiming = claimLoop();
   const poll = setInterval(() => kickAll(), pollIntervalMs);
+  // Topics nobody can still be subscribed to stop costing fan-out messages (see listenedTopics.ts).
+  const forgetting = options.realtimeQueueUrl
+    ? setInterval(() => {
+        forgetStaleTopics(sql).catch((error) =>
+          log("warn", "forgetting stale listened topics failed", { error: (error as Error).message }),
+        );
+      }, FORGET_TOPICS_INTERVAL_MS)
+    : undefined;
+  forgetting?.unref();
 
   return {
     listenerId,
@@ -339,6 +348,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       if (stopped) return;
       stopped = true;
       clearInterval(poll);
+      clearInterval(forgetting);
       wakeClaim?.();
       await claiming;
       await subscription.unlisten().catch(() => {});

@@ -1,16 +1,14 @@
 /**
  * The listener process of `npm run dev` (the listener, change capture and operators) in a worker thread:
  * on AWS it is a container of its own, and here it would otherwise share the one event loop that serves
- * HTTP appends (every append wakes it for a head probe, a page read, a realtime directory read and a
+ * HTTP appends (every append wakes it for a head probe, a page read, a listened-topics lookup and a
  * checkpoint). Started by `startLocalSubscriptions` with `workerData` `{config, databaseUrl, root}`;
  * sends `{ready}` once running, `{log}` lines, `{metrics}` batches of what it records (parked events,
  * replayed into the `/metrics` of the main thread by `startTsWorker`), and `{stopped}` after a
  * `{stop: true}`. It reads the AWS endpoints from the environment it inherits.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { startCaptureReader } from "../capture/startCaptureReader.ts";
 import type { Config } from "../config.ts";
 import { createSql } from "../db/client.ts";
@@ -34,19 +32,12 @@ const logAs = (part: string) => (level: string, message: string, fields?: Record
 
 const sql = createSql(databaseUrl, { max: 5, ...listenerSqlOptions });
 const sqs = new SQSClient({ region: config.AWS_REGION, useQueueUrlAsEndpoint: false, ...listenerSqsOptions });
-// The realtime directory, read so that events nobody subscribes to skip the fan-out queue.
-const realtimeDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.AWS_REGION }));
 const listener = await startListener({
   sql,
   sqs,
   source: config.EVENTBUS_SOURCE,
   listenerId: config.EVENTBUS_LISTENER_ID ?? "dev",
-  ...(realtimeQueueUrl
-    ? {
-        realtimeQueueUrl,
-        realtimeTable: { dynamo: realtimeDynamo, tableName: config.EVENTBUS_REALTIME_TABLE },
-      }
-    : {}),
+  ...(realtimeQueueUrl ? { realtimeQueueUrl } : {}),
   pollIntervalMs: config.EVENTBUS_LISTENER_POLL_MS,
   pageSize: config.EVENTBUS_LISTENER_PAGE_SIZE,
   sendConcurrency: config.EVENTBUS_LISTENER_SEND_CONCURRENCY,
@@ -72,7 +63,6 @@ parentPort!.on("message", async () => {
   await Promise.all([listener.stop(), capture.stop(), operators.stop()]);
   await Promise.all([sql.end({ timeout: 5 }), captureSql.end({ timeout: 5 })]);
   sqs.destroy();
-  realtimeDynamo.destroy();
   forwarding.stop();
   parentPort!.postMessage({ stopped: true });
 });

@@ -7,6 +7,7 @@ import { authorizeSubscribe } from "./authorizeTopic.ts";
 import { type Connection, type Membership, principalOf } from "./connection.ts";
 import { deleteMembership } from "./deleteMembership.ts";
 import type { ServerFrame, SubscribeFrame } from "./frames.ts";
+import { markTopicListened } from "./listenedTopics.ts";
 import { eventFrames } from "./postFrame.ts";
 import { putMembership } from "./putMembership.ts";
 import { releaseTopic, reserveTopic } from "./reserveTopic.ts";
@@ -81,6 +82,8 @@ export async function subscribeToTopic(
   });
   try {
     await putMembership(deps.table, membership);
+    // Before the ack, so the listener sends every event committed after it (see listenedTopics.ts).
+    if (isEventTopic(topic)) await markTopicListened(deps.sql, topic.name);
     if (frame.from === undefined) {
       // The head once the membership is in place: every event after it reaches this connection live, so
       // a client that loses the connection before its first event resumes from head + 1 with no gap.

@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { issueToken } from "../../lib/auth/token.ts";
 import { type CloudEvent, type ConnectionState, createClient } from "../../lib/client/index.ts";
@@ -111,7 +110,6 @@ beforeAll(async () => {
     sqs,
     source: "urn:eventbus",
     realtimeQueueUrl: queueUrl!,
-    realtimeTable: { dynamo: DynamoDBDocumentClient.from(rawDynamo), tableName },
     pollIntervalMs: 1000,
   });
 }, 120_000);

@@ -1,39 +1,24 @@
-import { randomBytes } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { type Listener, startListener } from "../../lib/listener/startListener.ts";
 import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
-import { putMembership } from "../../lib/realtime/putMembership.ts";
-import { createRealtimeTable, type RealtimeTable } from "../../lib/realtime/table.ts";
+import { markTopicListened } from "../../lib/realtime/listenedTopics.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createSqsClient, uniquePrefix } from "./support.ts";
 
 const sqs = createSqsClient();
-const rawDynamo = new DynamoDBClient({
-  endpoint: inject("dynamoEndpoint"),
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-});
-const table: RealtimeTable = {
-  dynamo: DynamoDBDocumentClient.from(rawDynamo),
-  tableName: `audience-${randomBytes(4).toString("hex")}`,
-};
 let db: TestDatabase;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await createRealtimeTable(rawDynamo, table.tableName);
 });
 afterAll(async () => {
   await db.close();
   sqs.destroy();
-  rawDynamo.destroy();
 });
 
-async function startWithQueue(realtimeTable: RealtimeTable) {
+async function startWithQueue() {
   const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${uniquePrefix("aud")}realtime` })))
     .QueueUrl!;
   const listener = await startListener({
@@ -41,7 +26,6 @@ async function startWithQueue(realtimeTable: RealtimeTable) {
     sqs,
     source: "urn:test",
     realtimeQueueUrl: queueUrl,
-    realtimeTable,
   });
   // Polled by hand: this also runs in `beforeAll`, where `expect.poll` is not available.
   for (const deadline = Date.now() + 10_000; !listener.owned().includes("$realtime"); ) {
@@ -83,13 +67,6 @@ async function drainQueue(queueUrl: string): Promise<string[]> {
   }
 }
 
-const member = (connectionId: string, topic: string) => ({
-  connectionId,
-  topic,
-  tokenExpiresAt: Math.floor(Date.now() / 1000) + 3600,
-  expiresAt: Math.floor(Date.now() / 1000) + 3600,
-});
-
 const append = async (streamId: string) =>
   (await appendToStream(db.sql, streamId, [{ type: "Said", data: { streamId } }])).events[0]!.position;
 
@@ -97,7 +74,7 @@ describe("realtime fan-out skips events nobody subscribes to", () => {
   let listener: Listener;
   let queueUrl: string;
   beforeAll(async () => {
-    ({ listener, queueUrl } = await startWithQueue(table));
+    ({ listener, queueUrl } = await startWithQueue());
   });
   afterAll(() => listener.stop());
 
@@ -108,8 +85,9 @@ describe("realtime fan-out skips events nobody subscribes to", () => {
   });
 
   it("sends exactly the events of listened streams and categories, in order", async () => {
-    await putMembership(table, member("c-stream", "stream:loud-1"));
-    await putMembership(table, member("c-category", "category:orders"));
+    // What subscribing does between writing the membership and acknowledging it.
+    await markTopicListened(db.sql, "stream:loud-1");
+    await markTopicListened(db.sql, "category:orders");
     await append("loud-1");
     await append("quiet-3");
     await append("orders-7");
@@ -118,19 +96,21 @@ describe("realtime fan-out skips events nobody subscribes to", () => {
   });
 
   it("sends every event once somebody subscribes to $all", async () => {
-    await putMembership(table, member("c-all", "$all"));
+    await markTopicListened(db.sql, "$all");
     await append("quiet-5");
     await forwardedThrough(await append("quiet-6"));
     expect(await drainQueue(queueUrl)).toEqual(["quiet-5", "quiet-6"]);
   });
 });
 
-it("sends every event when the directory cannot be read (never loses one over it)", async () => {
-  const { listener, queueUrl } = await startWithQueue({ ...table, tableName: "no-such-table" });
+it("sends every event when the listened topics cannot be read (never loses one over it)", async () => {
+  const { listener, queueUrl } = await startWithQueue();
+  await db.sql`alter table eventbus.listened_topics rename to listened_topics_away`;
   try {
     await forwardedThrough(await append("nobody-1"));
     expect(await drainQueue(queueUrl)).toContain("nobody-1");
   } finally {
+    await db.sql`alter table eventbus.listened_topics_away rename to listened_topics`;
     await listener.stop();
   }
 });

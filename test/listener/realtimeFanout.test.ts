@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { type Listener, startListener } from "../../lib/listener/startListener.ts";
 import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
+import { markTopicListened } from "../../lib/realtime/listenedTopics.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createSqsClient, uniquePrefix } from "./support.ts";
 
@@ -16,6 +17,8 @@ beforeAll(async () => {
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${uniquePrefix("rt")}realtime` })))
     .QueueUrl!;
   await appendToStream(db.sql, "old-1", [{ type: "BeforeFirstRun" }]);
+  // Somebody subscribes to `$all`, so every event has an audience (see realtimeAudience.test.ts otherwise).
+  await markTopicListened(db.sql, "$all");
   listener = await startListener({ sql: db.sql, sqs, source: "urn:test", realtimeQueueUrl: queueUrl });
 });
 afterAll(async () => {

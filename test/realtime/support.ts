@@ -88,8 +88,6 @@ export async function startRealtimeHarness(
     sqs,
     source: "urn:eventbus",
     realtimeQueueUrl: queueUrl,
-    // As in npm run dev and on AWS: events whose topics nobody subscribes to skip the fan-out queue.
-    realtimeTable: { dynamo, tableName },
     pollIntervalMs: 1000,
   });
   const clients = new Set<TestClient>();

@@ -8,6 +8,7 @@ import { appendMany } from "./0007_appendMany.ts";
 import { noTypeIndex } from "./0008_noTypeIndex.ts";
 import { streamVersionLimit } from "./0009_streamVersionLimit.ts";
 import { versionsFromEvents } from "./0010_versionsFromEvents.ts";
+import { listenedTopics } from "./0011_listenedTopics.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -21,4 +22,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 8, name: "no_type_index", sql: noTypeIndex },
   { id: 9, name: "stream_version_limit", sql: streamVersionLimit },
   { id: 10, name: "versions_from_events", sql: versionsFromEvents },
+  { id: 11, name: "listened_topics", sql: listenedTopics },
 ];

@@ -1,0 +1,43 @@
+import type { Sql } from "postgres";
+import { limits } from "../limits.ts";
+
+/*
+ * Which event topics (`stream:<id>`, `category:<name>`, `$all`) some connection may be subscribed to,
+ * kept in Postgres (`eventbus.listened_topics`, migration 0011) so that the listener can leave events
+ * nobody can receive live off the fan-out queue with one query per page.
+ *
+ * Why this cannot lose a live event: a subscribe marks its topic after writing its membership and before
+ * acknowledging, and the listener looks topics up after it read a page, so after the page's events
+ * committed. An event committed after an acknowledgement therefore finds its topic marked. An event
+ * skipped because its topic was not marked committed before the subscription was acknowledged: a
+ * subscription with `from` gets it from its history replay (see `seam.ts`), one without never asked for it.
+ */
+
+/** Marks `topic` as listened to. Call after the membership is written and before acknowledging it. */
+export async function markTopicListened(sql: Sql, topic: string): Promise<void> {
+  await sql`
+    insert into eventbus.listened_topics (topic) values (${topic})
+    on conflict (topic) do update set listened_at = now()`;
+}
+
+/** Of `topics`, those marked as listened to. */
+export async function listenedTopics(sql: Sql, topics: readonly string[]): Promise<Set<string>> {
+  if (topics.length === 0) return new Set();
+  const rows = await sql<{ topic: string }[]>`
+    select topic from eventbus.listened_topics where topic = any(${topics as string[]}::text[])`;
+  return new Set(rows.map((row) => row.topic));
+}
+
+/**
+ * Forgets topics no connection can still be subscribed to: marked longer ago than a connection can live
+ * (a subscription that outlived that has reconnected and marked its topic again). A subscribe racing the
+ * delete re-marks the row first (the delete re-checks it) or inserts it again after.
+ */
+export async function forgetStaleTopics(sql: Sql): Promise<number> {
+  const olderThanMs = limits.webSocketMaxConnectionMs + 60 * 60 * 1000;
+  const rows = await sql`
+    delete from eventbus.listened_topics
+    where listened_at < now() - make_interval(secs => ${olderThanMs / 1000})
+    returning topic`;
+  return rows.length;
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { type Listener, startListener } from "../../lib/listener/startListener.ts";
 import type { FanoutMessage } from "../../lib/realtime/fanoutMessage.ts";
-import { markTopicListened } from "../../lib/realtime/listenedTopics.ts";
+import { forgetStaleTopics, listenedTopics, markTopicListened } from "../../lib/realtime/listenedTopics.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createSqsClient, uniquePrefix } from "./support.ts";
 
@@ -113,4 +113,16 @@ it("sends every event when the listened topics cannot be read (never loses one o
     await db.sql`alter table eventbus.listened_topics_away rename to listened_topics`;
     await listener.stop();
   }
+});
+
+it("forgets topics marked longer ago than any connection can live, and only those", async () => {
+  await markTopicListened(db.sql, "stream:old-1");
+  await markTopicListened(db.sql, "stream:recent-1");
+  await db.sql`
+    update eventbus.listened_topics set listened_at = now() - interval '3 hours 1 minute'
+    where topic = 'stream:old-1'`;
+  expect(await forgetStaleTopics(db.sql)).toBe(1);
+  expect([...(await listenedTopics(db.sql, ["stream:old-1", "stream:recent-1"]))]).toEqual([
+    "stream:recent-1",
+  ]);
 });

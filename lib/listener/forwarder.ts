@@ -14,7 +14,7 @@ import { cloudEventJson } from "./cloudEventJson.ts";
 import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
 import { startForwardSpans } from "./forwardSpans.ts";
 import type { ListenerLog } from "./listenerLog.ts";
-import { eventsWithAudience } from "./realtimeAudience.ts";
+import { hasLiveAudience } from "./realtimeAudience.ts";
 import { type RefusedMessage, type SendOptions, sendMessages } from "./sendMessages.ts";
 
 /** What one forwarder moves events into. */
@@ -72,7 +72,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   const abort = new AbortController();
   // Every in-flight SDK call listens on this signal; hundreds may be in flight.
   setMaxListeners(0, abort.signal);
-  const where = patternToSql(deps.sql, target.pattern);
+  // The realtime target reads only events somebody may receive live; a subscription, what its filter's SQL
+  // part lets through (the rest of the pattern is checked below).
+  const where =
+    target.kind === "realtime" ? hasLiveAudience(deps.sql) : patternToSql(deps.sql, target.pattern);
   const eventJson = (event: ForwardEvent) => cloudEventJson(event, deps.source);
   const body = target.kind === "subscription" ? subscriptionBody(target.name, target.delivery) : undefined;
   let dirty = true;
@@ -241,28 +244,6 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     }
   }
 
-  let audienceFailing = false;
-  /** The events of a page to forward: for the realtime target, those somebody may receive live. */
-  async function withAudience(events: ForwardEvent[]): Promise<ForwardEvent[]> {
-    if (target.kind !== "realtime") return events;
-    try {
-      const kept = await eventsWithAudience(deps.sql, events);
-      if (audienceFailing) deps.log("info", "listened topics readable again", { target: target.name });
-      audienceFailing = false;
-      return kept;
-    } catch (error) {
-      // Sending everything costs the broadcaster work, never an event.
-      if (!audienceFailing) {
-        deps.log("warn", "reading the listened topics failed; forwarding every event", {
-          target: target.name,
-          error: (error as Error).message,
-        });
-      }
-      audienceFailing = true;
-      return events;
-    }
-  }
-
   const readPage = (after?: number) =>
     readForwardPage(deps.sql, {
       name: target.name,
@@ -303,7 +284,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         const more = page.more;
         // Read the next page while this one is being sent; it is used only if this one's checkpoint sticks.
         if (more) next = readPage(page.scannedThrough);
-        const events = await withAudience(page.events);
+        const events = page.events;
         const outgoing: Outgoing[] = events.map((event) => ({ event, json: eventJson(event) }));
         const pattern = target.pattern;
         const matching =

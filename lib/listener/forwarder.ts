@@ -51,6 +51,8 @@ export interface ForwarderDeps {
   log: ListenerLog;
   /** Where the listener's X-Ray segments go (one per sampled traced event it forwards); none when unset. */
   tracing?: SegmentSink;
+  /** Told the gap-safe head each page read saw (the listener re-kicks while it trails the last probe). */
+  onPageRead?(head: number): void;
   /** The checkpoint is gone or the ownership lock was lost: the listener should drop this forwarder. */
   onGone(reason: "deleted" | "lost"): void;
 }
@@ -272,6 +274,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         }
         const page = await (next ?? readPage());
         next = undefined;
+        if (page) deps.onPageRead?.(page.head);
         const terminal = !page?.owned || (page.events.length === 0 && page.scannedThrough === page.after);
         if (terminal) {
           await previous;

@@ -254,6 +254,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         ...(options.depthLagMs === undefined ? {} : { depthLagMs: options.depthLagMs }),
         ...(options.tracing ? { tracing: options.tracing } : {}),
         log,
+        onPageRead,
         onGone: () => {
           gone.add(target.lockId);
           wakeClaim?.();
@@ -288,9 +289,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   /**
    * Forwarders read up to the gap-safe head, which moves only with a new head probe; one probe, shared by
    * every forwarder and every wake-up that arrived while the last one was in flight, precedes each kick.
-   * When transactions that began before the probe are still finishing, the head reaches the probe a moment
-   * later: `settle` kicks again when it does (for up to ~250 ms; after that the poll takes over), so the
-   * last events of a burst do not wait for the next wake-up.
+   * When transactions that began before the probe are still finishing, a page reads a head below the probe
+   * and the head reaches it a moment later: `settle` kicks again when it does (for up to ~250 ms; after
+   * that the poll takes over), so the last events of a burst do not wait for the next wake-up.
    */
   let probed = 0;
   const probe = coalescedRuns(() =>
@@ -311,10 +312,13 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     for (const forwarder of forwarders.values()) forwarder.kick();
   });
   const kickAll = (position?: number) => {
-    void probe().then(async () => {
+    void probe().then(() => {
       for (const forwarder of forwarders.values()) forwarder.kick(position);
-      if ((await readSafe().catch(() => probed)) < probed) void settle();
     });
+  };
+  /** A page read below the last probe: transactions older than it are still finishing (see above). */
+  const onPageRead = (head: number) => {
+    if (head < probed) void settle();
   };
 
   const subscription = await sql.listen(

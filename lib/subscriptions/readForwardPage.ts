@@ -34,6 +34,8 @@ export interface ForwardPage {
   scannedThrough: number;
   /** Whether the log goes on past `scannedThrough` (a full page, or a window that ended before the head). */
   more: boolean;
+  /** The gap-safe head this page's snapshot saw. */
+  head: number;
 }
 
 /**
@@ -135,5 +137,6 @@ export async function readForwardPage(
     events,
     scannedThrough: full ? events.at(-1)!.position : windowEnd,
     more: full || windowEnd < first.head,
+    head: first.head,
   };
 }

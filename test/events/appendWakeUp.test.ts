@@ -83,8 +83,9 @@ describe("waking the listeners after appends", () => {
     const during = wakeUps.filter((w) => w.at < stopped);
     // Wake-ups keep coming while the writer appends (one window at most after each commit)...
     expect(during.length).toBeGreaterThan(1);
-    // ...but not one per append: an append that ends soon after a NOTIFY waits for the next window.
-    expect(wakeUps.length).toBeLessThan(appends * 0.75);
+    // ...but at most one per 4 ms window, not one per append: an append that ends soon after a NOTIFY waits
+    // for the next window. (On a loaded machine whose appends take longer than a window, that is one each.)
+    expect(during.length).toBeLessThanOrEqual(Math.ceil((stopped - started) / 4) + 2);
     await unlisten();
   });
 

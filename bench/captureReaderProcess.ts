@@ -1,18 +1,35 @@
 /**
- * The capture reader alone, in its own process (as in the listener), for `bench:capture`: the writer being
- * measured must not share an event loop with it. Reads `DATABASE_URL`; stops on SIGTERM.
+ * The capture reader in its own process (as in the listener), for `bench:capture`: the writer being
+ * measured must not share an event loop with it. Reads `DATABASE_URL`. Driven through stdin so that one
+ * process (loaded once) serves every round: `start` starts the reader and answers `started`, `stop` stops it
+ * (its walsender goes away) and answers `stopped`. Exits on SIGTERM or when stdin closes.
  */
-import { startCaptureReader } from "../lib/capture/startCaptureReader.ts";
+import { createInterface } from "node:readline";
+import { type CaptureReader, startCaptureReader } from "../lib/capture/startCaptureReader.ts";
 import { createSql } from "../lib/db/client.ts";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL must be set");
 const sql = createSql(url, { max: 3, connection: { application_name: "bench-capture-reader" } });
-const reader = startCaptureReader({ sql, databaseUrl: url, log: () => {}, pollIntervalMs: 100 });
+let reader: CaptureReader | undefined;
+
+async function exit(): Promise<never> {
+  await reader?.stop();
+  await sql.end({ timeout: 5 });
+  process.exit(0);
+}
+
+createInterface({ input: process.stdin })
+  .on("line", async (line) => {
+    if (line === "start") {
+      reader ??= startCaptureReader({ sql, databaseUrl: url, log: () => {}, pollIntervalMs: 100 });
+      process.stdout.write("started\n");
+    } else if (line === "stop") {
+      await reader?.stop();
+      reader = undefined;
+      process.stdout.write("stopped\n");
+    }
+  })
+  .on("close", () => void exit());
+process.on("SIGTERM", () => void exit());
 process.stdout.write("ready\n");
-process.on("SIGTERM", () => {
-  void reader
-    .stop()
-    .then(() => sql.end({ timeout: 5 }))
-    .finally(() => process.exit(0));
-});

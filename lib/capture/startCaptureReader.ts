@@ -1,3 +1,4 @@
+import net from "node:net";
 import pg from "pg";
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
 import type { Sql } from "postgres";
@@ -33,7 +34,11 @@ export interface CaptureReaderOptions {
   pollIntervalMs?: number;
   /** Source transactions are appended in batches; a batch closes at this many events. Default 2000. */
   maxBatchEvents?: number;
-  /** How long a batch waits for more source transactions before its store commit; default 10 ms. */
+  /**
+   * How long a reader that has caught up with the WAL leaves the replication socket unread before it
+   * handles (and appends) what came meanwhile, so that a busy writer's transactions are taken in bursts;
+   * default 10 ms. (Over TLS: how long a batch waits for more transactions before its store commit.)
+   */
   gatherMs?: number;
 }
 
@@ -133,12 +138,20 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     let flushing: Promise<void> | undefined;
     let failure: Error | undefined;
 
+    // The replication connection's socket is made here so that the reader can pause it (see below). With a
+    // one-byte high-water mark a paused socket stops reading at once; at the default 16 KiB it would go on
+    // reading, one wake-up per message, into its buffer.
+    let socket: net.Socket | undefined;
     const replication = new LogicalReplicationService(
       {
         connectionString: options.databaseUrl,
         application_name: "eventbus-capture",
         // Column text as decodeColumnValue expects it, whatever the server's defaults.
         options: "-c DateStyle=ISO -c TimeZone=UTC -c bytea_output=hex -c extra_float_digits=3",
+        stream: () => {
+          socket = new net.Socket({ readableHighWaterMark: 1 } as net.SocketConstructorOpts);
+          return socket;
+        },
       },
       { acknowledge: { auto: false, timeoutSeconds: 10 }, flowControl: { enabled: true } },
     );
@@ -209,6 +222,44 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     const queuedMessages = () =>
       (replication as unknown as { _messageQueue?: unknown[] })._messageQueue?.length ?? 1;
 
+    /**
+     * Appends a batch and records its last commit LSN, in one statement (one round trip, and a transaction
+     * of its own). The progress row is locked first, and every source transaction at or below its LSN is
+     * skipped: a retry after a commit whose reply was lost, or a reader that lost the slot while retrying,
+     * appends nothing twice. The commit does not wait for its WAL flush (durability comes from the slot:
+     * see acknowledgeDurable); the WAL positions returned are read before it, after every earlier batch's
+     * commit. No row: there is no progress row to lock, and nothing was appended.
+     */
+    async function appendBatch(
+      batchJson: string,
+      last: SourceTransaction,
+      refusals: readonly string[],
+    ): Promise<{ inserted: string; flushed: string } | undefined> {
+      const [row] = await sql<[{ inserted: string; flushed: string }?]>`
+        with progress as materialized (
+          select applied_lsn from eventbus.capture_progress where slot = ${slot} for update
+        ),
+        fresh as materialized (
+          select jsonb_agg(item.value order by item.ord) as batch
+          from progress, jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
+          where (item.value->>'l')::pg_lsn > progress.applied_lsn
+        ),
+        appended as materialized (
+          select eventbus.append_many(fresh.batch, true) from fresh where fresh.batch is not null
+        )
+        update eventbus.capture_progress p set
+          applied_lsn = greatest(p.applied_lsn, ${lsnText(last.commit.lsn)}::pg_lsn),
+          source_committed_at = ${last.committedAt},
+          applied_at = now(),
+          last_error = coalesce(${refusals.at(-1) ?? null}, p.last_error),
+          last_error_at = coalesce(${refusals.length > 0 ? new Date() : null}::timestamptz, p.last_error_at)
+        where p.slot = ${slot}
+          and (select count(*) from appended) >= 0
+          and set_config('synchronous_commit', 'off', true) = 'off'
+        returning pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
+      return row;
+    }
+
     async function flushOnce(): Promise<void> {
       const batch = pending;
       pending = [];
@@ -232,43 +283,13 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       const before = committedBatches;
       for (let attempt = 0; ; attempt++) {
         try {
-          // The statements are sent together (one round trip between BEGIN and COMMIT): none waits for
-          // another's answer, so what the store already holds is skipped in SQL, not here.
-          [[wal]] = await sql.begin((tx) => [
-            // Durability comes from the slot instead (see acknowledgeDurable); the positions read here
-            // are past every batch committed before.
-            tx<[{ inserted: string; flushed: string }]>`
-              select set_config('synchronous_commit', 'off', true),
-                     pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`,
-            // The row lock orders appenders: a retry after a commit whose reply was lost, or a reader that
-            // lost the slot while retrying, appends nothing twice.
-            tx`
-              insert into eventbus.capture_progress (slot, applied_lsn) values (${slot}, '0/0')
-              on conflict (slot) do nothing`,
-            tx`select from eventbus.capture_progress where slot = ${slot} for update`,
-            // One statement for the whole batch (one wake-up for the listeners).
-            tx`
-              select eventbus.append_many(fresh.batch, true)
-              from (
-                select jsonb_agg(item.value order by item.ord) as batch
-                from jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
-                where (item.value->>'l')::pg_lsn >
-                      (select applied_lsn from eventbus.capture_progress where slot = ${slot})
-              ) fresh
-              where fresh.batch is not null`,
-            tx`
-              insert into eventbus.capture_progress (slot, applied_lsn, source_committed_at, applied_at,
-                                                     last_error, last_error_at)
-              values (${slot}, ${lsnText(last.commit.lsn)}::pg_lsn, ${last.committedAt}, now(),
-                      ${refusals.at(-1) ?? null}, ${refusals.length > 0 ? new Date() : null})
-              on conflict (slot) do update set
-                applied_lsn = greatest(capture_progress.applied_lsn, excluded.applied_lsn),
-                source_committed_at = excluded.source_committed_at,
-                applied_at = excluded.applied_at,
-                last_error = coalesce(excluded.last_error, capture_progress.last_error),
-                last_error_at = coalesce(excluded.last_error_at, capture_progress.last_error_at)`,
-          ]);
-          break;
+          wal = await appendBatch(batchJson, last, refusals);
+          if (wal) break;
+          if (stopped || replication.isStop()) throw new Error("capture stopped");
+          // No progress row (the first batch of a slot): create it, then append.
+          await sql`
+            insert into eventbus.capture_progress (slot, applied_lsn) values (${slot}, '0/0')
+            on conflict (slot) do nothing`;
         } catch (error) {
           if (stopped || replication.isStop()) throw error;
           const retryInMs = Math.min(100 * 2 ** attempt, 5_000);
@@ -285,15 +306,29 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       watchDurability();
     }
 
+    /*
+     * Reading in bursts. The walsender sends each source transaction as soon as it is flushed, and then a
+     * keepalive (it does so whenever it has caught up while the slot's confirmed position is behind what
+     * it sent). A reader that took each message as it came would wake up two or three times per change
+     * of a busy writer, and a wake-up, not the decoding, is most of what a change costs it: the CPU it takes
+     * from the writer's cores. So once the walsender has caught up (a keepalive came), the reader handles
+     * what it has received, starts appending it, and then leaves the socket paused for `gatherMs` (the
+     * library reads nothing while a handler runs): what arrives meanwhile is read in one go and appended
+     * in one batch. A backlog (no keepalives) is read without pauses. Over TLS the socket that Postgres'
+     * messages are read from is not this one, and the reader does not pause (a paused TLS socket would go
+     * on reading into its buffer, then hand it over one read at a time); its batches gather for `gatherMs`
+     * instead.
+     */
+    let caughtUp = false;
+    const readsThisSocket = () => socket !== undefined && socket.listenerCount("data") > 0;
+    const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
     /** Appends what is pending, batch after batch; transactions received meanwhile join the next batch. */
     function startFlush(): Promise<void> {
       flushing ??= (async () => {
         try {
           while (pending.length > 0) {
-            // A short gather window: source transactions arriving meanwhile share one store commit.
-            if (pendingEvents < maxBatchEvents && gatherMs > 0) {
-              await new Promise((resolve) => setTimeout(resolve, gatherMs));
-            }
+            if (!readsThisSocket() && pendingEvents < maxBatchEvents && gatherMs > 0) await delay(gatherMs);
             await flushOnce();
           }
         } catch (error) {
@@ -357,11 +392,22 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           const flush = startFlush();
           // Back-pressure: the WAL stream waits while a full batch is being appended.
           if (pendingEvents >= maxBatchEvents) await flush;
+          else if (
+            caughtUp &&
+            gatherMs > 0 &&
+            queuedMessages() === 0 &&
+            socket?.readableLength === 0 &&
+            readsThisSocket()
+          ) {
+            caughtUp = false;
+            await delay(gatherMs);
+          }
           return;
         }
       }
     });
     replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
+      caughtUp = true;
       // With nothing received and unapplied, everything up to the server's position is either in the
       // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
       // (The walsender sends a keepalive whenever it waits with the slot confirmed behind what it sent,

@@ -294,6 +294,22 @@ describe("captured changes", () => {
     expect(events[1]!.data.new).toEqual({ id: "a b/c", title: "second" });
     expect(events[1]!.data.changes).toEqual({ id: "a b/c", title: "second" });
   }, 30_000);
+
+  it("stores a row too large for an event as a refusal in its place, shows why, and goes on", async () => {
+    await app`insert into docs values ('big', ${"y".repeat(130_000)}, 'too large')`;
+    await app`insert into docs values ('small', 'fine', 'next')`;
+    const events = (await waitForEvents("docs", 4)).slice(2);
+    expect(events.map((e) => [e.streamid, e.type])).toEqual([
+      ["docs-big", "docs.inserted"],
+      ["docs-small", "docs.inserted"],
+    ]);
+    expect(events[0]!.data).toMatchObject({ new: null, old: null, changes: {} });
+    expect((events[0]!.data as unknown as { refused: string }).refused).toMatch(/bytes.*limit/);
+    expect(events[1]!.data.new).toEqual({ id: "small", body: "fine", title: "next" });
+    const capture = await api.request("GET", "/captures/docs");
+    expect(capture.body.lastError).toMatch(/^docs-big: .*bytes.*limit/);
+    expect(JSON.stringify(capture.body)).not.toMatch(/select|insert|stack/i);
+  }, 30_000);
 });
 
 describe("restarts", () => {

@@ -5,6 +5,10 @@ import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
  * Advances a checkpoint, fenced twice: the generation must be the one the page was read at (no replay in
  * between) and the session `lockPid` must still hold the ownership lock (no takeover in between).
  *
+ * The write commits without waiting for the WAL flush: a crash may lose the last few advances, and the
+ * listener then sends those events again (delivery is at least once), but never skips one. Waiting would
+ * put one more flush per page in the queue every appender's commit waits in.
+ *
  * @returns `false` when either fence refused the write; the caller must re-read before going on.
  */
 export async function storeCheckpoint(
@@ -14,6 +18,7 @@ export async function storeCheckpoint(
   const result = await sql`
     update eventbus.checkpoints c set position = ${options.position}, updated_at = now()
     where c.name = ${options.name} and c.generation = ${options.generation}
+      and (select set_config('synchronous_commit', 'off', true)) is not null
       and exists (select 1 from pg_locks l
         where l.locktype = 'advisory' and l.granted and l.pid = ${options.lockPid} and l.objsubid = 2
           and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id)`;

@@ -387,6 +387,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   return {
     target,
     /** Asks for a catch-up; `position` (a NOTIFY payload) lets an idle forwarder skip what it has seen. */
+    /** Whether this forwarder has already read the log through `position`. */
+    covers(position: number) {
+      return position <= scanned;
+    },
     kick(position?: number) {
       if (position !== undefined && position > 0 && position <= scanned) return;
       dirty = true;

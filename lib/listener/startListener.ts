@@ -65,6 +65,9 @@ interface LockSession {
 
 export const REALTIME_CHECKPOINT = "$realtime";
 
+/** The shortest time between two wake-ups of the listener (see `kickAll`). */
+const MIN_WAKE_INTERVAL_MS = 5;
+
 /** How often the listener forgets topics no connection can still be subscribed to. */
 const FORGET_TOPICS_INTERVAL_MS = 10 * 60 * 1000;
 /** Below the identity range of `eventbus.subscriptions.id` (which starts at 1000). */
@@ -311,10 +314,44 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     }
     for (const forwarder of forwarders.values()) forwarder.kick();
   });
-  const kickAll = (position?: number) => {
+  const kickNow = (position?: number) => {
+    // A wake-up every forwarder has already read past needs no probe and no page.
+    if (position !== undefined && position > 0 && [...forwarders.values()].every((f) => f.covers(position)))
+      return;
     void probe().then(() => {
       for (const forwarder of forwarders.values()) forwarder.kick(position);
     });
+  };
+  /**
+   * Wake-ups closer together than {@link MIN_WAKE_INTERVAL_MS} are taken as one, at the end of the interval:
+   * a lone append is read at once, while a busy bus costs the listener one probe and one page per forwarder
+   * per interval, not per NOTIFY (every appending process sends its own).
+   */
+  let lastWake = Number.NEGATIVE_INFINITY;
+  let deferred: { timer: NodeJS.Timeout; position: number | undefined } | undefined;
+  const kickAll = (position?: number) => {
+    if (deferred) {
+      deferred.position =
+        deferred.position === undefined || position === undefined
+          ? undefined
+          : Math.max(deferred.position, position);
+      return;
+    }
+    const wait = lastWake + MIN_WAKE_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      lastWake = performance.now();
+      kickNow(position);
+      return;
+    }
+    deferred = {
+      position,
+      timer: setTimeout(() => {
+        const { position: latest } = deferred!;
+        deferred = undefined;
+        lastWake = performance.now();
+        kickNow(latest);
+      }, wait),
+    };
   };
   /** A page read below the last probe: transactions older than it are still finishing (see above). */
   const onPageRead = (head: number) => {
@@ -353,6 +390,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       stopped = true;
       clearInterval(poll);
       clearInterval(forgetting);
+      clearTimeout(deferred?.timer);
       wakeClaim?.();
       await claiming;
       await subscription.unlisten().catch(() => {});

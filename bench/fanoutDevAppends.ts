@@ -15,7 +15,7 @@ import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { freePort } from "../lib/local/embeddedPostgres.ts";
 import { createPlainTable, startBareInsertServer } from "./plainBaseline.ts";
-import { type BenchCase, benchPostgres, compareRates, printJsonSummary, report } from "./support.ts";
+import { type BenchCase, benchPostgres, compareRatesWithCpu, printJsonSummary, report } from "./support.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 0);
@@ -111,9 +111,30 @@ console.log(
   `bench:fanout (dev appends)  npm run dev with realtime on, ${SUBSCRIBERS} subscriber(s) on $all, vs a bare node:http insert; ${SECONDS}s per case and side\n`,
 );
 const cases: BenchCase[] = [];
+/** CPU ms per 1,000 appends by process group, and in all (see processCpu.ts). */
+const cpu: Record<string, Record<"ours" | "baseline", Record<string, number>>> = {};
 for (const concurrency of [1, 8]) {
-  const { ours, baseline } = await compareRates(SECONDS, 1, post(devUrl), post(bareUrl), concurrency);
-  cases.push(report(`HTTP single append via npm run dev, ${concurrency} client(s)`, ours, baseline, 0.7));
+  const name = `HTTP single append via npm run dev, ${concurrency} client(s)`;
+  const figures = await compareRatesWithCpu(SECONDS, 1, post(devUrl), post(bareUrl), concurrency);
+  cases.push(report(name, figures.ours.perSecond, figures.baseline.perSecond, 0.7));
+  // `self` is this process (the client, and the bare server), `node` the npm run dev process (all its
+  // threads), `postgres` the server and its backends. The total is the machine's work per append: on two
+  // cores shared with other work, the steadier figure.
+  const side = (figures: Record<string, number>) => {
+    const groups = { client: figures.self ?? 0, dev: figures.node ?? 0, postgres: figures.postgres ?? 0 };
+    return { ...groups, total: groups.client + groups.dev + groups.postgres };
+  };
+  cpu[name] = {
+    ours: side(figures.ours.cpuMsPerThousand),
+    baseline: side(figures.baseline.cpuMsPerThousand),
+  };
+  const line = (groups: Record<string, number>) =>
+    Object.entries(groups)
+      .map(([group, ms]) => `${group} ${ms.toFixed(0)}`)
+      .join(", ");
+  console.log(
+    `  CPU ms per 1,000 appends: ours ${line(cpu[name].ours)};  baseline ${line(cpu[name].baseline)}`,
+  );
 }
 if (SUBSCRIBERS > 0) {
   await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -121,7 +142,7 @@ if (SUBSCRIBERS > 0) {
     `\nthe first subscriber received ${eventsReceived} events live (of ${devAppends} appended through npm run dev)`,
   );
 }
-printJsonSummary(cases);
+printJsonSummary(cases, { cpuMsPerThousandAppends: cpu });
 
 for (const socket of sockets) socket.terminate();
 dev.kill("SIGINT");

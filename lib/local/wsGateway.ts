@@ -286,6 +286,14 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     });
   }
 
+  function internalError(res: ServerResponse) {
+    res.writeHead(500, {
+      "content-type": "application/json",
+      "x-amzn-errortype": "InternalServerErrorException",
+    });
+    res.end(JSON.stringify({ message: "Internal server error" }));
+  }
+
   function gone(res: ServerResponse) {
     res.writeHead(410, { "content-type": "application/json", "x-amzn-errortype": "GoneException" });
     res.end(JSON.stringify({ message: null }));
@@ -335,24 +343,29 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   function flushPosts() {
     const batch = posts;
     posts = [];
-    const answers: Array<{ res: ServerResponse; sent: boolean }> = [];
+    const answers: Array<{ res: ServerResponse; status: 200 | 410 | 500 }> = [];
     for (const { connectionId, body, res } of batch) {
       const connection = connections.get(connectionId);
       if (!connection || connection.socket.readyState !== WebSocket.OPEN) {
-        answers.push({ res, sent: false });
+        answers.push({ res, status: 410 });
         continue;
       }
-      // As a text frame, without decoding and re-encoding the UTF-8 the poster already produced.
-      connection.socket.send(body, { binary: false });
-      answers.push({ res, sent: true });
+      try {
+        // As a text frame, without decoding and re-encoding the UTF-8 the poster already produced.
+        connection.socket.send(body, { binary: false });
+        answers.push({ res, status: 200 });
+      } catch {
+        // Outside the request handler's own guard: one failed send must not leave the others unanswered.
+        answers.push({ res, status: 500 });
+      }
     }
-    for (const { res, sent } of answers) {
-      if (!sent) {
-        gone(res);
-        continue;
+    for (const { res, status } of answers) {
+      if (status === 410) gone(res);
+      else if (status === 500) internalError(res);
+      else {
+        res.writeHead(200, { "content-length": 0 });
+        res.end();
       }
-      res.writeHead(200, { "content-length": 0 });
-      res.end();
     }
   }
 

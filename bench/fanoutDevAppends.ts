@@ -4,7 +4,8 @@
  * bare `node:http` server doing a plain single-row insert into the same Postgres, driven by the same
  * client at 1 and 8 concurrent requests in alternating rounds. Realtime must cost appends next to nothing
  * while nobody listens (goal: >= 0.7 of the bare server). BENCH_SUBSCRIBERS (default 0) WebSocket clients
- * subscribe to `$all` first; BENCH_SECONDS (default 6) per case and side; DEV_PROF=1 writes CPU profiles of
+ * subscribe to `$all` first; BENCH_SECONDS (default 6) per case and side; BENCH_CLIENTS (default "1,8") the
+ * concurrencies to run; DEV_PROF=1 writes CPU profiles of
  * the dev process to /tmp/devprof.
  */
 import { spawn } from "node:child_process";
@@ -113,7 +114,7 @@ console.log(
 const cases: BenchCase[] = [];
 /** CPU ms per 1,000 appends by process group, and in all (see processCpu.ts). */
 const cpu: Record<string, Record<"ours" | "baseline", Record<string, number>>> = {};
-for (const concurrency of [1, 8]) {
+for (const concurrency of (process.env.BENCH_CLIENTS ?? "1,8").split(",").map(Number)) {
   const name = `HTTP single append via npm run dev, ${concurrency} client(s)`;
   const figures = await compareRatesWithCpu(SECONDS, 1, post(devUrl), post(bareUrl), concurrency);
   cases.push(report(name, figures.ours.perSecond, figures.baseline.perSecond, 0.7));

@@ -13,7 +13,8 @@
  * rounds and as the median of each round's cost against the baseline just before it (which a load that
  * changes from round to round moves least). The reader process is loaded once and only connected during
  * captured phases. Also printed: the CPU each process spent per change in both phases (writer client and
- * server process, walsender, reader, the reader's server processes). `--writers N` (default 1), `--json`;
+ * server process, walsender, reader, the reader's server processes). `--writers N` (default 1),
+ * `--gather-ms N` (the reader's gatherMs), `--json`;
  * `CAPTURE_PROF=1` writes a CPU profile of the reader process to .eventbus/prof.
  */
 import { spawn } from "node:child_process";
@@ -32,6 +33,7 @@ const option = (name: string, fallback: number) => {
 const seconds = option("seconds", 2);
 const rounds = option("rounds", 8);
 const writers = option("writers", 1);
+const gatherMs = args.includes("--gather-ms") ? option("gather-ms", 10) : undefined;
 const json = args.includes("--json");
 const ROWS = 10_000;
 
@@ -137,7 +139,14 @@ async function spawnReader(url: string) {
       "tsx",
       "bench/captureReaderProcess.ts",
     ],
-    { env: { ...process.env, DATABASE_URL: url }, stdio: ["pipe", "pipe", "inherit"] },
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        ...(gatherMs === undefined ? {} : { BENCH_GATHER_MS: String(gatherMs) }),
+      },
+      stdio: ["pipe", "pipe", "inherit"],
+    },
   );
   const lines = createInterface({ input: reader.stdout });
   const answer = (expected: string) =>

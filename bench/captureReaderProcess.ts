@@ -12,6 +12,8 @@ const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL must be set");
 const sql = createSql(url, { max: 3, connection: { application_name: "bench-capture-reader" } });
 let reader: CaptureReader | undefined;
+/** `bench:capture --gather-ms N` (default: the reader's). */
+const gatherMs = process.env.BENCH_GATHER_MS ? Number(process.env.BENCH_GATHER_MS) : undefined;
 
 async function exit(): Promise<never> {
   await reader?.stop();
@@ -22,7 +24,7 @@ async function exit(): Promise<never> {
 createInterface({ input: process.stdin })
   .on("line", async (line) => {
     if (line === "start") {
-      reader ??= startCaptureReader({ sql, databaseUrl: url, log: () => {}, pollIntervalMs: 100 });
+      reader ??= startCaptureReader({ sql, databaseUrl: url, log: () => {}, pollIntervalMs: 100, gatherMs });
       process.stdout.write("started\n");
     } else if (line === "stop") {
       await reader?.stop();

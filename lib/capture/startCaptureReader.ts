@@ -153,7 +153,10 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           return socket;
         },
       },
-      { acknowledge: { auto: false, timeoutSeconds: 10 }, flowControl: { enabled: true } },
+      // No confirmation timer: the library's would confirm whatever was received (stored or not) after 10 s
+      // without one from the reader, for instance while the store is slow or down. The walsender's requests
+      // for a reply are answered by the heartbeat handler, with what is confirmed already.
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     );
     service = replication;
 

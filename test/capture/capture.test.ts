@@ -312,6 +312,43 @@ describe("captured changes", () => {
   }, 30_000);
 });
 
+describe("the slot's confirmed position", () => {
+  it("stays behind a change the store has not taken yet, however long the store takes", async () => {
+    const { slot } = (await api.request("GET", "/captures/orders")).body as { slot: string };
+    // Another session holds the capture's progress row: the capture's appends wait for it.
+    let release!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = app.begin(async (tx) => {
+      await tx`select from eventbus.capture_progress where slot = ${slot} for update`;
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isLocked;
+    try {
+      await app`insert into orders (id, customer) values (5000, 'held')`;
+      const [{ after }] = await app<[{ after: string }]>`select pg_current_wal_lsn()::text as after`;
+      // Longer than pg-logical-replication's own confirmation timer (10 s), which confirms whatever was
+      // received when the reader has confirmed nothing for that long.
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      const [slotRow] = await app<[{ confirmed: string; before: boolean }]>`
+        select confirmed_flush_lsn::text as confirmed, confirmed_flush_lsn < ${after}::pg_lsn as before
+        from pg_replication_slots where slot_name = ${slot}`;
+      expect((await categoryEvents("orders")).some((e) => e.streamid === "orders-5000")).toBe(false);
+      expect(slotRow).toMatchObject({ before: true });
+    } finally {
+      release();
+      await holder;
+    }
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+      if ((await categoryEvents("orders")).some((e) => e.streamid === "orders-5000")) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const held = (await categoryEvents("orders")).filter((e) => e.streamid === "orders-5000");
+    expect(held.map((e) => e.type)).toEqual(["orders.inserted"]);
+  }, 60_000);
+});
+
 describe("restarts", () => {
   it("neither loses nor duplicates a change when the listener is SIGKILLed mid-stream, again and again", async () => {
     await reader?.stop();

@@ -66,7 +66,7 @@ interface LockSession {
 export const REALTIME_CHECKPOINT = "$realtime";
 
 /** The shortest time between two wake-ups of the listener (see `kickAll`). */
-const MIN_WAKE_INTERVAL_MS = 5;
+const MIN_WAKE_INTERVAL_MS = 10;
 
 /** How often the listener forgets topics no connection can still be subscribed to. */
 const FORGET_TOPICS_INTERVAL_MS = 10 * 60 * 1000;

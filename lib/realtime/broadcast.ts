@@ -75,13 +75,14 @@ export async function broadcast(
   options: { redelivered?: boolean } = {},
 ): Promise<BroadcastResult> {
   if (message.kind === "deliver") {
-    const deliveries: Deliveries = new Map();
+    let deliveries: Deliveries = new Map();
     for (const { frames, connectionIds } of message.deliveries) {
       for (const connectionId of connectionIds) add(deliveries, connectionId, frames);
     }
     // A part of a large topic, perhaps large itself: split again (see `handOffBeyondShare`). Not when SQS
     // delivers it again after a failure: its other parts went out on the first attempt.
-    const result = await deliverAndHandOff(deps, deliveries, { split: !options.redelivered });
+    if (!options.redelivered) deliveries = await handOffBeyondShare(deps, deliveries);
+    const result = await deliver(deps, deliveries);
     // Retried whole by SQS (duplicates for the others are possible), and parked in the DLQ in the end.
     if (result.failed.size > 0) throw new TransientPostError(result.failed.size);
     return result.summary;
@@ -109,60 +110,30 @@ export async function broadcast(
  * an invocation takes up to 10 queued messages at once, so a flat split of 10,000 connections into 19
  * messages let one invocation take most of them while others idled; halves keep the parts still queued
  * large and few, and each is split again by whichever invocation is free (Discord's Manifold splits
- * across nodes the same way). Returns what to post here at once, and what to post here as well once the
- * hand-off has failed (nothing when it succeeds).
+ * across nodes the same way). Handed off first, so that they start at once. Returns what to post here.
  */
-function handOffBeyondShare(
-  deps: BroadcastDeps,
-  deliveries: Deliveries,
-): { own: Deliveries; notHandedOff: Promise<Deliveries> } {
+async function handOffBeyondShare(deps: BroadcastDeps, deliveries: Deliveries): Promise<Deliveries> {
   const share = deps.connectionsPerInvocation ?? CONNECTIONS_PER_INVOCATION;
-  if (!deps.handOff || deliveries.size <= share) {
-    return { own: deliveries, notHandedOff: Promise.resolve(new Map()) };
-  }
+  if (!deps.handOff || deliveries.size <= share) return deliveries;
   const entries = [...deliveries];
   const rest: Array<[string, ServerFrame[]]> = entries.slice(share);
   const half = rest.length > share ? Math.ceil(rest.length / 2) : rest.length;
   const messages = [rest.slice(0, half), rest.slice(half)]
     .filter((part) => part.length > 0)
     .flatMap(deliverMessages);
-  const notHandedOff = deps.handOff(messages).then(
-    () => new Map<string, ServerFrame[]>(),
-    (error: unknown) => {
-      // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them
-      // twice).
-      deps.onHandOffError?.(error);
-      return new Map(rest);
-    },
-  );
-  return { own: new Map(entries.slice(0, share)), notHandedOff };
-}
-
-/**
- * Posts this invocation's share while the rest is being handed off (the SQS send takes a round trip or
- * more, which the share's first posts need not wait for), then whatever the hand-off could not take.
- */
-async function deliverAndHandOff(
-  deps: BroadcastDeps,
-  deliveries: Deliveries,
-  options: { split: boolean },
-): Promise<{ summary: BroadcastResult; failed: Deliveries }> {
-  if (!options.split) return deliver(deps, deliveries);
-  const { own, notHandedOff } = handOffBeyondShare(deps, deliveries);
-  const first = await deliver(deps, own);
-  const rest = await notHandedOff;
-  if (rest.size === 0) return first;
-  const second = await deliver(deps, rest);
-  const summary = first.summary;
-  summary.sent += second.summary.sent;
-  summary.gone.push(...second.summary.gone);
-  summary.dropped += second.summary.dropped;
-  for (const [connectionId, frames] of second.failed) first.failed.set(connectionId, frames);
-  return { summary, failed: first.failed };
+  try {
+    await deps.handOff(messages);
+    return new Map(entries.slice(0, share));
+  } catch (error) {
+    // Slower, but nobody misses the frames (if some hand-offs did go out, those connections get them twice).
+    deps.onHandOffError?.(error);
+    return deliveries;
+  }
 }
 
 async function fanOut(deps: BroadcastDeps, deliveries: Deliveries): Promise<BroadcastResult> {
-  const { summary, failed } = await deliverAndHandOff(deps, deliveries, { split: true });
+  const own = await handOffBeyondShare(deps, deliveries);
+  const { summary, failed } = await deliver(deps, own);
   if (failed.size > 0) {
     // Connections that kept failing transiently get their remaining frames from a later invocation, so
     // that neither this message (delivered to everyone else) nor the queue behind it waits for them.

@@ -235,6 +235,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      */
     async function appendBatch(
       batchJson: string,
+      first: SourceTransaction,
       last: SourceTransaction,
       refusals: readonly string[],
     ): Promise<{ inserted: string; flushed: string } | undefined> {
@@ -243,9 +244,14 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           select applied_lsn from eventbus.capture_progress where slot = ${slot} for update
         ),
         fresh as materialized (
-          select jsonb_agg(item.value order by item.ord) as batch
-          from progress, jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
-          where (item.value->>'l')::pg_lsn > progress.applied_lsn
+          -- Usually the whole batch is new, and is passed on as it came; else only what is newer.
+          select case when progress.applied_lsn < ${first.commit.lsn}::pg_lsn then ${batchJson}::text::jsonb
+            else (
+              select jsonb_agg(item.value order by item.ord)
+              from jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
+              where (item.value->>'l')::pg_lsn > progress.applied_lsn
+            ) end as batch
+          from progress
         ),
         appended as materialized (
           select eventbus.append_many(fresh.batch, true) from fresh where fresh.batch is not null
@@ -286,7 +292,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       const before = committedBatches;
       for (let attempt = 0; ; attempt++) {
         try {
-          wal = await appendBatch(batchJson, last, refusals);
+          wal = await appendBatch(batchJson, batch[0]!, last, refusals);
           if (wal) break;
           if (stopped || replication.isStop()) throw new Error("capture stopped");
           // No progress row (the first batch of a slot): create it, then append.

@@ -132,6 +132,10 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     const [progress] = await sql<{ applied: string }[]>`
       select applied_lsn::text as applied from eventbus.capture_progress where slot = ${slot}`;
     let applied = lsnValue(progress?.applied ?? "0/0");
+    // What the slot has confirmed already: the answer to the walsender's requests for a reply until this
+    // session confirms more (a lower position would move the slot back on Postgres before 17).
+    const [confirmed] = await sql<{ lsn: string }[]>`
+      select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = ${slot}`;
     let current: SourceTransaction | undefined;
     let pending: SourceTransaction[] = [];
     let pendingEvents = 0;
@@ -169,7 +173,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     }
 
     /** Confirms a position to the slot, unless this session failed: then nothing more may be confirmed. */
-    let lastAcknowledged = "0/0";
+    let lastAcknowledged = confirmed?.lsn ?? "0/0";
     async function acknowledge(lsn: string): Promise<void> {
       if (failure || replication.isStop()) return;
       lastAcknowledged = lsn;

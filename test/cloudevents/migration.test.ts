@@ -1,33 +1,16 @@
-import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createSql, type Sql } from "../../lib/db/client.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Sql } from "../../lib/db/client.ts";
 import { migrate } from "../../lib/db/migrate.ts";
-import { migrations } from "../../lib/db/migrations/index.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { toCloudEvent } from "../../lib/events/cloudEvent.ts";
 import { readStream } from "../../lib/events/readStream.ts";
+import { createDatabaseAtMigration } from "../support/database.ts";
 import { parseStrict } from "./conformance.ts";
 
 let sql: Sql;
 beforeAll(async () => {
   // A database stopped at migration 3, holding events appended the way the bus stored them until then.
-  const serverUrl = inject("postgresUrl");
-  const name = `eventbus_migration_${randomBytes(6).toString("hex")}`;
-  const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name} template template0`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  sql = createSql(url.toString());
-  await sql.begin(async (tx) => {
-    await tx`create schema if not exists eventbus`;
-    await tx`create table eventbus.migrations (id int primary key, name text not null,
-      applied_at timestamptz not null default now())`;
-    for (const migration of migrations.filter((m) => m.id <= 3)) {
-      await tx.unsafe(migration.sql);
-      await tx`insert into eventbus.migrations (id, name) values (${migration.id}, ${migration.name})`;
-    }
-  });
+  sql = await createDatabaseAtMigration(3);
   const old = [
     { id: "plain-nested", type: "A", data: 1, metadata: { traceId: "t-1", nested: { x: [1, 2] } } },
     { id: "plain-scalar", type: "A", data: 2, metadata: { tenant: "acme", attempt: 2, sampled: true } },

@@ -1,33 +1,17 @@
-import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listStreams } from "../../lib/console/listStreams.ts";
-import { createSql, type Sql } from "../../lib/db/client.ts";
+import type { Sql } from "../../lib/db/client.ts";
 import { migrate } from "../../lib/db/migrate.ts";
 import { migrations } from "../../lib/db/migrations/index.ts";
 import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { getStream } from "../../lib/events/getStream.ts";
 import { readStream } from "../../lib/events/readStream.ts";
+import { createDatabaseAtMigration } from "../support/database.ts";
 
 let sql: Sql;
 beforeAll(async () => {
   // A database stopped at migration 9, whose streams' versions lived in eventbus.streams.
-  const serverUrl = inject("postgresUrl");
-  const name = `eventbus_versions_${randomBytes(6).toString("hex")}`;
-  const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name} template template0`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  sql = createSql(url.toString());
-  await sql.begin(async (tx) => {
-    await tx`create schema if not exists eventbus`;
-    await tx`create table eventbus.migrations (id int primary key, name text not null,
-      applied_at timestamptz not null default now())`;
-    for (const migration of migrations.filter((m) => m.id <= 9)) {
-      await tx.unsafe(migration.sql);
-      await tx`insert into eventbus.migrations (id, name) values (${migration.id}, ${migration.name})`;
-    }
-  });
+  sql = await createDatabaseAtMigration(9);
   // Appended the way 0009 did: the stream row holds the version.
   for (const [stream, count] of [
     ["old-1", 3],

@@ -12,15 +12,21 @@ export interface TestDatabase {
 
 /** A fresh, migrated database for one test file, cloned from the run's template. */
 export async function createTestDatabase(): Promise<TestDatabase> {
+  const url = await newDatabase("eventbus_test", "eventbus_template");
+  const sql = createSql(url);
+  return { url, sql, close: () => sql.end({ timeout: 5 }) };
+}
+
+/** Creates a database named `<prefix>_<random>` from `template` on the run's server; returns its URL. */
+async function newDatabase(prefix: string, template: string): Promise<string> {
   const serverUrl = inject("postgresUrl");
-  const name = `eventbus_test_${randomBytes(6).toString("hex")}`;
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name} template eventbus_template`);
+  await admin.unsafe(`create database ${name} template ${template}`);
   await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const sql = createSql(url.toString());
-  return { url: url.toString(), sql, close: () => sql.end({ timeout: 5 }) };
+  return url.toString();
 }
 
 /**
@@ -28,14 +34,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * migration moves what older versions stored. Run `migrate` on it to apply the rest.
  */
 export async function createDatabaseAtMigration(lastId: number): Promise<Sql> {
-  const serverUrl = inject("postgresUrl");
-  const name = `eventbus_at_${lastId}_${randomBytes(6).toString("hex")}`;
-  const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name} template template0`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString());
+  const sql = createSql(await newDatabase(`eventbus_at_${lastId}`, "template0"));
   await sql.begin(async (tx) => {
     await tx`create schema if not exists eventbus`;
     await tx`create table eventbus.migrations (id int primary key, name text not null,

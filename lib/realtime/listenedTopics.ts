@@ -20,14 +20,6 @@ export async function markTopicListened(sql: Sql, topic: string): Promise<void> 
     on conflict (topic) do update set listened_at = now()`;
 }
 
-/** Of `topics`, those marked as listened to. */
-export async function listenedTopics(sql: Sql, topics: readonly string[]): Promise<Set<string>> {
-  if (topics.length === 0) return new Set();
-  const rows = await sql<{ topic: string }[]>`
-    select topic from eventbus.listened_topics where topic = any(${topics as string[]}::text[])`;
-  return new Set(rows.map((row) => row.topic));
-}
-
 /**
  * Forgets topics no connection can still be subscribed to: marked longer ago than a connection can live
  * (a subscription that outlived that has reconnected and marked its topic again). A subscribe racing the

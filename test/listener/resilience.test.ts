@@ -38,6 +38,10 @@ beforeAll(async () => {
     pollIntervalMs: 60_000,
     pageSize: 5,
     maxQueueDepth: 5,
+    // A send counts until a depth reading shows it, or this long: on a loaded CI machine the drain below
+    // can take messages before the listener's next reading, and at the default (60 s) the subscription
+    // would then stay paused past the test's deadline. Long lags have a test of their own further down.
+    depthLagMs: 3_000,
   });
 });
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { EventBusError, validationFailed, WrongExpectedVersionError } from "../e
 import { assertStreamId } from "./streamId.ts";
 import type { ExpectedVersion, ProposedEvent } from "./types.ts";
 import { type ValidEvent, validateEvents } from "./validateEvents.ts";
-import { trackAppend } from "./wakeListeners.ts";
+import { EVENTS_CHANNEL, trackAppend } from "./wakeListeners.ts";
 
 export interface AppendResult {
   streamId: string;
@@ -72,7 +72,7 @@ export async function appendToStream(
   // Inside a caller's transaction only its commit can publish the events, so the wake-up rides along with
   // it; on its own, the append commits first and wakes listeners after (see trackAppend).
   const inTransaction = "savepoint" in sql;
-  const done = inTransaction ? undefined : trackAppend(sql as Sql);
+  const tracked = inTransaction ? undefined : trackAppend(sql as Sql);
   let committed: number | undefined;
   try {
     // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
@@ -80,8 +80,8 @@ export async function appendToStream(
     // Inside a caller's transaction a failed statement would abort it: the function meets conflicts without one.
     const outcome =
       callerIds || inTransaction
-        ? await appendChecked(sql, streamId, expectedVersion, valid, callerIds, inTransaction)
-        : await appendFresh(sql as Sql, streamId, expectedVersion, valid);
+        ? await appendChecked(sql, streamId, expectedVersion, valid, callerIds, inTransaction, tracked?.carry)
+        : await appendFresh(sql as Sql, streamId, expectedVersion, valid, tracked?.carry);
     if (outcome.ok && !outcome.created) {
       return { streamId, version: outcome.version, events: outcome.events, created: false };
     }
@@ -114,7 +114,7 @@ export async function appendToStream(
     );
   } finally {
     // Not awaited: the wake-up is a hint, and an append never waits for, or fails over, one.
-    done?.(committed);
+    tracked?.done(committed);
   }
 }
 
@@ -175,10 +175,13 @@ async function appendChecked(
   valid: readonly ValidEvent[],
   checkIds: boolean,
   inTransaction: boolean,
+  carry: number | undefined,
 ): Promise<AppendOutcome> {
+  // Inside a caller's transaction the NOTIFY rides along with its commit; on its own, when a wake-up is due.
+  const notify = inTransaction || carry !== undefined;
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
     select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)},
-      ${batchJson(valid)}::text::jsonb, ${checkIds}, ${inTransaction}) as outcome`;
+      ${batchJson(valid)}::text::jsonb, ${checkIds}, ${notify}) as outcome`;
   return row!.outcome;
 }
 
@@ -203,17 +206,18 @@ const eventRows = (sql: Sql | TransactionSql, valid: readonly ValidEvent[]): Pen
     ? sql`(select ${valid[0]!.json}::text::jsonb, 1::int8)`
     : sql`jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality`;
 
-/** Unique violations that mean another writer appended to (or created) the stream since it was read. */
-const STREAM_RACE_CONSTRAINTS = new Set(["events_stream_version_key", "streams_pkey"]);
+/** Unique violations that mean another writer appended to the stream since it was read. */
+const STREAM_RACE_CONSTRAINT = "events_stream_version_key";
 
 /**
  * Events whose ids were all generated here cannot be in the stream yet, so an append that commits on its own
- * is one plain statement: read the stream's version (the last entry of its `(stream_id, version)` index),
- * insert the events after it, positions drawn in batch order (volatile expressions are evaluated after the
- * sort), and register the stream if this append creates it. No stream row is written otherwise.
+ * is one plain `INSERT ... SELECT`: read the stream's version (the last entry of its `(stream_id, version)`
+ * index), insert the events after it, positions drawn in batch order (volatile expressions are evaluated
+ * after the sort). Nothing but the event rows is written (migration 0012).
  *
- * Gap safety (migration 0003): the materialized `stream` row takes the transaction id and every event row
- * is joined to it, so the id is taken before any position is drawn.
+ * Gap safety (migration 0003): the `stream` subquery takes the transaction id. It yields one row, which
+ * Postgres forms (and filters on the id) before any row that draws a position, so the id is taken before
+ * any position is drawn. The batch's order needs no sort: the ordinality column is the scan's order.
  *
  * Two appends that read the same version meet in the unique index: the second waits for the first to end,
  * then fails with a unique violation and is simply run again (it commits on its own: nothing else was in
@@ -224,13 +228,15 @@ async function appendFresh(
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
+  carry: number | undefined,
 ): Promise<AppendOutcome> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await appendFreshOnce(sql, streamId, expectedVersion, valid);
+      const outcome = await appendFreshOnce(sql, streamId, expectedVersion, valid, carry);
+      if (outcome) return outcome;
     } catch (error) {
       const { code, constraint_name } = error as { code?: string; constraint_name?: string };
-      const race = code === "23505" && STREAM_RACE_CONSTRAINTS.has(constraint_name ?? "");
+      const race = code === "23505" && constraint_name === STREAM_RACE_CONSTRAINT;
       // Each retry follows another writer's committed append to this stream; a hundred in a row is no race.
       if (!race || attempt >= 100) throw error;
     }
@@ -242,48 +248,48 @@ async function appendFreshOnce(
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
-): Promise<AppendOutcome> {
+  carry: number | undefined,
+): Promise<AppendOutcome | undefined> {
   const count = valid.length;
   const holds = appendHolds(sql, count, expectedVersion);
-  const [row] = await sql<[{ current: number; first: number | null; positions: number[] | null }]>`
-    with stream as materialized (
-      select pg_current_xact_id() as xid,
-        (select coalesce(max(version), 0) from eventbus.events where stream_id = ${streamId}) as current
-    ),
-    created as (
-      insert into eventbus.streams (stream_id)
-      select ${streamId} from stream where stream.current = 0 and ${holds}
-    ),
-    inserted as (
-      insert into eventbus.events (position, stream_id, version, id, type, data, metadata)
-      select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
-        p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb)
-      from stream, ${eventRows(sql, valid)} as p(ev, ord)
-      where ${holds}
-      order by p.ord
-      returning position
-    )
-    select (select current from stream) as current, min(position) as first,
-      case when max(position) - min(position) + 1 <> count(*) then array_agg(position order by position)
-      end as positions
-    from inserted`;
-  const { current, first, positions } = row!;
-  if (first === null) {
-    // Refused on the version read: by the limit if the expected version held there, else by the version.
+  // A due wake-up goes out with this append's commit (see trackAppend); an unused volatile output of a
+  // subquery is still evaluated.
+  const notify = carry === undefined ? sql`` : sql`, pg_notify(${EVENTS_CHANNEL}, ${String(carry)})`;
+  const rows = await sql<{ position: number; version: number }[]>`
+    insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
+    select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
+      p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb),
+      split_part(${streamId}::text, '-', 1), coalesce(p.ev->'metadata'->>'source', '')
+    from (
+      select pg_current_xact_id() as xid, coalesce(max(version), 0) as current ${notify}
+      from eventbus.events where stream_id = ${streamId}
+    ) stream, ${eventRows(sql, valid)} as p(ev, ord)
+    -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
+    -- the id is only stable) would be planned away.
+    where stream.xid is not null and ${holds}
+    ${count === 1 ? sql`` : sql`order by p.ord`}
+    returning position, version`;
+  if (rows.length === 0) {
+    // Refused on the version the statement read. A refusal is rare, so the statement returns nothing for
+    // it: read the version again to name it. Another writer may have moved the stream since; if the
+    // expectation holds now, the append simply runs again, as after a unique violation.
+    const current = await streamVersion(sql, streamId);
     const versionHolds =
       expectedVersion === "any" ||
-      (expectedVersion === "stream_exists" ? current > 0 : current === expectedVersion);
+      (expectedVersion === "stream_exists"
+        ? current > 0
+        : current === (expectedVersion === "no_stream" ? 0 : expectedVersion));
+    if (versionHolds && current + count <= MAX_STREAM_VERSION) return undefined;
     return {
       ok: false,
-      reason:
-        versionHolds && current + count > MAX_STREAM_VERSION
-          ? "stream_version_limit"
-          : "wrong_expected_version",
+      reason: versionHolds ? "stream_version_limit" : "wrong_expected_version",
       actual: current,
     };
   }
-  const version = current + count;
-  return positions
-    ? { ok: true, version, positions, created: true }
-    : { ok: true, version, firstPosition: first, created: true };
+  const first = rows[0]!.position;
+  const last = rows.at(-1)!;
+  // Positions are drawn in order but may be interleaved with another writer's (the sequence is shared).
+  return last.position - first + 1 === count
+    ? { ok: true, version: last.version, firstPosition: first, created: true }
+    : { ok: true, version: last.version, positions: rows.map((row) => row.position), created: true };
 }

@@ -16,8 +16,16 @@ interface Waker {
   notify(): Promise<void>;
   /** Notes a commit up to `committed`. */
   note(committed: number): void;
-  begin(): void;
-  end(committed: number | undefined): void;
+  /** An append starts; returns the NOTIFY its own transaction should send, when one is due. */
+  begin(): Carry | undefined;
+  /** An append is over: `committed` is its last position if it committed, `carried` what begin returned. */
+  end(committed: number | undefined, carried: Carry | undefined): void;
+}
+
+/** A wake-up handed to an append: the position to name, and the timer that sends it if the append is late. */
+interface Carry {
+  position: number;
+  watch: NodeJS.Timeout;
 }
 
 const wakers = new WeakMap<Sql, Waker>();
@@ -30,7 +38,12 @@ function createWaker(sql: Sql): Waker {
   /** A commit no NOTIFY sent after it covers yet. */
   let pending = false;
   let timer: NodeJS.Timeout | undefined;
-  /** When the last NOTIFY was sent: a commit soon after it waits for the next window instead. */
+  let immediate: NodeJS.Immediate | undefined;
+  /** The timer found appends in flight once already: the next time it fires, it sends. */
+  let overdue = false;
+  /** The append carrying the last wake-up handed out, until it ends. */
+  let carrier: Carry | undefined;
+  /** When the last NOTIFY was sent (or handed to an append): a commit soon after it waits for the next window. */
   let lastSentAt = Number.NEGATIVE_INFINITY;
   // synchronous_commit off: the NOTIFY's transaction needs a transaction id and so a commit record, which
   // would otherwise wait for a WAL flush of its own, queued in front of the next writer's commit. A
@@ -42,12 +55,30 @@ function createWaker(sql: Sql): Waker {
       () => {},
     ),
   );
-  const notify = () => {
+  const sent = () => {
+    carrier = undefined;
     clearTimeout(timer);
+    clearImmediate(immediate);
     timer = undefined;
+    immediate = undefined;
+    overdue = false;
     pending = false;
     lastSentAt = performance.now();
+  };
+  const notify = () => {
+    sent();
     return send();
+  };
+  const onTimer = () => {
+    timer = undefined;
+    // Appends in flight: the next one to start (or the last to end) sends it, without a statement of its own.
+    // Once only, so that an append stuck behind a lock holds the others' wake-up back for one more window.
+    if (inFlight > 0 && !overdue) {
+      overdue = true;
+      timer = setTimeout(onTimer, MAX_DEFER_MS).unref();
+      return;
+    }
+    void notify();
   };
   const note = (committed: number) => {
     position = Math.max(position, committed);
@@ -58,19 +89,47 @@ function createWaker(sql: Sql): Waker {
     note,
     begin() {
       inFlight++;
+      // A wake-up is due: this append's own transaction sends it (a NOTIFY at its commit, which comes after
+      // every commit noted so far), which saves a statement and a transaction. One append per window pays
+      // Postgres's notify lock at commit, not every append.
+      if (!pending || performance.now() - lastSentAt < MAX_DEFER_MS || neverDefer.has(sql)) return undefined;
+      sent();
+      // An append can wait long for its commit (behind another writer of its stream, an open outbox
+      // transaction, say); the commits before it must not: past the timer, they get a NOTIFY of their own.
+      const watch = setTimeout(() => {
+        if (carrier?.watch === watch) void notify();
+      }, 2 * MAX_DEFER_MS).unref();
+      carrier = { position, watch };
+      return carrier;
     },
-    end(committed) {
+    end(committed, carried) {
       inFlight--;
+      if (carried !== undefined && carrier === carried) {
+        clearTimeout(carried.watch);
+        carrier = undefined;
+      }
+      // The carrying statement failed or refused the append: its NOTIFY may not have gone out.
+      if (carried !== undefined && committed === undefined) {
+        pending = true;
+        lastSentAt = Number.NEGATIVE_INFINITY;
+      }
       if (committed !== undefined) note(committed);
       if (!pending) return;
       // Appends still in flight will wake the listeners after they end, which covers this commit too;
       // the timer bounds the wait when they keep coming (or one is stuck behind a lock).
       // A writer appending back to back (its next append starts as this one ends) is no quieter than many
       // at once: after a NOTIFY, the next one waits out the window, so a lone append after a pause still
-      // wakes the listeners at once but a busy writer sends at most one NOTIFY per window.
+      // wakes the listeners at once but a busy writer sends at most one NOTIFY per window, carried by the
+      // append that starts once the window is over.
       const sinceLast = performance.now() - lastSentAt;
-      if (inFlight === 0 && (sinceLast >= MAX_DEFER_MS || neverDefer.has(sql))) void notify();
-      else timer ??= setTimeout(notify, inFlight === 0 ? MAX_DEFER_MS - sinceLast : MAX_DEFER_MS).unref();
+      if (inFlight === 0 && neverDefer.has(sql)) void notify();
+      else if (inFlight === 0 && sinceLast >= MAX_DEFER_MS) {
+        // After this turn of the event loop: an append started right away (a writer's next one) carries it.
+        immediate ??= setImmediate(() => {
+          immediate = undefined;
+          if (pending) void notify();
+        });
+      } else timer ??= setTimeout(onTimer, inFlight === 0 ? MAX_DEFER_MS - sinceLast : MAX_DEFER_MS).unref();
     },
   };
 }
@@ -106,16 +165,36 @@ export function neverDeferWakeUps(sql: Sql): void {
   neverDefer.add(sql);
 }
 
+/** An append that commits on its own, as {@link trackAppend} follows it. */
+export class TrackedAppend {
+  /**
+   * When set, a wake-up is due and this append's own statement must NOTIFY {@link EVENTS_CHANNEL} with this
+   * position (the last one committed before it), so that no statement of its own is needed.
+   */
+  readonly carry: number | undefined;
+  readonly #waker: Waker;
+  readonly #carried: Carry | undefined;
+
+  constructor(waker: Waker) {
+    this.#waker = waker;
+    this.#carried = waker.begin();
+    this.carry = this.#carried?.position;
+  }
+
+  /** Call when the append is over, with its last position if it committed. */
+  done(committedPosition?: number): void {
+    this.#waker.end(committedPosition, this.#carried);
+  }
+}
+
 /**
- * Marks the start of an append that commits on its own (not in a caller's transaction) and returns the
- * function to call when it is over, with its last position if it committed. The listeners are woken once
- * no other append of the pool is in flight (one NOTIFY then covers all of them), or at most
+ * Marks the start of an append that commits on its own (not in a caller's transaction). The listeners are
+ * woken once no other append of the pool is in flight (one NOTIFY then covers all of them), or at most
  * {@link MAX_DEFER_MS} ms after the commit: an append after a pause wakes them right away, before its
- * response; a busy process, with many appends in flight or one writer appending back to back, sends a
- * NOTIFY every few milliseconds instead of one per append (unless {@link neverDeferWakeUps}).
+ * response; a busy process, with many appends in flight or one writer appending back to back, wakes them
+ * once per window, through the NOTIFY of the first append that starts after the window is over
+ * (`carry`), instead of once per append (unless {@link neverDeferWakeUps}).
  */
-export function trackAppend(sql: Sql): (committedPosition?: number) => void {
-  const wake = waker(sql);
-  wake.begin();
-  return (committedPosition) => wake.end(committedPosition);
+export function trackAppend(sql: Sql): TrackedAppend {
+  return new TrackedAppend(waker(sql));
 }

@@ -9,6 +9,7 @@ import { noTypeIndex } from "./0008_noTypeIndex.ts";
 import { streamVersionLimit } from "./0009_streamVersionLimit.ts";
 import { versionsFromEvents } from "./0010_versionsFromEvents.ts";
 import { listenedTopics } from "./0011_listenedTopics.ts";
+import { appendsWriteEventsOnly } from "./0012_appendsWriteEventsOnly.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -23,4 +24,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 9, name: "stream_version_limit", sql: streamVersionLimit },
   { id: 10, name: "versions_from_events", sql: versionsFromEvents },
   { id: 11, name: "listened_topics", sql: listenedTopics },
+  { id: 12, name: "appends_write_events_only", sql: appendsWriteEventsOnly },
 ];

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Context } from "aws-lambda";
 import { WebSocket, WebSocketServer } from "ws";
 import { limits } from "../limits.ts";
 import type { WebSocketEvent, WebSocketResult } from "../realtime/wsHandler.ts";
-import { listen } from "./httpAdapter.ts";
+import { type HttpReply, type PlainHttpRequest, readHttpRequests } from "./httpRequestReader.ts";
 import { lambdaContext } from "./lambdaContext.ts";
 
 export type WsLambda = (event: WebSocketEvent, context: Context) => Promise<WebSocketResult | undefined>;
@@ -104,6 +105,9 @@ export function frameSizeGuard(maxFrameBytes: number, onTooBig: () => void): (ch
 
 /** Connection ids look like API Gateway's: 12 base64 characters ending in `=`. */
 const newConnectionId = () => `${randomBytes(8).toString("base64").slice(0, 11).replace(/[+/]/g, "A")}=`;
+
+/** A first request line longer than this is handed to Node's HTTP server, which refuses it. */
+const MAX_REQUEST_LINE_BYTES = 8 * 1024;
 
 const statusText: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden" };
 
@@ -286,50 +290,70 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
     });
   }
 
-  function internalError(res: ServerResponse) {
-    res.writeHead(500, {
-      "content-type": "application/json",
-      "x-amzn-errortype": "InternalServerErrorException",
-    });
-    res.end(JSON.stringify({ message: "Internal server error" }));
-  }
-
-  function gone(res: ServerResponse) {
-    res.writeHead(410, { "content-type": "application/json", "x-amzn-errortype": "GoneException" });
-    res.end(JSON.stringify({ message: null }));
-  }
-
   /**
-   * One `@connections` request. Plain callbacks, no promise: a broadcast makes one of these per connection,
-   * and this handler is the part of the fan-out path that the raw broadcast does not have.
+   * One `@connections` request, read by `readHttpRequests` rather than Node's HTTP server: a broadcast
+   * makes one of these per connection, and this is the part of the fan-out path that the raw broadcast
+   * does not have.
    */
-  function onManagementRequest(req: IncomingMessage, res: ServerResponse) {
-    const url = req.url ?? "";
-    const query = url.indexOf("?");
-    const path = query === -1 ? url : url.slice(0, query);
+  function onManagementRequest(request: PlainHttpRequest, reply: HttpReply) {
+    const { method, target } = request;
+    const query = target.indexOf("?");
+    const path = query === -1 ? target : target.slice(0, query);
     const marker = path.lastIndexOf("/@connections/");
     const encodedId = marker === -1 ? "" : path.slice(marker + "/@connections/".length);
-    if (encodedId === "" || encodedId.includes("/")) {
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ message: "Not Found" }));
-      req.resume();
-      return;
-    }
+    if (encodedId === "" || encodedId.includes("/")) return notFound(reply);
     let connectionId: string;
     try {
       connectionId = decodeURIComponent(encodedId);
     } catch {
-      // Not an id API Gateway could have handed out.
-      gone(res);
-      req.resume();
+      return gone(reply); // not an id API Gateway could have handed out
+    }
+    // A GET or DELETE sees every post that arrived before it.
+    if (method !== "POST" && posts.length > 0) flushPosts();
+    const connection = connections.get(connectionId);
+    if (!connection || connection.socket.readyState !== WebSocket.OPEN) return gone(reply);
+    if (method === "POST") {
+      if (request.bodyTooLarge || request.body.length > maxMessageBytes) {
+        return reply(
+          413,
+          { "content-type": "application/json", "x-amzn-errortype": "PayloadTooLargeException" },
+          JSON.stringify({ message: "Message too long" }),
+        );
+      }
+      posts.push({ connectionId, body: request.body, reply });
+      if (posts.length === 1) setImmediate(flushPosts);
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      answerManagementRequest(req.method, connectionId, body, res);
-    });
+    if (method === "GET") {
+      return reply(
+        200,
+        { "content-type": "application/json" },
+        JSON.stringify({
+          // The wire names (the SDK maps them to ConnectedAt, Identity.SourceIp, ...).
+          connectedAt: new Date(connection.connectedAt).toISOString(),
+          lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+          identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
+        }),
+      );
+    }
+    if (method === "DELETE") {
+      // What API Gateway does for DeleteConnection: a normal closure; it cannot say why.
+      connection.socket.close(1000, "Connection Closed Normally");
+      return reply(204);
+    }
+    reply(405, { "content-type": "application/json" }, JSON.stringify({ message: "Method Not Allowed" }));
+  }
+
+  function gone(reply: HttpReply) {
+    reply(
+      410,
+      { "content-type": "application/json", "x-amzn-errortype": "GoneException" },
+      JSON.stringify({ message: null }),
+    );
+  }
+
+  function notFound(reply: HttpReply) {
+    reply(404, { "content-type": "application/json" }, JSON.stringify({ message: "Not Found" }));
   }
 
   /**
@@ -339,95 +363,81 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
    * answer the broadcaster) on its own, and those wake-ups cost the gateway more CPU than the writes
    * themselves. Per connection the order stays the order the posts arrived in.
    */
-  let posts: Array<{ connectionId: string; body: Buffer; res: ServerResponse }> = [];
+  let posts: Array<{ connectionId: string; body: Buffer; reply: HttpReply }> = [];
   function flushPosts() {
     const batch = posts;
     posts = [];
-    const answers: Array<{ res: ServerResponse; status: 200 | 410 | 500 }> = [];
-    for (const { connectionId, body, res } of batch) {
+    const answers: Array<{ reply: HttpReply; status: 200 | 410 | 500 }> = [];
+    for (const { connectionId, body, reply } of batch) {
       const connection = connections.get(connectionId);
       if (!connection || connection.socket.readyState !== WebSocket.OPEN) {
-        answers.push({ res, status: 410 });
+        answers.push({ reply, status: 410 });
         continue;
       }
       try {
         // As a text frame, without decoding and re-encoding the UTF-8 the poster already produced.
         connection.socket.send(body, { binary: false });
-        answers.push({ res, status: 200 });
+        answers.push({ reply, status: 200 });
       } catch {
         // Outside the request handler's own guard: one failed send must not leave the others unanswered.
-        answers.push({ res, status: 500 });
+        answers.push({ reply, status: 500 });
       }
     }
-    for (const { res, status } of answers) {
-      if (status === 410) gone(res);
-      else if (status === 500) internalError(res);
-      else {
-        res.writeHead(200, { "content-length": 0 });
-        res.end();
-      }
+    for (const { reply, status } of answers) {
+      if (status === 410) gone(reply);
+      else if (status === 500) {
+        reply(
+          500,
+          { "content-type": "application/json", "x-amzn-errortype": "InternalServerErrorException" },
+          JSON.stringify({ message: "Internal server error" }),
+        );
+      } else reply(200);
     }
   }
 
-  function answerManagementRequest(
-    method: string | undefined,
-    connectionId: string,
-    body: Buffer,
-    res: ServerResponse,
-  ) {
-    // A GET or DELETE sees every post that arrived before it.
-    if (method !== "POST" && posts.length > 0) flushPosts();
-    const connection = connections.get(connectionId);
-    if (!connection || connection.socket.readyState !== WebSocket.OPEN) return gone(res);
-    if (method === "POST") {
-      if (body.length > maxMessageBytes) {
-        res.writeHead(413, {
-          "content-type": "application/json",
-          "x-amzn-errortype": "PayloadTooLargeException",
-        });
-        res.end(JSON.stringify({ message: "Message too long" }));
-        return;
-      }
-      posts.push({ connectionId, body, res });
-      if (posts.length === 1) setImmediate(flushPosts);
-      return;
-    }
-    if (method === "GET") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          // The wire names (the SDK maps them to ConnectedAt, Identity.SourceIp, ...).
-          connectedAt: new Date(connection.connectedAt).toISOString(),
-          lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
-          identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
-        }),
-      );
-      return;
-    }
-    if (method === "DELETE") {
-      // What API Gateway does for DeleteConnection: a normal closure; it cannot say why.
-      connection.socket.close(1000, "Connection Closed Normally");
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    res.writeHead(405, { "content-type": "application/json" });
-    res.end(JSON.stringify({ message: "Method Not Allowed" }));
-  }
-
+  // Node's HTTP server takes the WebSocket handshakes; any other request it gets is not one of ours.
   const server: Server = createServer((req, res) => {
-    try {
-      onManagementRequest(req, res);
-    } catch {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    }
+    req.resume();
+    res.writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ message: "Not Found" }));
   });
   server.on("upgrade", (req, socket, head) => {
     socket.on("error", () => {});
     onUpgrade(req, socket, head).catch(() => socket.destroy());
   });
-  const httpUrl = await listen(server, options.port, host);
+  // One port for both, as on AWS (the callback URL is the WebSocket URL's host): the first request line
+  // tells a handshake (a GET of anything but `@connections`) from a management request.
+  const sockets = new Set<Socket>();
+  const listener = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    let head: Buffer | undefined;
+    const onFirst = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const lineEnd = head.indexOf("\r\n");
+      if (lineEnd === -1 && head.length < MAX_REQUEST_LINE_BYTES) return;
+      socket.off("data", onFirst);
+      const line = head.toString("latin1", 0, lineEnd === -1 ? head.length : lineEnd);
+      if (line.startsWith("GET ") && !line.includes("/@connections/")) {
+        socket.pause();
+        socket.unshift(head);
+        server.emit("connection", socket);
+        socket.resume();
+        return;
+      }
+      readHttpRequests(socket, head, { maxBodyBytes: maxMessageBytes, onRequest: onManagementRequest });
+    };
+    socket.on("data", onFirst);
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port, host, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const httpUrl = `http://${host}:${(listener.address() as AddressInfo).port}`;
   domainName = httpUrl.slice("http://".length);
 
   return {
@@ -449,8 +459,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
       await Promise.allSettled([...inFlight]);
       for (const connection of connections.values()) connection.socket.terminate();
       wss.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
     },
   };
 }

@@ -89,6 +89,39 @@ describe("waking the listeners after appends", () => {
     await unlisten();
   });
 
+  it("does not hold the wake-up of earlier commits back behind an append that waits for a lock", async () => {
+    const { wakeUps, unlisten } = await listen();
+    // An open transaction holds stream held-1's next version: appends to it wait until it ends.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let appendedInTx!: () => void;
+    const inTx = new Promise<void>((resolve) => {
+      appendedInTx = resolve;
+    });
+    const holder = db.sql.begin(async (tx) => {
+      await appendToStream(tx, "held-1", [{ type: "Held" }]);
+      appendedInTx();
+      await released;
+    });
+    await inTx;
+    const waiting = [appendToStream(db.sql, "held-1", [{ type: "Waits" }])];
+    const appended = await appendToStream(db.sql, "free-1", [{ type: "Free" }]);
+    const position = appended.events[0]!.position;
+    // Once the wake-up for free-1 is due, the next append to start carries it in its own statement; that
+    // append waits for the lock too. The wake-up must come anyway, long before the lock is released.
+    await new Promise((resolve) => setTimeout(resolve, 6));
+    waiting.push(appendToStream(db.sql, "held-1", [{ type: "Waits" }]));
+    const woken = await waitFor(() => wakeUps.some((w) => w.position >= position), 1_500);
+    release();
+    await holder;
+    await Promise.all(waiting);
+    expect(woken).toBe(true);
+    expect((await readStream(db.sql, "held-1")).version).toBe(3);
+    await unlisten();
+  });
+
   it("refuses a wrong expected version inside a caller's transaction without spoiling it", async () => {
     await appendToStream(db.sql, "tx-ev-1", [{ type: "A" }]);
     const outcome = await db.sql.begin(async (tx) => {

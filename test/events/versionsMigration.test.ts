@@ -20,6 +20,9 @@ beforeAll(async () => {
     const batch = Array.from({ length: count }, (_, i) => ({ id: `${stream}-${i}`, type: "Old" }));
     await sql`select eventbus.append_to_stream(${stream}, 'any', ${sql.json(batch as never)}, true, false)`;
   }
+  // A CloudEvent (its source among the stored attributes), while `source` and `category` were generated.
+  const sourced = [{ id: "ce-1", type: "Old", metadata: { source: "urn:old" } }];
+  await sql`select eventbus.append_to_stream('old-3', 'any', ${sql.json(sourced as never)}, true, false)`;
   expect(await migrate(sql)).toEqual(migrations.filter((m) => m.id > 9).map((m) => m.id));
 });
 afterAll(() => sql.end({ timeout: 5 }));
@@ -32,6 +35,7 @@ describe("migration 0010 (a stream's version is its newest event's)", () => {
     expect(page.streams.map((s) => [s.streamId, s.version])).toEqual([
       ["old-1", 3],
       ["old-2", 1],
+      ["old-3", 1],
     ]);
     await expect(
       appendToStream(sql, "old-1", [{ type: "New" }], { expectedVersion: 2 }),
@@ -44,5 +48,40 @@ describe("migration 0010 (a stream's version is its newest event's)", () => {
     // An old stream's retry of events it already holds is still an idempotent success.
     const retry = await appendToStream(sql, "old-2", [{ id: "old-2-0", type: "Old" }]);
     expect(retry).toMatchObject({ created: false, version: 1 });
+  });
+});
+
+describe("migration 0012 (appends write the event rows only)", () => {
+  it("keeps the category and source of events stored while they were generated, and fills them for new ones", async () => {
+    const fresh = await appendToStream(sql, "old-4", [{ type: "New" }, { type: "New" }]);
+    const sourced = await appendToStream(sql, "old-3", [
+      { id: "ce-2", type: "New", attributes: { source: "urn:new" } },
+    ]);
+    const rows = await sql<{ stream_id: string; id: string; category: string; source: string }[]>`
+      select stream_id, id, category, source from eventbus.events order by position`;
+    expect(rows.every((row) => row.category === "old")).toBe(true);
+    expect(rows.filter((row) => row.source !== "").map((row) => [row.id, row.source])).toEqual([
+      ["ce-1", "urn:old"],
+      ["ce-2", "urn:new"],
+    ]);
+    // The identity an old CloudEvent was stored under still makes its retry a success that appends nothing.
+    const retry = await appendToStream(sql, "old-3", [
+      { id: "ce-1", type: "Old", attributes: { source: "urn:old" } },
+    ]);
+    expect(retry).toMatchObject({ created: false, events: [{ id: "ce-1", version: 1 }] });
+    expect(sourced.version).toBe(2);
+    // Streams are their events: the old streams and the new one, with their first event's creation time.
+    const page = await listStreams(sql, { limit: 2, category: "old", after: "old-2" });
+    expect(page.streams.map((s) => [s.streamId, s.version])).toEqual([
+      ["old-3", 2],
+      ["old-4", 2],
+    ]);
+    expect(page.next).toBeNull();
+    const info = await getStream(sql, "old-4");
+    expect(info.createdAt.getTime()).toBeLessThanOrEqual(info.updatedAt.getTime());
+    expect(fresh.events.map((e) => e.version)).toEqual([1, 2]);
+    expect(
+      await sql`select 1 from pg_tables where schemaname = 'eventbus' and tablename = 'streams'`,
+    ).toHaveLength(0);
   });
 });

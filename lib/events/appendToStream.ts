@@ -78,10 +78,9 @@ export async function appendToStream(
     // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
     const callerIds = events.some((event) => event.id !== undefined);
     // Inside a caller's transaction a failed statement would abort it: the function meets conflicts without one.
-    const outcome =
-      callerIds || inTransaction
-        ? await appendChecked(sql, streamId, expectedVersion, valid, callerIds, inTransaction, tracked?.carry)
-        : await appendFresh(sql as Sql, streamId, expectedVersion, valid, tracked?.carry);
+    const outcome = inTransaction
+      ? await appendChecked(sql, streamId, expectedVersion, valid, callerIds, true, undefined)
+      : await appendFresh(sql as Sql, streamId, expectedVersion, valid, callerIds, tracked?.carry);
     if (outcome.ok && !outcome.created) {
       return { streamId, version: outcome.version, events: outcome.events, created: false };
     }
@@ -208,6 +207,8 @@ const eventRows = (sql: Sql | TransactionSql, valid: readonly ValidEvent[]): Pen
 
 /** Unique violations that mean another writer appended to the stream since it was read. */
 const STREAM_RACE_CONSTRAINT = "events_stream_version_key";
+/** The unique violation of an event identity (stream, id, source) the stream already holds. */
+const EVENT_IDENTITY_CONSTRAINT = "events_stream_id_source_key";
 
 /**
  * Events whose ids were all generated here cannot be in the stream yet, so an append that commits on its own
@@ -222,20 +223,29 @@ const STREAM_RACE_CONSTRAINT = "events_stream_version_key";
  * Two appends that read the same version meet in the unique index: the second waits for the first to end,
  * then fails with a unique violation and is simply run again (it commits on its own: nothing else was in
  * it), now reading the first's versions, so expected-version outcomes are those of a serial order.
+ *
+ * Ids a caller chose (CloudEvents always carry one) are new in the stream too, nearly always: the same
+ * statement appends them, and only when it cannot (an id the stream already holds, or a refused expected
+ * version, which an idempotent retry overrides) does the PL/pgSQL function work out what the append is.
  */
 async function appendFresh(
   sql: Sql,
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
+  callerIds: boolean,
   carry: number | undefined,
 ): Promise<AppendOutcome> {
+  const checked = () => appendChecked(sql, streamId, expectedVersion, valid, true, false, carry);
   for (let attempt = 1; ; attempt++) {
     try {
       const outcome = await appendFreshOnce(sql, streamId, expectedVersion, valid, carry);
-      if (outcome) return outcome;
+      if (outcome && !(callerIds && !outcome.ok)) return outcome;
+      if (outcome) return await checked();
     } catch (error) {
       const { code, constraint_name } = error as { code?: string; constraint_name?: string };
+      if (callerIds && code === "23505" && constraint_name === EVENT_IDENTITY_CONSTRAINT)
+        return await checked();
       const race = code === "23505" && constraint_name === STREAM_RACE_CONSTRAINT;
       // Each retry follows another writer's committed append to this stream; a hundred in a row is no race.
       if (!race || attempt >= 100) throw error;

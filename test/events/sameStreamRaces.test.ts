@@ -110,4 +110,26 @@ describe("concurrent appends to one stream", () => {
     expect(outcome.appended.version).toBe(3);
     expect((await allEvents(streamId)).map((e) => e.type)).toEqual(["First", "Other", "Mine"]);
   });
+
+  it("one of many concurrent sends of the same CloudEvents appends it; the others are its idempotent retries", async () => {
+    const streamId = "race-same-ids";
+    await appendToStream(db.sql, streamId, [{ type: "Before" }]);
+    const batch = [
+      { id: "same-1", type: "Same", attributes: { source: "urn:race" } },
+      { id: "same-2", type: "Same", attributes: { source: "urn:race" } },
+    ];
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        appendToStream(db.sql, streamId, batch, { expectedVersion: i % 2 === 0 ? 1 : "any" }),
+      ),
+    );
+    expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+    const events = outcomes.find((o) => o.created)!.events;
+    for (const outcome of outcomes) expect(outcome.events).toEqual(events);
+    expect((await allEvents(streamId)).map((e) => [e.type, e.version])).toEqual([
+      ["Before", 1],
+      ["Same", 2],
+      ["Same", 3],
+    ]);
+  });
 });

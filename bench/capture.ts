@@ -14,6 +14,8 @@
  * changes from round to round moves least). The reader process is loaded once and only connected during
  * captured phases. Also printed: the CPU each process spent per change in both phases (writer client and
  * server process, walsender, reader, the reader's server processes). `--writers N` (default 1),
+ * `--rate N` (updates per second over all writers instead of full speed: the CPU each process spends per
+ * change depends on how many changes a batch gathers, so compare it at the same rate),
  * `--gather-ms N` (the reader's gatherMs), `--json`;
  * `CAPTURE_PROF=1` writes a CPU profile of the reader process to .eventbus/prof.
  */
@@ -34,6 +36,8 @@ const seconds = option("seconds", 2);
 const rounds = option("rounds", 8);
 const writers = option("writers", 1);
 const gatherMs = args.includes("--gather-ms") ? option("gather-ms", 10) : undefined;
+/** Updates per second over all writers; 0 (the default) is full speed. */
+const targetRate = option("rate", 0);
 const json = args.includes("--json");
 const ROWS = 10_000;
 
@@ -63,6 +67,14 @@ async function write(app: Sql, bus: Sql, table: "bench_rows" | "bench_plain", re
   await Promise.all(
     Array.from({ length: writers }, async () => {
       while (performance.now() < end) {
+        if (targetRate > 0) {
+          // Paced: the changes due by now, caught up in a burst after each (coarse) timer.
+          const due = ((performance.now() - start) * targetRate) / 1000;
+          if (changes >= due) {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            continue;
+          }
+        }
         const id = 1 + Math.floor(Math.random() * ROWS);
         await app`update ${app(table)} set n = n + 1, changed_at = clock_timestamp() where id = ${id}`;
         changes++;

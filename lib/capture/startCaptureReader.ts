@@ -2,6 +2,7 @@ import net from "node:net";
 import pg from "pg";
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
 import type { Sql } from "postgres";
+import { appendCapturedBatch, type BatchWal, isStreamRace } from "./appendCapturedBatch.ts";
 import { PUBLICATION, slotNameSql } from "./captureNames.ts";
 import {
   type CapturedTable,
@@ -229,74 +230,35 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     const queuedMessages = () =>
       (replication as unknown as { _messageQueue?: unknown[] })._messageQueue?.length ?? 1;
 
-    /**
-     * Appends a batch and records its last commit LSN, in one statement (one round trip, and a transaction
-     * of its own). The progress row is locked first, and every source transaction at or below its LSN is
-     * skipped: a retry after a commit whose reply was lost, or a reader that lost the slot while retrying,
-     * appends nothing twice. The commit does not wait for its WAL flush (durability comes from the slot:
-     * see acknowledgeDurable); the WAL positions returned are read before it, after every earlier batch's
-     * commit. No row: there is no progress row to lock, and nothing was appended.
-     */
-    async function appendBatch(
-      batchJson: string,
-      first: SourceTransaction,
-      last: SourceTransaction,
-      refusals: readonly string[],
-    ): Promise<{ inserted: string; flushed: string } | undefined> {
-      const [row] = await sql<[{ inserted: string; flushed: string }?]>`
-        with progress as materialized (
-          select applied_lsn from eventbus.capture_progress where slot = ${slot} for update
-        ),
-        fresh as materialized (
-          -- Usually the whole batch is new, and is passed on as it came; else only what is newer.
-          select case when progress.applied_lsn < ${first.commit.lsn}::pg_lsn then ${batchJson}::text::jsonb
-            else (
-              select jsonb_agg(item.value order by item.ord)
-              from jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
-              where (item.value->>'l')::pg_lsn > progress.applied_lsn
-            ) end as batch
-          from progress
-        ),
-        appended as materialized (
-          select eventbus.append_many(fresh.batch, true) from fresh where fresh.batch is not null
-        )
-        update eventbus.capture_progress p set
-          applied_lsn = greatest(p.applied_lsn, ${lsnText(last.commit.lsn)}::pg_lsn),
-          source_committed_at = ${last.committedAt},
-          applied_at = now(),
-          last_error = coalesce(${refusals.at(-1) ?? null}, p.last_error),
-          last_error_at = coalesce(${refusals.length > 0 ? new Date() : null}::timestamptz, p.last_error_at)
-        where p.slot = ${slot}
-          and (select count(*) from appended) >= 0
-          and set_config('synchronous_commit', 'off', true) = 'off'
-        returning pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
-      return row;
-    }
-
     async function flushOnce(): Promise<void> {
       const batch = pending;
       pending = [];
       pendingEvents = 0;
       const last = batch.at(-1)!;
       // One JSON array for the whole batch, in the source's commit order, each item with its transaction's
-      // commit LSN (`l`, which append_many ignores) so that the store can skip what it already holds.
+      // commit LSN so that the store can skip what it already holds (see appendCapturedBatch).
       const items: string[] = [];
       const refusals: string[] = [];
       for (const transaction of batch) {
+        const lsn = `"${transaction.commit.lsn}"`;
         for (const change of transaction.changes) {
           const { json, refused } = storableEvent(change);
           if (refused) refusals.push(`${change.streamId}: ${refused}`);
-          items.push(
-            `{"s":${JSON.stringify(change.streamId)},"l":"${transaction.commit.lsn}","e":[${json}]}`,
-          );
+          items.push(`[${JSON.stringify(change.streamId)},${lsn},${json}]`);
         }
       }
       const batchJson = `[${items.join(",")}]`;
-      let wal: { inserted: string; flushed: string } | undefined;
+      const progress = {
+        slot,
+        lastLsn: last.commit.lsn,
+        lastCommittedAt: last.committedAt,
+        refusals,
+      };
+      let wal: BatchWal | undefined;
       const before = committedBatches;
       for (let attempt = 0; ; attempt++) {
         try {
-          wal = await appendBatch(batchJson, batch[0]!, last, refusals);
+          wal = await appendCapturedBatch(sql, batchJson, progress);
           if (wal) break;
           if (stopped || replication.isStop()) throw new Error("capture stopped");
           // No progress row (the first batch of a slot): create it, then append.
@@ -305,6 +267,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
             on conflict (slot) do nothing`;
         } catch (error) {
           if (stopped || replication.isStop()) throw error;
+          // Another writer appended to one of the batch's streams meanwhile: at once again, on its versions.
+          if (isStreamRace(error) && attempt < 100) continue;
           const retryInMs = Math.min(100 * 2 ** attempt, 5_000);
           log("warn", "capture could not append, retrying", { error: (error as Error).message, retryInMs });
           await recordError(slot, `append failed: ${(error as Error).message}`);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CaptureReader, startCaptureReader } from "../../lib/capture/startCaptureReader.ts";
 import { createSql, type Sql } from "../../lib/db/client.ts";
+import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { spawnListener } from "../listener/support.ts";
 import { startTestHttpApi, type TestHttpApi } from "../support/httpApi.ts";
 
@@ -293,6 +294,35 @@ describe("captured changes", () => {
     expect(events[0]!.data.new).toEqual({ id: "a b/c", body, title: "first" });
     expect(events[1]!.data.new).toEqual({ id: "a b/c", title: "second" });
     expect(events[1]!.data.changes).toEqual({ id: "a b/c", title: "second" });
+  }, 30_000);
+
+  it("appends after another writer of the same stream whose append commits while the capture waits for it", async () => {
+    // An application appends to a captured row's stream in a transaction it holds open; the row's change
+    // arrives meanwhile. The capture's append meets that writer's version and waits for its commit.
+    let release!: () => void;
+    let appended!: () => void;
+    const hasAppended = new Promise<void>((resolve) => (appended = resolve));
+    const holder = app.begin(async (tx) => {
+      await appendToStream(tx as unknown as Sql, "orders-7000", [{ type: "orders.noted", data: {} }]);
+      appended();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await hasAppended;
+    await app`insert into orders (id, customer) values (7000, 'raced')`;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    release();
+    await holder;
+    const deadline = Date.now() + 15_000;
+    let stream: { streamversion: number; type: string }[] = [];
+    while (stream.length < 2 && Date.now() < deadline) {
+      const page = await api.request("GET", "/streams/orders-7000/events");
+      stream = page.body.events ?? [];
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(stream.map((e) => [e.streamversion, e.type])).toEqual([
+      [1, "orders.noted"],
+      [2, "orders.inserted"],
+    ]);
   }, 30_000);
 
   it("stores a row too large for an event as a refusal in its place, shows why, and goes on", async () => {

@@ -59,6 +59,13 @@ interface SourceTransaction {
  * position (the WAL Postgres keeps) waits for it, never an event.
  */
 const DURABILITY_CHECK_MS = 50;
+/**
+ * Messages in one read of the replication socket (a read takes up to 64 KiB) from which the reader takes it
+ * for a backlog, and reads on without pausing: a busy writer's 10 ms bring a few dozen.
+ */
+const BACKLOG_MESSAGES = 300;
+/** How often, at most, a busy capture confirms a position to the slot. */
+const CONFIRM_INTERVAL_MS = 200;
 /** How long `stop()` waits for the replication session to end. */
 const STOP_TIMEOUT_MS = 3_000;
 
@@ -173,11 +180,17 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       await sql`update eventbus.capture_progress set idle_at = now() where slot = ${slot}`.catch(() => {});
     }
 
-    /** Confirms a position to the slot, unless this session failed: then nothing more may be confirmed. */
+    /**
+     * Confirms a position to the slot, unless this session failed: then nothing more may be confirmed. Never
+     * a position before one confirmed already (Postgres before 17 would move the slot back).
+     */
     let lastAcknowledged = confirmed?.lsn ?? "0/0";
+    let lastAcknowledgedAt = 0;
     async function acknowledge(lsn: string): Promise<void> {
       if (failure || replication.isStop()) return;
+      if (lsnValue(lsn) < lsnValue(lastAcknowledged)) lsn = lastAcknowledged;
       lastAcknowledged = lsn;
+      lastAcknowledgedAt = Date.now();
       await replication.acknowledge(lsn).catch(() => false);
     }
 
@@ -189,39 +202,55 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      * progress row, lost with the batch, does not skip them). Batches wait here in commit order. A WAL
      * position past a batch's commit (`after`) is read by the next batch's transaction (which began after
      * that commit), together with the flushed position, so a busy capture learns both without a query of
-     * their own; only a capture that has gone quiet asks (watchDurability).
+     * their own; only a capture that has gone quiet asks (watchDurability). The slot only needs to keep up
+     * roughly (it bounds the WAL Postgres keeps, and what a restart reads again), so a busy capture
+     * confirms at most every CONFIRM_INTERVAL_MS: each confirmation is a message the walsender handles.
      */
     const notDurable: Array<{ endLsn: string; seq: number; after?: bigint }> = [];
     let committedBatches = 0;
     let flushedThrough = 0n;
+    /** Durable, and not confirmed yet: the end of the newest batch whose commit is on disk. */
+    let confirmable: string | undefined;
+    async function confirmDurable(now: boolean): Promise<void> {
+      if (!confirmable || (!now && Date.now() - lastAcknowledgedAt < CONFIRM_INTERVAL_MS)) return;
+      const lsn = confirmable;
+      confirmable = undefined;
+      await acknowledge(lsn);
+    }
     /**
      * Takes in WAL positions read after the first `before` batches had committed (`inserted` is past their
-     * commits), and acknowledges the batches whose commits are flushed.
+     * commits), and confirms the batches whose commits are flushed.
      */
     async function acknowledgeDurable(inserted: string, flushed: string, before: number): Promise<void> {
       const insertedValue = lsnValue(inserted);
       for (const batch of notDurable) if (batch.seq < before) batch.after ??= insertedValue;
       const flushedValue = lsnValue(flushed);
       if (flushedValue > flushedThrough) flushedThrough = flushedValue;
-      let durable: string | undefined;
       while (notDurable[0]?.after !== undefined && notDurable[0].after <= flushedThrough)
-        durable = notDurable.shift()!.endLsn;
-      if (durable) await acknowledge(durable);
+        confirmable = notDurable.shift()!.endLsn;
+      await confirmDurable(false);
     }
     async function checkDurability(): Promise<void> {
-      if (notDurable.length === 0) return;
-      const before = committedBatches;
-      const [{ inserted, flushed }] = await sql<[{ inserted: string; flushed: string }]>`
-        select pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
-      await acknowledgeDurable(inserted, flushed, before);
+      if (notDurable.length > 0) {
+        const before = committedBatches;
+        const [{ inserted, flushed }] = await sql<[{ inserted: string; flushed: string }]>`
+          select pg_current_wal_insert_lsn()::text as inserted, pg_current_wal_flush_lsn()::text as flushed`;
+        await acknowledgeDurable(inserted, flushed, before);
+      }
+      await confirmDurable(true);
     }
-    /** Checks shortly for batches still waiting, while no batch is being appended (which would read it). */
+    /**
+     * Checks shortly for batches still waiting, and confirms what is durable, once no batch has been
+     * appended for a while (a batch's own statement reads the positions).
+     */
     let durabilityTimer: NodeJS.Timeout | undefined;
+    let lastFlushAt = 0;
     function watchDurability(): void {
-      if (durabilityTimer || notDurable.length === 0) return;
+      if (durabilityTimer || (notDurable.length === 0 && !confirmable)) return;
       durabilityTimer = setTimeout(() => {
         durabilityTimer = undefined;
-        (flushing ? Promise.resolve() : checkDurability()).catch(() => {}).finally(watchDurability);
+        const quiet = !flushing && Date.now() - lastFlushAt >= DURABILITY_CHECK_MS;
+        (quiet ? checkDurability() : Promise.resolve()).catch(() => {}).finally(watchDurability);
       }, DURABILITY_CHECK_MS);
     }
     // Keepalives bypass the library's queue of WAL messages (flow control), so one can arrive while
@@ -279,24 +308,26 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       for (const refusal of refusals) log("warn", "capture stored a row as refused", { refusal });
       // The positions were read before this batch's commit: they settle the batches before it only.
       notDurable.push({ endLsn: last.endLsn, seq: committedBatches++ });
+      lastFlushAt = Date.now();
       await acknowledgeDurable(wal!.inserted, wal!.flushed, before);
       watchDurability();
     }
 
     /*
-     * Reading in bursts. The walsender sends each source transaction as soon as it is flushed, and then a
-     * keepalive (it does so whenever it has caught up while the slot's confirmed position is behind what
-     * it sent). A reader that took each message as it came would wake up two or three times per change
-     * of a busy writer, and a wake-up, not the decoding, is most of what a change costs it: the CPU it takes
-     * from the writer's cores. So once the walsender has caught up (a keepalive came), the reader handles
-     * what it has received, starts appending it, and then leaves the socket paused for `gatherMs` (the
-     * library reads nothing while a handler runs): what arrives meanwhile is read in one go and appended
-     * in one batch. A backlog (no keepalives) is read without pauses. Over TLS the socket that Postgres'
-     * messages are read from is not this one, and the reader does not pause (a paused TLS socket would go
-     * on reading into its buffer, then hand it over one read at a time); its batches gather for `gatherMs`
-     * instead.
+     * Reading in bursts. The walsender sends each source transaction as soon as it is flushed. A reader
+     * that took each message as it came would wake up two or three times per change of a busy writer, and
+     * a wake-up, a socket read and an append statement, not the decoding, are most of what a change costs
+     * it and the store: the CPU it takes from the writer's cores. So the reader handles everything one
+     * read of the socket brought (the library reads nothing while a handler runs), starts appending it as
+     * one batch, and then leaves the socket paused for `gatherMs`: what the walsender sends meanwhile
+     * waits in the socket, is read in one go and appended in one batch. A batch is not started before
+     * the end of a read, so a burst is never split into a lone first transaction and the rest. A backlog
+     * (a read of many messages) is read without pauses. Over TLS the socket that Postgres' messages are
+     * read from is not this one, and the reader does not pause (a paused TLS socket would go on reading
+     * into its buffer, then hand it over one read at a time); its batches gather for `gatherMs` instead.
      */
-    let caughtUp = false;
+    /** Messages handled since the socket was last left paused: many mean a backlog. */
+    let burstMessages = 0;
     const readsThisSocket = () => socket !== undefined && socket.listenerCount("data") > 0;
     const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -319,6 +350,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     }
 
     replication.on("data", async (_lsn: string, message: Pgoutput.Message) => {
+      burstMessages++;
       switch (message.tag) {
         case "relation":
           await learnTypes(message.columns.map((column) => column.typeOid));
@@ -362,29 +394,29 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
             if (!flushing && pending.length === 0 && notDurable.length === 0) {
               await acknowledge(transaction.endLsn);
             }
-            return;
+          } else {
+            pending.push(transaction);
+            pendingEvents += transaction.changes.length;
+            // Back-pressure: the WAL stream waits while a full batch is being appended.
+            if (pendingEvents >= maxBatchEvents) {
+              await startFlush();
+              return;
+            }
+            // Over TLS the flush gathers by itself (see above).
+            if (!readsThisSocket()) startFlush();
           }
-          pending.push(transaction);
-          pendingEvents += transaction.changes.length;
-          const flush = startFlush();
-          // Back-pressure: the WAL stream waits while a full batch is being appended.
-          if (pendingEvents >= maxBatchEvents) await flush;
-          else if (
-            caughtUp &&
-            gatherMs > 0 &&
-            queuedMessages() === 0 &&
-            socket?.readableLength === 0 &&
-            readsThisSocket()
-          ) {
-            caughtUp = false;
-            await delay(gatherMs);
+          // The last message of what the socket gave: append it all, and leave the socket paused a while.
+          if (readsThisSocket() && queuedMessages() === 0 && socket?.readableLength === 0) {
+            if (pending.length > 0) startFlush();
+            const backlog = burstMessages >= BACKLOG_MESSAGES;
+            burstMessages = 0;
+            if (gatherMs > 0 && !backlog) await delay(gatherMs);
           }
           return;
         }
       }
     });
     replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
-      caughtUp = true;
       // With nothing received and unapplied, everything up to the server's position is either in the
       // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
       // (The walsender sends a keepalive whenever it waits with the slot confirmed behind what it sent,

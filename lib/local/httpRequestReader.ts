@@ -279,5 +279,11 @@ export function readHttpRequests(socket: Socket, first: Buffer, options: HttpReq
 
   socket.on("data", onData);
   socket.on("error", () => {});
+  // The client sent its last request: answer what it asked, then close.
+  socket.on("end", () => {
+    closing = true;
+    closeAfter = true;
+    if (slots.length === 0) socket.end();
+  });
   onData(first);
 }

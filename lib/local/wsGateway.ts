@@ -408,16 +408,21 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<Running
   // One port for both, as on AWS (the callback URL is the WebSocket URL's host): the first request line
   // tells a handshake (a GET of anything but `@connections`) from a management request.
   const sockets = new Set<Socket>();
-  const listener = createNetServer((socket) => {
+  // Half-open allowed, as Node's HTTP server does: a client may end its side after its last request and
+  // still get the answer.
+  const listener = createNetServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
     let head: Buffer | undefined;
+    const onEndUndecided = () => socket.destroy();
+    socket.once("end", onEndUndecided);
     const onFirst = (chunk: Buffer) => {
       head = head ? Buffer.concat([head, chunk]) : chunk;
       const lineEnd = head.indexOf("\r\n");
       if (lineEnd === -1 && head.length < MAX_REQUEST_LINE_BYTES) return;
       socket.off("data", onFirst);
+      socket.off("end", onEndUndecided);
       const line = head.toString("latin1", 0, lineEnd === -1 ? head.length : lineEnd);
       if (line.startsWith("GET ") && !line.includes("/@connections/")) {
         socket.pause();

@@ -106,6 +106,20 @@ describe("the @connections API of the gateway stand-in", () => {
     await expect.poll(() => frames).toEqual(['"still"']);
   });
 
+  it("answers a client that ends its side of the connection right after its request", async () => {
+    frames.length = 0;
+    const socket = connect(port, "127.0.0.1");
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk.toString("latin1");
+    });
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    socket.end(post(connectionId, '"half"'));
+    await closed;
+    expect(statuses(text)).toEqual([200]);
+    await expect.poll(() => frames).toEqual(['"half"']);
+  });
+
   it("closes after answering connection: close and HTTP/1.0 requests", async () => {
     const closing = await exchange(post(connectionId, '"c"', "connection: close\r\n"));
     expect(statuses(closing.text)).toEqual([200]);

@@ -120,6 +120,32 @@ describe("the @connections API of the gateway stand-in", () => {
     await expect.poll(() => frames).toEqual(['"half"']);
   });
 
+  it("sends an answer at once even while the previous one is unacknowledged (no Nagle delay)", async () => {
+    // A GET answered right after a pipelined POST's answer: with Nagle's algorithm the second answer
+    // waited for the client's delayed ACK, about 40 ms each time.
+    const socket = connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const id = encodeURIComponent(connectionId);
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) {
+      let text = "";
+      await new Promise<void>((resolve) => {
+        const onData = (chunk: Buffer) => {
+          text += chunk.toString("latin1");
+          if (statuses(text).length === 2) {
+            socket.off("data", onData);
+            resolve();
+          }
+        };
+        socket.on("data", onData);
+        socket.write(`${post(connectionId, "{}")}GET /local/@connections/${id} HTTP/1.1\r\nhost: x\r\n\r\n`);
+      });
+      expect(statuses(text)).toEqual([200, 200]);
+    }
+    socket.destroy();
+    expect(performance.now() - started).toBeLessThan(150);
+  });
+
   it("closes after answering connection: close and HTTP/1.0 requests", async () => {
     const closing = await exchange(post(connectionId, '"c"', "connection: close\r\n"));
     expect(statuses(closing.text)).toEqual([200]);

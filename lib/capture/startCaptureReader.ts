@@ -59,11 +59,6 @@ interface SourceTransaction {
  * position (the WAL Postgres keeps) waits for it, never an event.
  */
 const DURABILITY_CHECK_MS = 50;
-/**
- * Messages in one read of the replication socket (a read takes up to 64 KiB) from which the reader takes it
- * for a backlog, and reads on without pausing: a busy writer's 10 ms bring a few dozen.
- */
-const BACKLOG_MESSAGES = 300;
 /** How often, at most, a busy capture confirms a position to the slot. */
 const CONFIRM_INTERVAL_MS = 200;
 /** How long `stop()` waits for the replication session to end. */
@@ -317,19 +312,38 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      * Reading in bursts. The walsender sends each source transaction as soon as it is flushed. A reader
      * that took each message as it came would wake up two or three times per change of a busy writer, and
      * a wake-up, a socket read and an append statement, not the decoding, are most of what a change costs
-     * it and the store: the CPU it takes from the writer's cores. So the reader handles everything one
-     * read of the socket brought (the library reads nothing while a handler runs), starts appending it as
-     * one batch, and then leaves the socket paused for `gatherMs`: what the walsender sends meanwhile
-     * waits in the socket, is read in one go and appended in one batch. A batch is not started before
-     * the end of a read, so a burst is never split into a lone first transaction and the rest. A backlog
-     * (a read of many messages) is read without pauses. Over TLS the socket that Postgres' messages are
-     * read from is not this one, and the reader does not pause (a paused TLS socket would go on reading
-     * into its buffer, then hand it over one read at a time); its batches gather for `gatherMs` instead.
+     * it and the store: the CPU it takes from the writer's cores. So the reader handles everything the
+     * socket holds, starts appending it as one batch, and then leaves the socket paused for `gatherMs`:
+     * what the walsender sends meanwhile waits in the socket, is read in one go and appended in one batch.
+     * The burst ends when the library's queue is empty after a commit and one more turn of the event loop
+     * (in which the socket is read if anything came) brought nothing: a paused socket has read one more
+     * chunk before it stopped, and ending the burst with that chunk would leave the rest of what came
+     * during the pause for the next burst (measured: the lag doubled). A backlog is read without pauses (the
+     * burst does not end) and appended in batches of `maxBatchEvents`. Over TLS the socket that Postgres'
+     * messages are read from is not this one, and the reader does not pause (a paused TLS socket would go
+     * on reading into its buffer, then hand it over one read at a time); its batches gather for
+     * `gatherMs` instead.
      */
-    /** Messages handled since the socket was last left paused: many mean a backlog. */
-    let burstMessages = 0;
     const readsThisSocket = () => socket !== undefined && socket.listenerCount("data") > 0;
     const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let burstEnd: NodeJS.Immediate | undefined;
+    let gathering: NodeJS.Timeout | undefined;
+    function endBurstSoon(): void {
+      clearImmediate(burstEnd);
+      burstEnd = setImmediate(() => {
+        burstEnd = setImmediate(endBurst);
+      });
+    }
+    function endBurst(): void {
+      burstEnd = undefined;
+      if (pending.length > 0) startFlush();
+      if (gatherMs <= 0 || !socket || replication.isStop()) return;
+      socket.pause();
+      gathering = setTimeout(() => {
+        gathering = undefined;
+        socket?.resume();
+      }, gatherMs);
+    }
 
     /** Appends what is pending, batch after batch; transactions received meanwhile join the next batch. */
     function startFlush(): Promise<void> {
@@ -350,7 +364,9 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     }
 
     replication.on("data", async (_lsn: string, message: Pgoutput.Message) => {
-      burstMessages++;
+      // More came: the burst goes on.
+      clearImmediate(burstEnd);
+      burstEnd = undefined;
       switch (message.tag) {
         case "relation":
           await learnTypes(message.columns.map((column) => column.typeOid));
@@ -405,13 +421,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
             // Over TLS the flush gathers by itself (see above).
             if (!readsThisSocket()) startFlush();
           }
-          // The last message of what the socket gave: append it all, and leave the socket paused a while.
-          if (readsThisSocket() && queuedMessages() === 0 && socket?.readableLength === 0) {
-            if (pending.length > 0) startFlush();
-            const backlog = burstMessages >= BACKLOG_MESSAGES;
-            burstMessages = 0;
-            if (gatherMs > 0 && !backlog) await delay(gatherMs);
-          }
+          if (readsThisSocket() && queuedMessages() === 0 && socket?.readableLength === 0) endBurstSoon();
           return;
         }
       }
@@ -448,6 +458,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     } catch (error) {
       failure ??= error as Error;
     } finally {
+      clearImmediate(burstEnd);
+      clearTimeout(gathering);
       await flushing?.catch(() => {});
       clearTimeout(durabilityTimer);
       await replication.destroy().catch(() => {});

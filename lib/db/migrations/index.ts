@@ -10,6 +10,7 @@ import { streamVersionLimit } from "./0009_streamVersionLimit.ts";
 import { versionsFromEvents } from "./0010_versionsFromEvents.ts";
 import { listenedTopics } from "./0011_listenedTopics.ts";
 import { appendsWriteEventsOnly } from "./0012_appendsWriteEventsOnly.ts";
+import { safeHeadLooksFurtherOnlyWhenHeld } from "./0014_safeHeadLooksFurtherOnlyWhenHeld.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -25,4 +26,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 10, name: "versions_from_events", sql: versionsFromEvents },
   { id: 11, name: "listened_topics", sql: listenedTopics },
   { id: 12, name: "appends_write_events_only", sql: appendsWriteEventsOnly },
+  { id: 14, name: "safe_head_looks_further_only_when_held", sql: safeHeadLooksFurtherOnlyWhenHeld },
 ];

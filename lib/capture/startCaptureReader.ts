@@ -163,7 +163,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       // No confirmation timer: the library's would confirm whatever was received (stored or not) after 10 s
       // without one from the reader, for instance while the store is slow or down. The walsender's requests
       // for a reply are answered by the heartbeat handler, with what is confirmed already.
-      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
     );
     service = replication;
 
@@ -248,11 +248,9 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
         (quiet ? checkDurability() : Promise.resolve()).catch(() => {}).finally(watchDurability);
       }, DURABILITY_CHECK_MS);
     }
-    // Keepalives bypass the library's queue of WAL messages (flow control), so one can arrive while
-    // messages before it wait to be handled; confirming its position then would skip them. The queue is
-    // private: when it cannot be seen, count it as busy (never confirm on a keepalive) rather than guess.
-    const queuedMessages = () =>
-      (replication as unknown as { _messageQueue?: unknown[] })._messageQueue?.length ?? 1;
+    // A keepalive can arrive while messages before it are held (see holdWhile); confirming its position then
+    // would skip them.
+    const queuedMessages = () => held.length + (busy ? 1 : 0);
 
     async function flushOnce(): Promise<void> {
       const batch = pending;
@@ -315,8 +313,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      * it and the store: the CPU it takes from the writer's cores. So the reader handles everything the
      * socket holds, starts appending it as one batch, and then leaves the socket paused for `gatherMs`:
      * what the walsender sends meanwhile waits in the socket, is read in one go and appended in one batch.
-     * The burst ends when the library's queue is empty after a commit and one more turn of the event loop
-     * (in which the socket is read if anything came) brought nothing: a paused socket has read one more
+     * The burst ends when, after a commit, two more turns of the event loop (in which the socket is read if
+     * anything came) brought nothing: a paused socket has read one more
      * chunk before it stopped, and ending the burst with that chunk would leave the rest of what came
      * during the pause for the next burst (measured: the lag doubled). A backlog is read without pauses (the
      * burst does not end) and appended in batches of `maxBatchEvents`. Over TLS the socket that Postgres'
@@ -326,22 +324,41 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      */
     const readsThisSocket = () => socket !== undefined && socket.listenerCount("data") > 0;
     const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    let burstEnd: NodeJS.Immediate | undefined;
+    /** The stream the library reads messages from: the socket, or the TLS stream over it. */
+    const messageStream = () =>
+      (replication as unknown as { _connection?: { stream?: net.Socket } })._connection?.stream ?? socket;
+    /** Why reading is paused: it resumes when no reason is left. */
+    const pausedFor = new Set<"gather" | "busy">();
+    function pause(reason: "gather" | "busy", stream = messageStream()): void {
+      pausedFor.add(reason);
+      stream?.pause();
+    }
+    function resume(reason: "gather" | "busy", stream = messageStream()): void {
+      pausedFor.delete(reason);
+      if (pausedFor.size === 0 && !replication.isStop()) stream?.resume();
+    }
+    /** Messages handled so far: a burst goes on while this grows. */
+    let handled = 0;
+    let burstCheck: NodeJS.Immediate | undefined;
     let gathering: NodeJS.Timeout | undefined;
     function endBurstSoon(): void {
-      clearImmediate(burstEnd);
-      burstEnd = setImmediate(() => {
-        burstEnd = setImmediate(endBurst);
+      if (burstCheck || busy) return;
+      const seen = handled;
+      burstCheck = setImmediate(() => {
+        burstCheck = setImmediate(() => {
+          burstCheck = undefined;
+          if (handled !== seen) endBurstSoon();
+          else if (!busy) endBurst();
+        });
       });
     }
     function endBurst(): void {
-      burstEnd = undefined;
       if (pending.length > 0) startFlush();
       if (gatherMs <= 0 || !socket || replication.isStop()) return;
-      socket.pause();
+      pause("gather", socket);
       gathering = setTimeout(() => {
         gathering = undefined;
-        socket?.resume();
+        resume("gather", socket);
       }, gatherMs);
     }
 
@@ -363,14 +380,23 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       return flushing;
     }
 
-    replication.on("data", async (_lsn: string, message: Pgoutput.Message) => {
-      // More came: the burst goes on.
-      clearImmediate(burstEnd);
-      burstEnd = undefined;
+    function fail(error: unknown): void {
+      log("debug", "capture session error", { error: (error as Error).message });
+      failure ??= error as Error;
+      void replication.stop().catch(() => {});
+    }
+
+    /**
+     * Handles one message, synchronously as a rule. One that must wait (a relation with types not seen yet,
+     * a change of a table the loaded captures do not know, a full batch) returns what it waits for.
+     */
+    function handleMessage(message: Pgoutput.Message): Promise<void> | undefined {
+      handled++;
       switch (message.tag) {
-        case "relation":
-          await learnTypes(message.columns.map((column) => column.typeOid));
-          return;
+        case "relation": {
+          const oids = message.columns.map((column) => column.typeOid);
+          return oids.every((oid) => types.has(oid)) ? undefined : learnTypes(oids);
+        }
         case "begin":
           current = {
             commit: { lsn: lsnText(message.commitLsn ?? "0/0"), xid: String(message.xid) },
@@ -382,15 +408,19 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
         case "insert":
         case "update":
         case "delete": {
-          if (!current) return;
-          const relation = message.relation;
-          let capture = captures.get(`${relation.schema}.${relation.name}`);
-          if (!capture) {
-            captures = await loadCaptures();
-            capture = captures.get(`${relation.schema}.${relation.name}`);
+          const transaction = current;
+          if (!transaction) return;
+          const table = `${message.relation.schema}.${message.relation.name}`;
+          const capture = captures.get(table);
+          if (capture) {
+            transaction.changes.push(rowChangeEvent(capture, message, transaction.commit, typeOf));
+            return;
           }
-          if (capture) current.changes.push(rowChangeEvent(capture, message, current.commit, typeOf));
-          return;
+          return loadCaptures().then((loaded) => {
+            captures = loaded;
+            const added = captures.get(table);
+            if (added) transaction.changes.push(rowChangeEvent(added, message, transaction.commit, typeOf));
+          });
         }
         case "truncate": {
           if (!current) return;
@@ -408,22 +438,58 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
           if (lsnValue(transaction.commit.lsn) <= applied || transaction.changes.length === 0) {
             // Already in the store (a restart between append and acknowledge), or nothing captured.
             if (!flushing && pending.length === 0 && notDurable.length === 0) {
-              await acknowledge(transaction.endLsn);
+              void acknowledge(transaction.endLsn);
             }
           } else {
             pending.push(transaction);
             pendingEvents += transaction.changes.length;
             // Back-pressure: the WAL stream waits while a full batch is being appended.
-            if (pendingEvents >= maxBatchEvents) {
-              await startFlush();
-              return;
-            }
+            if (pendingEvents >= maxBatchEvents) return startFlush();
             // Over TLS the flush gathers by itself (see above).
             if (!readsThisSocket()) startFlush();
           }
-          if (readsThisSocket() && queuedMessages() === 0 && socket?.readableLength === 0) endBurstSoon();
+          if (readsThisSocket()) endBurstSoon();
           return;
         }
+      }
+    }
+
+    /*
+     * The library hands over each message as it parses it (its own queue, which awaits every handler, is
+     * off). Messages after one that waits are held, in order, with reading paused, until it is done.
+     */
+    const held: Pgoutput.Message[] = [];
+    let busy: Promise<void> | undefined;
+    function holdWhile(wait: Promise<void>): void {
+      pause("busy");
+      busy = (async () => {
+        await wait;
+        while (held.length > 0) {
+          const next = handleMessage(held.shift()!);
+          if (next) await next;
+        }
+      })().then(
+        () => {
+          busy = undefined;
+          resume("busy");
+          if (readsThisSocket()) endBurstSoon();
+        },
+        (error) => {
+          busy = undefined;
+          fail(error);
+        },
+      );
+    }
+    replication.on("data", (_lsn: string, message: Pgoutput.Message) => {
+      if (busy) {
+        held.push(message);
+        return;
+      }
+      try {
+        const wait = handleMessage(message);
+        if (wait) holdWhile(wait);
+      } catch (error) {
+        fail(error);
       }
     });
     replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
@@ -444,11 +510,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     });
     // Any error (a message that cannot be decoded, a lost connection) ends the session before anything
     // after it is acknowledged; the next session starts again from the slot's confirmed position.
-    replication.on("error", (error: Error) => {
-      log("debug", "capture session error", { error: error.message });
-      failure ??= error;
-      void replication.stop().catch(() => {});
-    });
+    replication.on("error", fail);
 
     try {
       await replication.subscribe(
@@ -458,7 +520,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
     } catch (error) {
       failure ??= error as Error;
     } finally {
-      clearImmediate(burstEnd);
+      clearImmediate(burstCheck);
       clearTimeout(gathering);
       await flushing?.catch(() => {});
       clearTimeout(durabilityTimer);

@@ -38,7 +38,10 @@ export interface CaptureReaderOptions {
   /**
    * How long a reader that has caught up with the WAL leaves the replication socket unread before it
    * handles (and appends) what came meanwhile, so that a busy writer's transactions are taken in bursts;
-   * default 10 ms. (Over TLS: how long a batch waits for more transactions before its store commit.)
+   * default 20 ms. Each burst costs the reader, the walsender and the store a fixed amount of work (a
+   * statement, its commit, wake-ups); measured at 600 updates/s, 10 ms: 6 events a batch, lag p50 7 / p99
+   * 19 ms; 20 ms: 13 a batch, 13 / 27 ms, and a quarter less CPU per change over the three processes; 30 ms
+   * saved nothing more. (Over TLS: how long a batch waits for more transactions before its store commit.)
    */
   gatherMs?: number;
 }
@@ -79,7 +82,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
   const { sql, log } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const maxBatchEvents = options.maxBatchEvents ?? 2_000;
-  const gatherMs = options.gatherMs ?? 10;
+  const gatherMs = options.gatherMs ?? 20;
   let stopped = false;
   let service: LogicalReplicationService | undefined;
   let wake: (() => void) | undefined;

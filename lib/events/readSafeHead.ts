@@ -11,13 +11,22 @@ export async function probeHead(sql: Sql): Promise<number> {
   return row!.head;
 }
 
+/** Pauses between reads of a probe not yet safe: about 60 ms in all, as `readAll` waits. */
+const SETTLE_DELAYS_MS = [2, 4, 8, 16, 32];
+
 /**
  * The gap-safe head: the highest position at or below which every event is visible now or never will be.
- * Below the newest position while a transaction that began earlier is still open. Use it as the starting
- * point "from now on" (a subscription's `current`), so that an event committing late is not skipped.
+ * Use it as the starting point "from now on" (a subscription's `current`), so that an event committing late
+ * is not skipped. It waits up to ~60 ms for transactions that began before the call (appends in flight), so
+ * that it is the head as of the call; past that, it is the head below the oldest of them still open.
  */
 export async function readSafeHead(sql: Sql): Promise<number> {
-  await probeHead(sql);
-  const [row] = await sql<[{ head: number }]>`select eventbus.safe_head() as head`;
-  return row!.head;
+  const probed = await probeHead(sql);
+  const safeHead = async () => (await sql<[{ head: number }]>`select eventbus.safe_head() as head`)[0]!.head;
+  for (const delay of SETTLE_DELAYS_MS) {
+    const head = await safeHead();
+    if (head >= probed) return head;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  return safeHead();
 }

@@ -58,6 +58,13 @@ export interface ForwarderDeps {
 }
 
 const BACKPRESSURE_RECHECK_MS = 1_000;
+/**
+ * How long a proof of ownership (a page that found the lock held, a checkpoint write, which checks it every
+ * time) spares the next pages their own check. Only the loss of the listener's lock session loses the lock;
+ * until the next check, a page may then be sent that the new owner sends again (at least once, as after any
+ * crash), but no checkpoint moves.
+ */
+const OWNERSHIP_RECHECK_MS = 1_000;
 const DEFAULT_DEPTH_LAG_MS = 60_000;
 
 /** The conditional checkpoint write matched nothing: replayed, deleted or no longer owned. */
@@ -246,14 +253,21 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     }
   }
 
-  const readPage = (after?: number) =>
-    readForwardPage(deps.sql, {
+  /** When ownership was last proven (see {@link OWNERSHIP_RECHECK_MS}); 0 when a write found it lost. */
+  let ownedAt = 0;
+  const readPage = async (after?: number) => {
+    const checkOwnership = Date.now() - ownedAt >= OWNERSHIP_RECHECK_MS;
+    const page = await readForwardPage(deps.sql, {
       name: target.name,
       lockPid: deps.lockPid,
       limit: deps.pageSize,
       where,
+      checkOwnership,
       ...(after === undefined ? {} : { after }),
     });
+    if (checkOwnership && page?.owned) ownedAt = Date.now();
+    return page;
+  };
 
   /**
    * One catch-up pass. Pages are read ahead, and on standard queues the next page is sent while the last
@@ -328,7 +342,11 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
             lockPid: deps.lockPid,
           });
           // A replay moved the checkpoint or the lock is gone: start again from what is stored.
-          if (!stored) throw new CheckpointRefused();
+          if (!stored) {
+            ownedAt = 0;
+            throw new CheckpointRefused();
+          }
+          ownedAt = Date.now();
           scanned = cut ?? page.scannedThrough;
         })();
         done.catch(() => {}); // awaited below or in `finally`

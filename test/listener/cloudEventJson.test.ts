@@ -44,13 +44,17 @@ describe("the forwarded CloudEvent JSON", () => {
       },
     ]);
     await db.sql`insert into eventbus.checkpoints (name, lock_id, position) values ('shape-test', 99, 0)`;
-    await probeHead(db.sql);
-    const page = await readForwardPage(db.sql, {
-      name: "shape-test",
-      lockPid: 0,
-      limit: 100,
-      where: db.sql`true`,
-    });
+    // Other suites' transactions on the same server may hold a fresh probe back for a moment (see migration
+    // 0014): read again until the page reaches the appends, as the listener's settle loop does.
+    const readPage = async () => {
+      await probeHead(db.sql);
+      return readForwardPage(db.sql, { name: "shape-test", lockPid: 0, limit: 100, where: db.sql`true` });
+    };
+    let page = await readPage();
+    for (let attempt = 0; attempt < 50 && page!.events.length < 8; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      page = await readPage();
+    }
     const { events } = await readAll(db.sql, { limit: 100 });
     expect(page!.events).toHaveLength(8);
     for (const [i, event] of page!.events.entries()) {

@@ -72,7 +72,7 @@ export async function appendToStream(
   // Inside a caller's transaction only its commit can publish the events, so the wake-up rides along with
   // it; on its own, the append commits first and wakes listeners after (see trackAppend).
   const inTransaction = "savepoint" in sql;
-  const tracked = inTransaction ? undefined : trackAppend(sql as Sql);
+  const tracked = inTransaction ? undefined : trackAppend(sql as Sql, valid.length === 1);
   let committed: number | undefined;
   try {
     // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
@@ -174,7 +174,7 @@ async function appendChecked(
   valid: readonly ValidEvent[],
   checkIds: boolean,
   inTransaction: boolean,
-  carry: number | undefined,
+  carry: number | "own" | undefined,
 ): Promise<AppendOutcome> {
   // Inside a caller's transaction the NOTIFY rides along with its commit; on its own, when a wake-up is due.
   const notify = inTransaction || carry !== undefined;
@@ -234,7 +234,7 @@ async function appendFresh(
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
   callerIds: boolean,
-  carry: number | undefined,
+  carry: number | "own" | undefined,
 ): Promise<AppendOutcome> {
   const checked = () => appendChecked(sql, streamId, expectedVersion, valid, true, false, carry);
   for (let attempt = 1; ; attempt++) {
@@ -258,13 +258,14 @@ async function appendFreshOnce(
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
-  carry: number | undefined,
+  carry: number | "own" | undefined,
 ): Promise<AppendOutcome | undefined> {
   const count = valid.length;
   const holds = appendHolds(sql, count, expectedVersion);
-  // A due wake-up goes out with this append's commit (see trackAppend); an unused volatile output of a
-  // subquery is still evaluated.
-  const notify = carry === undefined ? sql`` : sql`, pg_notify(${EVENTS_CHANNEL}, ${String(carry)})`;
+  // A due wake-up goes out with this append's commit (see trackAppend): one for earlier commits from the
+  // version subquery (an unused volatile output of a subquery is still evaluated), or the append's own,
+  // naming its position, from RETURNING (single events only, so it is one NOTIFY).
+  const notify = typeof carry === "number" ? sql`, pg_notify(${EVENTS_CHANNEL}, ${String(carry)})` : sql``;
   const rows = await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
     select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
@@ -278,7 +279,8 @@ async function appendFreshOnce(
     -- the id is only stable) would be planned away.
     where stream.xid is not null and ${holds}
     ${count === 1 ? sql`` : sql`order by p.ord`}
-    returning position, version`;
+    returning position, version
+      ${carry === "own" ? sql`, pg_notify(${EVENTS_CHANNEL}, position::text) is null` : sql``}`;
   if (rows.length === 0) {
     // Refused on the version the statement read. A refusal is rare, so the statement returns nothing for
     // it: read the version again to name it. Another writer may have moved the stream since; if the

@@ -16,16 +16,23 @@ interface Waker {
   notify(): Promise<void>;
   /** Notes a commit up to `committed`. */
   note(committed: number): void;
-  /** An append starts; returns the NOTIFY its own transaction should send, when one is due. */
-  begin(): Carry | undefined;
+  /**
+   * An append starts; returns the NOTIFY its own transaction should send, when one is due. `canCarryOwn`:
+   * the append can name its own last position in that NOTIFY.
+   */
+  begin(canCarryOwn: boolean): Carry | undefined;
   /** An append is over: `committed` is its last position if it committed, `carried` what begin returned. */
   end(committed: number | undefined, carried: Carry | undefined): void;
 }
 
-/** A wake-up handed to an append: the position to name, and the timer that sends it if the append is late. */
+/**
+ * A wake-up handed to an append: for earlier commits (`position` to name, and the timer that sends it if
+ * the append is late), or for the append's own commit (`own`: it names its own last position).
+ */
 interface Carry {
   position: number;
-  watch: NodeJS.Timeout;
+  own: boolean;
+  watch: NodeJS.Timeout | undefined;
 }
 
 const wakers = new WeakMap<Sql, Waker>();
@@ -87,19 +94,29 @@ function createWaker(sql: Sql): Waker {
   return {
     notify,
     note,
-    begin() {
+    begin(canCarryOwn) {
       inFlight++;
+      if (performance.now() - lastSentAt < MAX_DEFER_MS || neverDefer.has(sql)) return undefined;
+      if (!pending) {
+        // Alone after a pause: its commit will need a wake-up at once, and its own transaction can send it
+        // (a NOTIFY delivered at its commit), which saves the statement and transaction of one sent after.
+        // Only when no other append of this process is in flight, so its notifying commits never queue
+        // for Postgres's notify lock behind each other.
+        if (inFlight > 1 || !canCarryOwn) return undefined;
+        sent();
+        carrier = { position: 0, own: true, watch: undefined };
+        return carrier;
+      }
       // A wake-up is due: this append's own transaction sends it (a NOTIFY at its commit, which comes after
       // every commit noted so far), which saves a statement and a transaction. One append per window pays
       // Postgres's notify lock at commit, not every append.
-      if (!pending || performance.now() - lastSentAt < MAX_DEFER_MS || neverDefer.has(sql)) return undefined;
       sent();
       // An append can wait long for its commit (behind another writer of its stream, an open outbox
       // transaction, say); the commits before it must not: past the timer, they get a NOTIFY of their own.
       const watch = setTimeout(() => {
         if (carrier?.watch === watch) void notify();
       }, 2 * MAX_DEFER_MS).unref();
-      carrier = { position, watch };
+      carrier = { position, own: false, watch };
       return carrier;
     },
     end(committed, carried) {
@@ -113,7 +130,9 @@ function createWaker(sql: Sql): Waker {
         pending = true;
         lastSentAt = Number.NEGATIVE_INFINITY;
       }
-      if (committed !== undefined) note(committed);
+      // A commit that sent its own wake-up needs no other.
+      if (committed !== undefined && carried?.own) position = Math.max(position, committed);
+      else if (committed !== undefined) note(committed);
       if (!pending) return;
       // Appends still in flight will wake the listeners after they end, which covers this commit too;
       // the timer bounds the wait when they keep coming (or one is stuck behind a lock).
@@ -168,17 +187,18 @@ export function neverDeferWakeUps(sql: Sql): void {
 /** An append that commits on its own, as {@link trackAppend} follows it. */
 export class TrackedAppend {
   /**
-   * When set, a wake-up is due and this append's own statement must NOTIFY {@link EVENTS_CHANNEL} with this
-   * position (the last one committed before it), so that no statement of its own is needed.
+   * When set, a wake-up is due and this append's own statement must send it: `"own"`, a NOTIFY on
+   * {@link EVENTS_CHANNEL} naming the append's own last position; a number, a NOTIFY naming that position
+   * (the last one committed before the append). Either way no statement of its own is needed.
    */
-  readonly carry: number | undefined;
+  readonly carry: number | "own" | undefined;
   readonly #waker: Waker;
   readonly #carried: Carry | undefined;
 
-  constructor(waker: Waker) {
+  constructor(waker: Waker, canCarryOwn: boolean) {
     this.#waker = waker;
-    this.#carried = waker.begin();
-    this.carry = this.#carried?.position;
+    this.#carried = waker.begin(canCarryOwn);
+    this.carry = this.#carried?.own ? "own" : this.#carried?.position;
   }
 
   /** Call when the append is over, with its last position if it committed. */
@@ -191,10 +211,11 @@ export class TrackedAppend {
  * Marks the start of an append that commits on its own (not in a caller's transaction). The listeners are
  * woken once no other append of the pool is in flight (one NOTIFY then covers all of them), or at most
  * {@link MAX_DEFER_MS} ms after the commit: an append after a pause wakes them right away, before its
- * response; a busy process, with many appends in flight or one writer appending back to back, wakes them
- * once per window, through the NOTIFY of the first append that starts after the window is over
- * (`carry`), instead of once per append (unless {@link neverDeferWakeUps}).
+ * response, through a NOTIFY in its own transaction when `canCarryOwn` (it can name its own position), else
+ * one sent after its commit; a busy process, with many appends in flight or one writer appending back to
+ * back, wakes them once per window, through the NOTIFY of the first append that starts after the window is
+ * over (`carry`), instead of once per append (unless {@link neverDeferWakeUps}).
  */
-export function trackAppend(sql: Sql): TrackedAppend {
-  return new TrackedAppend(waker(sql));
+export function trackAppend(sql: Sql, canCarryOwn = false): TrackedAppend {
+  return new TrackedAppend(waker(sql), canCarryOwn);
 }

@@ -213,12 +213,12 @@ const EVENT_IDENTITY_CONSTRAINT = "events_stream_id_source_key";
 /**
  * Events whose ids were all generated here cannot be in the stream yet, so an append that commits on its own
  * is one plain `INSERT ... SELECT`: read the stream's version (the last entry of its `(stream_id, version)`
- * index), insert the events after it, positions drawn in batch order (volatile expressions are evaluated
- * after the sort). Nothing but the event rows is written (migration 0012).
+ * index), insert the events after it, positions drawn in batch order (the ordinality column is the scan's
+ * order, so the `order by` costs no sort). Nothing but the event rows is written (migration 0012).
  *
  * Gap safety (migration 0003): the `stream` subquery takes the transaction id. It yields one row, which
  * Postgres forms (and filters on the id) before any row that draws a position, so the id is taken before
- * any position is drawn. The batch's order needs no sort: the ordinality column is the scan's order.
+ * any position is drawn.
  *
  * Two appends that read the same version meet in the unique index: the second waits for the first to end,
  * then fails with a unique violation and is simply run again (it commits on its own: nothing else was in
@@ -237,20 +237,25 @@ async function appendFresh(
   carry: number | "own" | undefined,
 ): Promise<AppendOutcome> {
   const checked = () => appendChecked(sql, streamId, expectedVersion, valid, true, false, carry);
-  for (let attempt = 1; ; attempt++) {
+  // Each retry follows another writer's committed append to this stream; a hundred in a row is no race.
+  for (let attempt = 1; attempt <= 100; attempt++) {
+    let outcome: AppendOutcome | undefined;
     try {
-      const outcome = await appendFreshOnce(sql, streamId, expectedVersion, valid, carry);
-      if (outcome && !(callerIds && !outcome.ok)) return outcome;
-      if (outcome) return await checked();
+      outcome = await appendFreshOnce(sql, streamId, expectedVersion, valid, carry);
     } catch (error) {
       const { code, constraint_name } = error as { code?: string; constraint_name?: string };
-      if (callerIds && code === "23505" && constraint_name === EVENT_IDENTITY_CONSTRAINT)
-        return await checked();
-      const race = code === "23505" && constraint_name === STREAM_RACE_CONSTRAINT;
-      // Each retry follows another writer's committed append to this stream; a hundred in a row is no race.
-      if (!race || attempt >= 100) throw error;
+      if (code !== "23505") throw error;
+      if (callerIds && constraint_name === EVENT_IDENTITY_CONSTRAINT) return await checked();
+      if (constraint_name !== STREAM_RACE_CONSTRAINT) throw error;
+      continue;
     }
+    if (outcome === undefined) continue;
+    // A refusal of caller-chosen ids may be an idempotent retry, which the function recognizes.
+    return outcome.ok || !callerIds ? outcome : await checked();
   }
+  throw new EventBusError("UNAVAILABLE", `Appends to stream '${streamId}' kept racing; try again.`, {
+    streamId,
+  });
 }
 
 async function appendFreshOnce(

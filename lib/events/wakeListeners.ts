@@ -12,10 +12,6 @@ export const EVENTS_CHANNEL = "eventbus_events";
 const MAX_DEFER_MS = 4;
 
 interface Waker {
-  /** Sends a NOTIFY covering every commit noted so far (coalesced). */
-  notify(): Promise<void>;
-  /** Notes a commit up to `committed`. */
-  note(committed: number): void;
   /**
    * An append starts; returns the NOTIFY its own transaction should send, when one is due. `canCarryOwn`:
    * the append can name its own last position in that NOTIFY.
@@ -92,8 +88,6 @@ function createWaker(sql: Sql): Waker {
     pending = true;
   };
   return {
-    notify,
-    note,
     begin(canCarryOwn) {
       inFlight++;
       if (performance.now() - lastSentAt < MAX_DEFER_MS || neverDefer.has(sql)) return undefined;
@@ -160,19 +154,6 @@ function waker(sql: Sql): Waker {
     wakers.set(sql, found);
   }
   return found;
-}
-
-/**
- * Wakes the listeners after an append committed. NOTIFY inside the appending transaction would take
- * Postgres's cluster-wide notify lock in every commit and defeat group commit; sent afterwards, in its own
- * transaction, it costs writers nothing they wait for. Callers of one pool share NOTIFYs: the promise
- * resolves once one sent after the call (so after the caller's commit) is done, and at most one is in
- * flight per pool, however many writers there are.
- */
-export function wakeListeners(sql: Sql, position: number): Promise<void> {
-  const wake = waker(sql);
-  wake.note(position);
-  return wake.notify();
 }
 
 /**

@@ -6,7 +6,7 @@ import { patternToSql } from "../patterns/patternToSql.ts";
 import type { EventPattern } from "../patterns/validatePattern.ts";
 import { toCloudEvent } from "./cloudEvent.ts";
 import { type EventRow, eventColumns, toRecordedEvent } from "./eventRow.ts";
-import { probeHead } from "./readSafeHead.ts";
+import { probeHead, SETTLE_DELAYS_MS } from "./readSafeHead.ts";
 import type { RecordedEvent } from "./types.ts";
 
 export interface ReadAllOptions {
@@ -47,9 +47,6 @@ export const MAX_FILTER_SCAN = 5000;
 const FILTER_BATCH = 500;
 
 const list = (value: string | readonly string[]) => (typeof value === "string" ? [value] : [...value]);
-
-/** Waits between reads while transactions that began before the probe finish (2, 4, 8, 16, 32 ms). */
-const SETTLE_DELAYS_MS = [2, 4, 8, 16, 32];
 
 /**
  * Reads all streams in global position order, up to the gap-safe head (see `readSafeHead`): an event that

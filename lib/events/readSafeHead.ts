@@ -11,8 +11,8 @@ export async function probeHead(sql: Sql): Promise<number> {
   return row!.head;
 }
 
-/** Pauses between reads of a probe not yet safe: about 60 ms in all, as `readAll` waits. */
-const SETTLE_DELAYS_MS = [2, 4, 8, 16, 32];
+/** Pauses between reads of a probe not yet safe: about 60 ms in all (also `readAll`'s). */
+export const SETTLE_DELAYS_MS = [2, 4, 8, 16, 32];
 
 /**
  * The gap-safe head: the highest position at or below which every event is visible now or never will be.

@@ -1,3 +1,5 @@
+import type { PendingQuery, Row, Sql } from "postgres";
+
 /**
  * Ownership of a subscription is a session advisory lock `(OWNER_LOCK_NAMESPACE, lock id)` held by one
  * listener on a dedicated connection whose `application_name` names that listener. The lock dies with the
@@ -7,3 +9,12 @@ export const OWNER_LOCK_NAMESPACE = 4243;
 
 /** `application_name` of a listener's lock connection, so `pg_stat_activity` can say who owns what. */
 export const ownerApplicationName = (listenerId: string) => `eventbus-listener:${listenerId}`.slice(0, 63);
+
+/**
+ * The SQL condition that session `lockPid` holds the ownership lock of the checkpoint row aliased `c`
+ * (reads `pg_locks`: a few hundred microseconds of server CPU).
+ */
+export const holdsOwnerLock = (sql: Sql, lockPid: number): PendingQuery<Row[]> =>
+  sql`exists (select 1 from pg_locks l
+    where l.locktype = 'advisory' and l.granted and l.pid = ${lockPid} and l.objsubid = 2
+      and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id)`;

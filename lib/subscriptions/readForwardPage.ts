@@ -1,5 +1,5 @@
 import type { PendingQuery, Row, Sql } from "postgres";
-import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+import { holdsOwnerLock } from "./ownership.ts";
 
 /**
  * An event as the forwarder needs it: `data` and `metadata` stay JSON text as Postgres renders them, so
@@ -114,13 +114,7 @@ export async function readForwardPage(
   const window = options.window ?? FORWARD_SCAN_WINDOW;
   const rows = await sql<PageRow[]>`
     select c.position as checkpoint, c.generation, h.head,
-      ${
-        options.checkOwnership === false
-          ? sql`true`
-          : sql`exists (select 1 from pg_locks l
-        where l.locktype = 'advisory' and l.granted and l.pid = ${options.lockPid} and l.objsubid = 2
-          and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id)`
-      } as owned,
+      ${options.checkOwnership === false ? sql`true` : holdsOwnerLock(sql, options.lockPid)} as owned,
       e.position, e.stream_id, e.version, e.id, e.type, e.created_at, e.data_json, e.metadata_json
     from eventbus.checkpoints c
     cross join (select eventbus.safe_head() as head) h

@@ -1,5 +1,5 @@
 import type { Sql } from "postgres";
-import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+import { holdsOwnerLock } from "./ownership.ts";
 
 /**
  * Advances a checkpoint, fenced twice: the generation must be the one the page was read at (no replay in
@@ -19,8 +19,6 @@ export async function storeCheckpoint(
     update eventbus.checkpoints c set position = ${options.position}, updated_at = now()
     where c.name = ${options.name} and c.generation = ${options.generation}
       and (select set_config('synchronous_commit', 'off', true)) is not null
-      and exists (select 1 from pg_locks l
-        where l.locktype = 'advisory' and l.granted and l.pid = ${options.lockPid} and l.objsubid = 2
-          and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id)`;
+      and ${holdsOwnerLock(sql, options.lockPid)}`;
   return result.count === 1;
 }

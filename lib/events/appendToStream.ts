@@ -1,4 +1,4 @@
-import type { PendingQuery, Row, Sql, TransactionSql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import { EventBusError, validationFailed, WrongExpectedVersionError } from "../errors.ts";
 import { assertStreamId } from "./streamId.ts";
 import type { ExpectedVersion, ProposedEvent } from "./types.ts";
@@ -185,25 +185,14 @@ async function appendChecked(
 }
 
 /**
- * The condition under which the plain statement appends, on the stream's version that statement read: the
- * expected version holds and the batch does not take the stream past {@link MAX_STREAM_VERSION}.
+ * The expected version as the plain statements take it: `exact`, the version the stream must be at (0 for
+ * `no_stream`), or `null` for none; `exists`, whether it must have events.
  */
-function appendHolds(sql: Sql, count: number, expected: ExpectedVersion): PendingQuery<Row[]> {
-  if (expected === "no_stream" || expected === 0) return sql`stream.current = 0`;
-  const fits = sql`stream.current + ${count} <= ${MAX_STREAM_VERSION}`;
-  if (expected === "any") return fits;
-  if (expected === "stream_exists") return sql`stream.current > 0 and ${fits}`;
-  return sql`stream.current = ${expected} and ${fits}`;
+function expectation(expected: ExpectedVersion): { exact: number | null; exists: boolean } {
+  if (expected === "no_stream") return { exact: 0, exists: false };
+  if (expected === "stream_exists") return { exact: null, exists: true };
+  return { exact: expected === "any" ? null : expected, exists: false };
 }
-
-/**
- * The batch as rows `(ev, ord)`. A single event, the most common append, skips the set-returning function
- * (whose result Postgres materialises) and the array around it.
- */
-const eventRows = (sql: Sql | TransactionSql, valid: readonly ValidEvent[]): PendingQuery<Row[]> =>
-  valid.length === 1
-    ? sql`(select ${valid[0]!.json}::text::jsonb, 1::int8)`
-    : sql`jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality`;
 
 /** Unique violations that mean another writer appended to the stream since it was read. */
 const STREAM_RACE_CONSTRAINT = "events_stream_version_key";
@@ -266,26 +255,48 @@ async function appendFreshOnce(
   carry: number | "own" | undefined,
 ): Promise<AppendOutcome | undefined> {
   const count = valid.length;
-  const holds = appendHolds(sql, count, expectedVersion);
+  const { exact, exists } = expectation(expectedVersion);
   // A due wake-up goes out with this append's commit (see trackAppend): one for earlier commits from the
   // version subquery (an unused volatile output of a subquery is still evaluated), or the append's own,
   // naming its position, from RETURNING (single events only, so it is one NOTIFY).
-  const notify = typeof carry === "number" ? sql`, pg_notify(${EVENTS_CHANNEL}, ${String(carry)})` : sql``;
-  const rows = await sql<{ position: number; version: number }[]>`
+  const wakeFor = typeof carry === "number" ? String(carry) : null;
+  // Two whole statements, every variation a parameter: each fragment nested in a postgres.js query is one
+  // more query object to build and render on every call, which cost appends more client CPU than Postgres
+  // spends on the conditions. The stream's version and whether the append holds on it are read once.
+  const rows =
+    count === 1
+      ? await sql<{ position: number; version: number }[]>`
+    insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
+    select nextval('eventbus.event_position'), ${streamId}, stream.current + 1,
+      p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb),
+      split_part(${streamId}::text, '-', 1), coalesce(p.ev->'metadata'->>'source', '')
+    from (
+      select pg_current_xact_id() as xid, coalesce(max(version), 0) as current,
+        case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
+      from eventbus.events where stream_id = ${streamId}
+    ) stream, (select ${valid[0]!.json}::text::jsonb) as p(ev)
+    -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
+    -- the id is only stable) would be planned away.
+    where stream.xid is not null and stream.current < ${MAX_STREAM_VERSION}
+      and (${exact}::int8 is null or stream.current = ${exact}::int8)
+      and (not ${exists}::bool or stream.current > 0)
+    returning position, version,
+      (case when ${carry === "own"}::bool then pg_notify(${EVENTS_CHANNEL}, position::text) end) is null`
+      : await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
     select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
       p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb),
       split_part(${streamId}::text, '-', 1), coalesce(p.ev->'metadata'->>'source', '')
     from (
-      select pg_current_xact_id() as xid, coalesce(max(version), 0) as current ${notify}
+      select pg_current_xact_id() as xid, coalesce(max(version), 0) as current,
+        case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
       from eventbus.events where stream_id = ${streamId}
-    ) stream, ${eventRows(sql, valid)} as p(ev, ord)
-    -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
-    -- the id is only stable) would be planned away.
-    where stream.xid is not null and ${holds}
-    ${count === 1 ? sql`` : sql`order by p.ord`}
-    returning position, version
-      ${carry === "own" ? sql`, pg_notify(${EVENTS_CHANNEL}, position::text) is null` : sql``}`;
+    ) stream, jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality as p(ev, ord)
+    where stream.xid is not null and stream.current + ${count}::int8 <= ${MAX_STREAM_VERSION}
+      and (${exact}::int8 is null or stream.current = ${exact}::int8)
+      and (not ${exists}::bool or stream.current > 0)
+    order by p.ord
+    returning position, version`;
   if (rows.length === 0) {
     // Refused on the version the statement read. A refusal is rare, so the statement returns nothing for
     // it: read the version again to name it. Another writer may have moved the stream since; if the

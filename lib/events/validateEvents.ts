@@ -90,7 +90,11 @@ export interface ValidEvent {
   data: unknown;
   /** The attributes to store (see migration 0004), or `null` for none. */
   attributes: Record<string, AttributeValue> | null;
-  /** `{id, type, data, metadata: attributes}` as JSON text: what the append sends to the database. */
+  /** `data` as JSON text, `undefined` when the event has none. */
+  dataJson: string | undefined;
+  /** The attributes as JSON text, `null` for none. */
+  attributesJson: string | null;
+  /** `{id, type, data, metadata: attributes}` as JSON text: how a batch goes to the database. */
   json: string;
 }
 
@@ -151,28 +155,22 @@ function attributesToStore(index: number, event: ProposedEvent): Record<string, 
 const MAYBE_UNSTORABLE = /\\u0000|\\ud[89a-f]/;
 
 /**
- * The event as JSON text, after making sure Postgres can store it. The text is checked first, because the
- * exact walk over the value costs more than serialising it; only text that looks suspicious, or a value
- * JSON.stringify cannot handle (nested too deep for the call stack), goes through the walk, which names
- * the offending pointer and rule.
+ * The event's data as JSON text, after making sure Postgres can store it. The text is checked first, because
+ * the exact walk over the value costs more than serialising it; only text that looks suspicious, or a value
+ * JSON.stringify cannot handle (nested too deep for the call stack), goes through the walk, which names the
+ * offending pointer and rule. Attribute values are scalars, checked one by one.
  */
-function storableJson(index: number, valid: Omit<ValidEvent, "json">): string {
-  const { attributes, ...rest } = valid;
-  const event = { ...rest, metadata: attributes };
+function storableDataJson(index: number, data: unknown): string | undefined {
+  if (data === undefined) return undefined;
   let json: string | undefined;
   try {
-    json = JSON.stringify(event);
+    json = JSON.stringify(data);
   } catch {
     json = undefined;
   }
-  // The envelope object adds one level above data. Attribute values are scalars checked one by one.
-  if (
-    json === undefined ||
-    MAYBE_UNSTORABLE.test(json) ||
-    jsonTextDepthExceeds(json, MAX_EVENT_JSON_DEPTH + 1)
-  ) {
+  if (json === undefined || MAYBE_UNSTORABLE.test(json) || jsonTextDepthExceeds(json, MAX_EVENT_JSON_DEPTH)) {
     const what = "Invalid event";
-    assertStorableJson(event.data, { pointer: `/${index}/data`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
+    assertStorableJson(data, { pointer: `/${index}/data`, maxDepth: MAX_EVENT_JSON_DEPTH, what });
     if (json === undefined) throw invalid(`/${index}/data`, "cannot be written as JSON");
   }
   return json;
@@ -215,7 +213,11 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
     seen.add(identity);
     // Absent stays absent (not null): CloudEvents tells an event without data from one whose data is null.
     const data = event.data;
-    const json = storableJson(index, { id, type: event.type, data, attributes });
+    const dataJson = storableDataJson(index, data);
+    const attributesJson = attributes === null ? null : JSON.stringify(attributes);
+    const json =
+      `{"id":${JSON.stringify(id)},"type":${JSON.stringify(event.type)}` +
+      `${dataJson === undefined ? "" : `,"data":${dataJson}`},"metadata":${attributesJson}}`;
     const bytes = Buffer.byteLength(json) + 2 * streamId.length + ENVELOPE_BYTES;
     if (bytes > limits.maxEventBytes) {
       throw new EventBusError(
@@ -224,6 +226,6 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
         { maxEventBytes: limits.maxEventBytes, eventBytes: bytes, index },
       );
     }
-    return { id, type: event.type, data, attributes, json };
+    return { id, type: event.type, data, attributes, dataJson, attributesJson, json };
   });
 }

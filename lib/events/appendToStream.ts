@@ -270,9 +270,8 @@ async function appendFreshOnce(
   // A single event, the most common append, goes as separate values: Postgres then parses only its data
   // and attributes as JSON, not an envelope to take apart again.
   const single = count === 1 ? valid[0] : undefined;
-  const rows =
-    single
-      ? await sql<{ position: number; version: number }[]>`
+  const rows = single
+    ? await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
     select nextval('eventbus.event_position'), ${streamId}, stream.current + 1, ${single.id}, ${single.type},
       ${single.dataJson ?? null}::text::jsonb, ${single.attributesJson}::text::jsonb,
@@ -289,7 +288,7 @@ async function appendFreshOnce(
       and (not ${exists}::bool or stream.current > 0)
     returning position, version,
       (case when ${carry === "own"}::bool then pg_notify(${EVENTS_CHANNEL}, position::text) end) is null`
-      : await sql<{ position: number; version: number }[]>`
+    : await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
     select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
       p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb),

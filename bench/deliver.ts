@@ -222,6 +222,9 @@ const CPU_GROUPS = { self: "bench+listener", node: "SQS stand-in", postgres: "po
       `p50 ${p50.toFixed(1)} ms (target <= 15: ${p50 <= 15 ? "met" : "MISSED"})   ` +
       `p99 ${p99.toFixed(1)} ms (target <= 50: ${p99 <= 50 ? "met" : "MISSED"})   max ${sorted.at(-1)!.toFixed(1)} ms\n`,
   );
+  // Gone with its queue: a subscription left behind would have every later listener forward the backlog and
+  // the replay into a queue that no longer exists, beside the subscriptions measured.
+  await sql`delete from eventbus.subscriptions where name = 'latency'`;
   await sqs.send(new DeleteQueueCommand({ QueueUrl: subscription.queueUrl }));
 }
 

@@ -209,9 +209,10 @@ const EVENT_IDENTITY_CONSTRAINT = "events_stream_id_source_key";
  * index), insert the events after it, positions drawn in batch order (the ordinality column is the scan's
  * order, so the `order by` costs no sort). Nothing but the event rows is written (migration 0012).
  *
- * Gap safety (migration 0003): the `stream` subquery takes the transaction id. It yields one row, which
- * Postgres forms (and filters on the id) before any row that draws a position, so the id is taken before
- * any position is drawn.
+ * Gap safety (migration 0003): the transaction id is taken before any position is drawn. A batch's `stream`
+ * subquery takes it: it yields one row, which Postgres forms (and filters on the id) before any row that
+ * draws a position. A single event's HAVING takes it: a condition without columns, which Postgres checks
+ * once, before it forms the row.
  *
  * Two appends that read the same version meet in the unique index: the second waits for the first to end,
  * then fails with a unique violation and is simply run again (it commits on its own: nothing else was in
@@ -260,34 +261,31 @@ async function appendFreshOnce(
 ): Promise<AppendOutcome | undefined> {
   const count = valid.length;
   const { exact, exists } = expectation(expectedVersion);
-  // A due wake-up goes out with this append's commit (see trackAppend): one for earlier commits from the
-  // version subquery (an unused volatile output of a subquery is still evaluated), or the append's own,
-  // naming its position, from RETURNING (single events only, so it is one NOTIFY).
+  // A due wake-up goes out with this append's commit (see trackAppend): for a batch, one for earlier commits
+  // from the version subquery (an unused volatile output of a subquery is still evaluated); for a single
+  // event, from RETURNING (one row, so one NOTIFY), naming the earlier commits' position or its own.
   const wakeFor = typeof carry === "number" ? String(carry) : null;
   // Two whole statements, every variation a parameter: each fragment nested in a postgres.js query is one
   // more query object to build and render on every call, which cost appends more client CPU than Postgres
-  // spends on the conditions. The stream's version and whether the append holds on it are read once.
-  // A single event, the most common append, goes as separate values: Postgres then parses only its data
-  // and attributes as JSON, not an envelope to take apart again.
+  // spends on the conditions.
   const single = count === 1 ? valid[0] : undefined;
+  // A single event, the most common append, is one aggregate row over the stream's version index: Postgres
+  // turns max(version) into one backward index probe, and HAVING checks the transaction id and the
+  // expectation before the row, and its position, are formed. Its values go separately, so that Postgres
+  // parses only its data and attributes as JSON, not an envelope to take apart again.
   const rows = single
     ? await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
-    select nextval('eventbus.event_position'), ${streamId}, stream.current + 1, ${single.id}, ${single.type},
-      ${single.dataJson ?? null}::text::jsonb, ${single.attributesJson}::text::jsonb,
+    select nextval('eventbus.event_position'), ${streamId}, coalesce(max(version), 0) + 1, ${single.id},
+      ${single.type}, ${single.dataJson ?? null}::text::jsonb, ${single.attributesJson}::text::jsonb,
       split_part(${streamId}::text, '-', 1), ${sourceOf(single)}
-    from (
-      select pg_current_xact_id() as xid, coalesce(max(version), 0) as current,
-        case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
-      from eventbus.events where stream_id = ${streamId}
-    ) stream
-    -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
-    -- the id is only stable) would be planned away.
-    where stream.xid is not null and stream.current < ${MAX_STREAM_VERSION}
-      and (${exact}::int8 is null or stream.current = ${exact}::int8)
-      and (not ${exists}::bool or stream.current > 0)
-    returning position, version,
-      (case when ${carry === "own"}::bool then pg_notify(${EVENTS_CHANNEL}, position::text) end) is null`
+    from eventbus.events where stream_id = ${streamId}
+    having pg_current_xact_id() is not null and coalesce(max(version), 0) < ${MAX_STREAM_VERSION}
+      and (${exact}::int8 is null or coalesce(max(version), 0) = ${exact}::int8)
+      and (not ${exists}::bool or max(version) > 0)
+    returning position, version, (case
+      when ${carry === "own"}::bool then pg_notify(${EVENTS_CHANNEL}, position::text)
+      when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end) is null`
     : await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
     select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,

@@ -185,13 +185,16 @@ async function appendChecked(
 }
 
 /**
- * The expected version as the plain statements take it: `exact`, the version the stream must be at (0 for
- * `no_stream`), or `null` for none; `exists`, whether it must have events.
+ * The versions a stream may be at for `count` more events to be appended under `expected`, as the plain
+ * statements check them (`lowest` greater than `highest`: none): the expected version, and room below
+ * {@link MAX_STREAM_VERSION}.
  */
-function expectation(expected: ExpectedVersion): { exact: number | null; exists: boolean } {
-  if (expected === "no_stream") return { exact: 0, exists: false };
-  if (expected === "stream_exists") return { exact: null, exists: true };
-  return { exact: expected === "any" ? null : expected, exists: false };
+function allowedVersions(expected: ExpectedVersion, count: number): { lowest: number; highest: number } {
+  const highest = MAX_STREAM_VERSION - count;
+  if (expected === "any") return { lowest: 0, highest };
+  if (expected === "stream_exists") return { lowest: 1, highest };
+  const exact = expected === "no_stream" ? 0 : expected;
+  return { lowest: exact, highest: Math.min(exact, highest) };
 }
 
 /** The event's `source` column: its producer's `source` attribute, empty for the bus's own. */
@@ -260,7 +263,7 @@ async function appendFreshOnce(
   carry: number | "own" | undefined,
 ): Promise<AppendOutcome | undefined> {
   const count = valid.length;
-  const { exact, exists } = expectation(expectedVersion);
+  const { lowest, highest } = allowedVersions(expectedVersion, count);
   // A due wake-up goes out with this append's commit (see trackAppend): for a batch, one for earlier commits
   // from the version subquery (an unused volatile output of a subquery is still evaluated); for a single
   // event, from RETURNING (one row, so one NOTIFY), naming the earlier commits' position or its own.
@@ -280,12 +283,9 @@ async function appendFreshOnce(
       ${single.type}, ${single.dataJson ?? null}::text::jsonb, ${single.attributesJson}::text::jsonb,
       split_part(${streamId}::text, '-', 1), ${sourceOf(single)}
     from eventbus.events where stream_id = ${streamId}
-    having pg_current_xact_id() is not null and coalesce(max(version), 0) < ${MAX_STREAM_VERSION}
-      and (${exact}::int8 is null or coalesce(max(version), 0) = ${exact}::int8)
-      and (not ${exists}::bool or max(version) > 0)
-    returning position, version, (case
-      when ${carry === "own"}::bool then pg_notify(${EVENTS_CHANNEL}, position::text)
-      when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end) is null`
+    having pg_current_xact_id() is not null and coalesce(max(version), 0) between ${lowest} and ${highest}
+    returning position, version, (case when ${carry !== undefined}::bool
+      then pg_notify(${EVENTS_CHANNEL}, coalesce(${wakeFor}::text, position::text)) end) is null`
     : await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
     select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
@@ -296,9 +296,7 @@ async function appendFreshOnce(
         case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
       from eventbus.events where stream_id = ${streamId}
     ) stream, jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality as p(ev, ord)
-    where stream.xid is not null and stream.current + ${count}::int8 <= ${MAX_STREAM_VERSION}
-      and (${exact}::int8 is null or stream.current = ${exact}::int8)
-      and (not ${exists}::bool or stream.current > 0)
+    where stream.xid is not null and stream.current between ${lowest} and ${highest}
     order by p.ord
     returning position, version`;
   if (rows.length === 0) {

@@ -61,7 +61,8 @@ const TYPE_CHARACTER_REFUSED = /[\p{Cc}\p{Cs}\uFFFE\uFFFF]/u;
 /** Why `type` is not a valid event type, phrased to follow its name, or `undefined` when it is. */
 export function eventTypeRule(type: string): string | undefined {
   if (type.length === 0) return "must not be empty";
-  if ([...type].length > MAX_EVENT_TYPE_LENGTH) {
+  // Code points, not UTF-16 units; there are never more of them, so only long text is counted.
+  if (type.length > MAX_EVENT_TYPE_LENGTH && [...type].length > MAX_EVENT_TYPE_LENGTH) {
     return `must be at most ${MAX_EVENT_TYPE_LENGTH} characters`;
   }
   const unstorable = unstorableTextRule(type);
@@ -109,6 +110,8 @@ const JSON_MEDIA_TYPE = /^application\/([\w.+-]+\+)?json\s*(;.*)?$/i;
  * only), every name and value checked against the CloudEvents rules.
  */
 function attributesToStore(index: number, event: ProposedEvent): Record<string, AttributeValue> | null {
+  const metadata = event.metadata ?? null;
+  if (event.attributes === undefined && metadata === null) return null;
   const stored: Record<string, AttributeValue> = {};
   for (const [name, value] of Object.entries(event.attributes ?? {})) {
     if (value === null || value === undefined) continue;
@@ -128,7 +131,6 @@ function attributesToStore(index: number, event: ProposedEvent): Record<string, 
     }
     stored[name] = value as AttributeValue;
   }
-  const metadata = event.metadata ?? null;
   if (metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
     throw invalid(`/${index}/metadata`, "must be an object");
   }

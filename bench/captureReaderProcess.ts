@@ -2,9 +2,15 @@
  * The capture reader in its own process (as in the listener), for `bench:capture`: the writer being
  * measured must not share an event loop with it. Reads `DATABASE_URL`. Driven through stdin so that one
  * process (loaded once) serves every round: `start` starts the reader and answers `started`, `stop` stops it
- * (its walsender goes away) and answers `stopped`. Exits on SIGTERM or when stdin closes.
+ * (its walsender goes away) and answers `stopped`. `start full@N` starts it with a gather time of N ms,
+ * `start discard` starts a reader that receives the WAL
+ * stream and throws it away (reading in bursts and confirming as the real one does): the walsender's cost
+ * alone. Exits on SIGTERM or when stdin closes.
  */
+import net from "node:net";
 import { createInterface } from "node:readline";
+import { LogicalReplicationService, PgoutputPlugin } from "pg-logical-replication";
+import { PUBLICATION, slotNameSql } from "../lib/capture/captureNames.ts";
 import { type CaptureReader, startCaptureReader } from "../lib/capture/startCaptureReader.ts";
 import { createSql } from "../lib/db/client.ts";
 
@@ -15,6 +21,81 @@ let reader: CaptureReader | undefined;
 /** `bench:capture --gather-ms N` (default: the reader's). */
 const gatherMs = process.env.BENCH_GATHER_MS ? Number(process.env.BENCH_GATHER_MS) : undefined;
 
+/**
+ * Receives the slot's stream and drops it: no parsing past the message header, no store. Reads in bursts
+ * (the socket left unread for `gatherMs` after each) and confirms what it received at most every 200 ms,
+ * as the capture reader does, so that the walsender works as it does for the real reader.
+ */
+async function startDiscardReader(): Promise<CaptureReader> {
+  const [{ slot }] = await sql<[{ slot: string }]>`select ${sql.unsafe(slotNameSql)} as slot`;
+  let socket: net.Socket | undefined;
+  const service = new LogicalReplicationService(
+    {
+      connectionString: url,
+      application_name: "eventbus-capture",
+      stream: () => {
+        socket = new net.Socket({ readableHighWaterMark: 1 } as net.SocketConstructorOpts);
+        return socket;
+      },
+    },
+    { acknowledge: { auto: false, timeoutSeconds: 0 } },
+  );
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [PUBLICATION] });
+  // Only the header (the LSN) is read: the payload is never parsed.
+  (plugin as unknown as { parse: () => null }).parse = () => null;
+  let received = "0/0";
+  let acknowledgedAt = 0;
+  let acknowledging: NodeJS.Timeout | undefined;
+  /** Confirms what was received, at most every 200 ms. */
+  const receive = (lsn: string) => {
+    received = lsn;
+    acknowledging ??= setTimeout(
+      () => {
+        acknowledging = undefined;
+        acknowledgedAt = Date.now();
+        void service.acknowledge(received);
+      },
+      Math.max(0, 200 - (Date.now() - acknowledgedAt)),
+    );
+  };
+  let burst: NodeJS.Immediate | undefined;
+  let gathering: NodeJS.Timeout | undefined;
+  let handled = 0;
+  const endBurstSoon = () => {
+    if (burst) return;
+    const at = handled;
+    burst = setImmediate(() => {
+      burst = setImmediate(() => {
+        burst = undefined;
+        if (handled !== at) return endBurstSoon();
+        socket?.pause();
+        gathering = setTimeout(() => {
+          gathering = undefined;
+          if (!service.isStop()) socket?.resume();
+        }, gatherMs ?? 20);
+      });
+    });
+  };
+  service.on("data", (lsn: string) => {
+    handled++;
+    receive(lsn);
+    endBurstSoon();
+  });
+  service.on("heartbeat", (lsn: string) => receive(lsn));
+  service.on("error", () => {});
+  const running = service.subscribe(plugin, slot).catch(() => {});
+  return {
+    async stop() {
+      clearImmediate(burst);
+      clearTimeout(gathering);
+      clearTimeout(acknowledging);
+      await service.acknowledge(received).catch(() => false);
+      await service.destroy().catch(() => {});
+      await running;
+    },
+  };
+}
+
 async function exit(): Promise<never> {
   await reader?.stop();
   await sql.end({ timeout: 5 });
@@ -23,8 +104,19 @@ async function exit(): Promise<never> {
 
 createInterface({ input: process.stdin })
   .on("line", async (line) => {
-    if (line === "start") {
-      reader ??= startCaptureReader({ sql, databaseUrl: url, log: () => {}, pollIntervalMs: 100, gatherMs });
+    if (line.startsWith("start")) {
+      // `start`, `start full@<gather ms>`, `start discard`
+      const [, mode = "full", gather] = /^start(?: (full|discard)(?:@(\d+))?)?$/.exec(line) ?? [];
+      reader ??=
+        mode === "discard"
+          ? await startDiscardReader()
+          : startCaptureReader({
+              sql,
+              databaseUrl: url,
+              log: () => {},
+              pollIntervalMs: 100,
+              gatherMs: gather === undefined ? gatherMs : Number(gather),
+            });
       process.stdout.write("started\n");
     } else if (line === "stop") {
       await reader?.stop();

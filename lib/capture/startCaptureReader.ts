@@ -38,10 +38,12 @@ export interface CaptureReaderOptions {
   /**
    * How long a reader that has caught up with the WAL leaves the replication socket unread before it
    * handles (and appends) what came meanwhile, so that a busy writer's transactions are taken in bursts;
-   * default 20 ms. Each burst costs the reader, the walsender and the store a fixed amount of work (a
-   * statement, its commit, wake-ups); measured at 600 updates/s, 10 ms: 6 events a batch, lag p50 7 / p99
-   * 19 ms; 20 ms: 13 a batch, 13 / 27 ms, and a quarter less CPU per change over the three processes; 30 ms
-   * saved nothing more. (Over TLS: how long a batch waits for more transactions before its store commit.)
+   * default 40 ms. Each burst costs the reader and the store a fixed amount of work (a statement, its
+   * commit, wake-ups), which at a busy writer's pace is most of what they spend: measured beside a writer
+   * at ~1,000 updates/s (bench:capture, same run), 20 ms: 22 events a batch, lag p50 12 / p99 33 ms,
+   * reader 112 and store 81 µs of CPU per change; 40 ms: 41 a batch, 23 / 53 ms, 74 and 75 µs; 50 ms
+   * saved nothing more and took p99 to 56-61 ms. (Over TLS: how long a batch waits for more transactions
+   * before its store commit.)
    */
   gatherMs?: number;
 }
@@ -82,7 +84,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
   const { sql, log } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const maxBatchEvents = options.maxBatchEvents ?? 2_000;
-  const gatherMs = options.gatherMs ?? 20;
+  const gatherMs = options.gatherMs ?? 40;
   let stopped = false;
   let service: LogicalReplicationService | undefined;
   let wake: (() => void) | undefined;
@@ -242,13 +244,17 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
      * appended for a while (a batch's own statement reads the positions).
      */
     let durabilityTimer: NodeJS.Timeout | undefined;
-    let lastFlushAt = 0;
     function watchDurability(): void {
-      if (durabilityTimer || (notDurable.length === 0 && !confirmable)) return;
+      if (notDurable.length === 0 && !confirmable) return;
+      // Each batch pushes the check back (a busy capture learns from its own statements), so that a busy
+      // reader is not woken for it: the check runs once no batch has been appended for a while.
+      if (durabilityTimer) {
+        durabilityTimer.refresh();
+        return;
+      }
       durabilityTimer = setTimeout(() => {
         durabilityTimer = undefined;
-        const quiet = !flushing && Date.now() - lastFlushAt >= DURABILITY_CHECK_MS;
-        (quiet ? checkDurability() : Promise.resolve()).catch(() => {}).finally(watchDurability);
+        (flushing ? Promise.resolve() : checkDurability()).catch(() => {}).finally(watchDurability);
       }, DURABILITY_CHECK_MS);
     }
     // A keepalive can arrive while messages before it are held (see holdWhile); confirming its position then
@@ -304,7 +310,6 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       for (const refusal of refusals) log("warn", "capture stored a row as refused", { refusal });
       // The positions were read before this batch's commit: they settle the batches before it only.
       notDurable.push({ endLsn: last.endLsn, seq: committedBatches++ });
-      lastFlushAt = Date.now();
       await acknowledgeDurable(wal!.inserted, wal!.flushed, before);
       watchDurability();
     }
@@ -495,7 +500,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
         fail(error);
       }
     });
-    replication.on("heartbeat", async (lsn: string, _time: number, shouldRespond: boolean) => {
+    replication.on("heartbeat", (lsn: string, _time: number, shouldRespond: boolean) => {
       // With nothing received and unapplied, everything up to the server's position is either in the
       // store or not captured: confirming it lets Postgres recycle WAL that only the bus's own writes made.
       // (The walsender sends a keepalive whenever it waits with the slot confirmed behind what it sent,
@@ -507,9 +512,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
         notDurable.length === 0 &&
         queuedMessages() === 0
       ) {
-        await acknowledge(lsn);
-        await markIdle();
-      } else if (shouldRespond) await acknowledge(lastAcknowledged);
+        void acknowledge(lsn).then(markIdle);
+      } else if (shouldRespond) void acknowledge(lastAcknowledged);
     });
     // Any error (a message that cannot be decoded, a lost connection) ends the session before anything
     // after it is acknowledged; the next session starts again from the slot's confirmed position.

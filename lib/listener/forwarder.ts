@@ -59,10 +59,12 @@ export interface ForwarderDeps {
 
 const BACKPRESSURE_RECHECK_MS = 1_000;
 /**
- * How long a proof of ownership (a page that found the lock held, a checkpoint write, which checks it every
- * time) spares the next pages their own check. Only the loss of the listener's lock session loses the lock;
- * until the next check, a page may then be sent that the new owner sends again (at least once, as after any
- * crash), but no checkpoint moves.
+ * How long a proof of ownership (a page or a checkpoint write that found the lock held) spares the next pages
+ * and checkpoint writes their own check. Only the loss of the listener's lock session loses the lock, and
+ * the listener finds that out itself within its claim interval (every query on the lock connection is one
+ * more proof that it lives) and stops every forwarder. Until then a page may be sent, and its checkpoint
+ * stored, that the new owner sends again: at least once, as after any crash. The generation fence (replays)
+ * is checked on every write.
  */
 const OWNERSHIP_RECHECK_MS = 1_000;
 const DEFAULT_DEPTH_LAG_MS = 60_000;
@@ -335,18 +337,20 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           spans?.end(new Set(refused.map((r) => r.message)));
           await park(refused);
           await before;
+          const checkOwnership = Date.now() - ownedAt >= OWNERSHIP_RECHECK_MS;
           const stored = await storeCheckpoint(deps.sql, {
             name: target.name,
             position: cut ?? page.scannedThrough,
             generation: page.generation,
             lockPid: deps.lockPid,
+            checkOwnership,
           });
           // A replay moved the checkpoint or the lock is gone: start again from what is stored.
           if (!stored) {
             ownedAt = 0;
             throw new CheckpointRefused();
           }
-          ownedAt = Date.now();
+          if (checkOwnership) ownedAt = Date.now();
           scanned = cut ?? page.scannedThrough;
         })();
         done.catch(() => {}); // awaited below or in `finally`

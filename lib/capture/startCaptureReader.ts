@@ -60,8 +60,10 @@ interface SourceTransaction {
 }
 
 /**
- * How soon a quiet capture checks whether its last batches' commits are on disk. Only the slot's confirmed
- * position (the WAL Postgres keeps) waits for it, never an event.
+ * How soon, at least, a quiet capture checks whether its last batches' commits are on disk. Only the slot's
+ * confirmed position (the WAL Postgres keeps) waits for it, never an event. A capture counts as quiet once
+ * no batch has been appended for this long and for two gather times (a busy one appends a batch every
+ * gather time, and its own statements tell it what is durable).
  */
 const DURABILITY_CHECK_MS = 50;
 /** How often, at most, a busy capture confirms a position to the slot. */
@@ -85,6 +87,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const maxBatchEvents = options.maxBatchEvents ?? 2_000;
   const gatherMs = options.gatherMs ?? 40;
+  const quietAfterMs = Math.max(DURABILITY_CHECK_MS, 2 * gatherMs + 10);
   let stopped = false;
   let service: LogicalReplicationService | undefined;
   let wake: (() => void) | undefined;
@@ -255,7 +258,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       durabilityTimer = setTimeout(() => {
         durabilityTimer = undefined;
         (flushing ? Promise.resolve() : checkDurability()).catch(() => {}).finally(watchDurability);
-      }, DURABILITY_CHECK_MS);
+      }, quietAfterMs);
     }
     // A keepalive can arrive while messages before it are held (see holdWhile); confirming its position then
     // would skip them.

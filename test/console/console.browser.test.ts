@@ -234,14 +234,15 @@ describe("web console (headless Chromium against npm run dev)", () => {
     });
     await page.getByRole("button", { name: "Redrive" }).click();
     const clicked = performance.now();
-    // The figures are polled every 2 s otherwise: the bar would sit at 0 until then.
+    // The figures are polled every 2 s otherwise, and the answer comes after 3 s: the bar would sit at 0
+    // until then. (1.5 s, not less: on a loaded 2-core machine the first redriven batch has taken 1.1 s.)
     await poll(async () => Number(await page.getByLabel("Redrive progress").getAttribute("value")), {
-      timeout: 1_000,
+      timeout: 1_500,
       interval: 50,
     }).toBeGreaterThan(0);
     const moved = performance.now() - clicked;
     console.log(`redrive progress first moved ${moved.toFixed(0)} ms after the click`);
-    expect(moved).toBeLessThan(1_000);
+    expect(moved).toBeLessThan(1_500);
     await poll(() => page.getByLabel("Redrive progress").getAttribute("value"), { interval: 50 }).toBe("150");
     expect(await page.locator('[data-cell="redrive"]').textContent()).toBe("150 of 150 redriving…");
     await poll(() => page.locator('[data-cell="redrive"]').textContent(), { timeout: 10_000 }).toBe(

@@ -35,9 +35,7 @@ export const handler = httpHandler(getRuntime, async (request, { sql }) => {
   const { streamId } = parsePathParams(request, params);
   requireAccess(request.principal, "events:write", streamId);
   const { expectedVersion } = parseQueryParams(request, params);
-  const headers = Object.fromEntries(
-    Object.entries(request.event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
-  );
+  const headers = request.headers();
   const parsed = parseAppendBody(headers, request.body());
   if (parsed.length === 0) {
     // An empty CloudEvents batch stores nothing; the expected version is still checked.

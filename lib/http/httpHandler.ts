@@ -26,6 +26,8 @@ export interface HttpRequest {
   /** The raw body as text (base64 bodies decoded), bounded by `limits.maxRequestBytes`. */
   body(): string;
   header(name: string): string | undefined;
+  /** Every header, names in lower case (as API Gateway's payload v2 sends them). */
+  headers(): Readonly<Record<string, string | undefined>>;
 }
 
 const logger = new Logger({ serviceName: "eventbus-http" });
@@ -69,10 +71,25 @@ function assertStorableParameter(value: string, name: string, kind: "path" | "qu
   return value;
 }
 
+/**
+ * The headers with their names in lower case. API Gateway's payload v2 sends them so already; the copy is
+ * made only for a name that is not, as a hand-built event (a test's, another integration's) may have one.
+ */
+function lowerCaseHeaders(raw: HttpEvent["headers"] | undefined): Record<string, string | undefined> {
+  const headers = raw ?? {};
+  for (const name in headers) {
+    if (name !== name.toLowerCase()) {
+      const lower: Record<string, string | undefined> = {};
+      for (const key in headers) lower[key.toLowerCase()] = headers[key];
+      return lower;
+    }
+  }
+  return headers;
+}
+
 function toRequest(event: HttpEvent, principal: Principal): HttpRequest {
-  const headers = Object.fromEntries(
-    Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
-  );
+  let lowered: Record<string, string | undefined> | undefined;
+  const headers = () => (lowered ??= lowerCaseHeaders(event.headers));
   let parsedQuery: Map<string, string[]> | undefined;
   const queryValues = (name: string): string[] => {
     parsedQuery ??= parseQueryString(event);
@@ -102,7 +119,8 @@ function toRequest(event: HttpEvent, principal: Principal): HttpRequest {
       return values[0];
     },
     queryAll: queryValues,
-    header: (name) => headers[name.toLowerCase()],
+    header: (name) => headers()[name.toLowerCase()],
+    headers,
     body() {
       const raw = event.body ?? "";
       const text = event.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;

@@ -40,6 +40,14 @@ const labelKey = (labels: Labels): string => {
   const names = Object.keys(labels);
   if (names.length === 0) return "";
   if (names.length === 1) return `${names[0]}=${labels[names[0]!]}`;
+  if (names.length === 2) {
+    // The common case (route and status, say), in order without sorting an array.
+    const first = names[0]!;
+    const second = names[1]!;
+    return first < second
+      ? `${first}=${labels[first]},${second}=${labels[second]},`
+      : `${second}=${labels[second]},${first}=${labels[first]},`;
+  }
   names.sort();
   let key = "";
   for (const name of names) key += `${name}=${labels[name]},`;

@@ -288,14 +288,18 @@ async function appendFreshOnce(
       then pg_notify(${EVENTS_CHANNEL}, coalesce(${wakeFor}::text, position::text)) end) is null`
     : await sql<{ position: number; version: number }[]>`
     insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
-    select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord,
-      p.ev->>'id', p.ev->>'type', p.ev->'data', nullif(p.ev->'metadata', 'null'::jsonb),
-      split_part(${streamId}::text, '-', 1), coalesce(p.ev->'metadata'->>'source', '')
+    select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord, p.id, p.type,
+      case when p.no_data then null else coalesce(p.data, 'null'::jsonb) end, p.metadata,
+      split_part(${streamId}::text, '-', 1), coalesce(p.metadata->>'source', '')
     from (
       select pg_current_xact_id() as xid, coalesce(max(version), 0) as current,
         case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
       from eventbus.events where stream_id = ${streamId}
-    ) stream, jsonb_array_elements(${batchJson(valid)}::text::jsonb) with ordinality as p(ev, ord)
+    ) stream,
+    -- One pass turns each event's JSON into a row (JSON null becomes SQL NULL: "noData" tells them apart).
+    rows from (jsonb_to_recordset(${batchJson(valid)}::text::jsonb)
+      as (id text, type text, metadata jsonb, data jsonb, "noData" bool))
+      with ordinality as p(id, type, metadata, data, no_data, ord)
     where stream.xid is not null and stream.current between ${lowest} and ${highest}
     order by p.ord
     returning position, version`;

@@ -95,7 +95,11 @@ export interface ValidEvent {
   dataJson: string | undefined;
   /** The attributes as JSON text, `null` for none. */
   attributesJson: string | null;
-  /** `{id, type, data, metadata: attributes}` as JSON text: how a batch goes to the database. */
+  /**
+   * `{id, type, metadata: attributes, data}` as JSON text: how a batch goes to the database. An event
+   * without data has no `data` member but `"noData": true`, which tells it from one whose data is `null`
+   * where Postgres maps both to SQL NULL (`jsonb_to_recordset`).
+   */
   json: string;
 }
 
@@ -218,8 +222,8 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
     const dataJson = storableDataJson(index, data);
     const attributesJson = attributes === null ? null : JSON.stringify(attributes);
     const json =
-      `{"id":${JSON.stringify(id)},"type":${JSON.stringify(event.type)}` +
-      `${dataJson === undefined ? "" : `,"data":${dataJson}`},"metadata":${attributesJson}}`;
+      `{"id":${JSON.stringify(id)},"type":${JSON.stringify(event.type)},"metadata":${attributesJson}` +
+      `${dataJson === undefined ? ',"noData":true}' : `,"data":${dataJson}}`}`;
     const bytes = Buffer.byteLength(json) + 2 * streamId.length + ENVELOPE_BYTES;
     if (bytes > limits.maxEventBytes) {
       throw new EventBusError(

@@ -300,6 +300,8 @@ async function appendFreshOnce(
     rows from (jsonb_to_recordset(${batchJson(valid)}::text::jsonb)
       as (id text, type text, metadata jsonb, data jsonb, "noData" bool))
       with ordinality as p(id, type, metadata, data, no_data, ord)
+    -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
+    -- the id is only stable) would be planned away.
     where stream.xid is not null and stream.current between ${lowest} and ${highest}
     order by p.ord
     returning position, version`;

@@ -21,8 +21,10 @@
  * Options: `--writers N` (default 1); `--rate N` (updates per second over all writers instead of full
  * speed: the CPU each process spends per change depends on how many changes a batch gathers, so compare
  * it at the same rate); `--gather-ms N` (the reader's gatherMs); `--readers <list>`: the readers that take
- * turns beside the baseline in each round, `full` (the default), `full@N` (with a gather time of N ms) or
- * `discard` (receives the WAL stream and drops it: what the walsender alone costs the writer); `--pin`
+ * turns beside the baseline in each round, `full` (the default), `full@N` (with a gather time of N ms),
+ * `discard` (receives the WAL stream through the same client library and drops it: what the walsender
+ * alone costs the writer) or `raw` (the same, reading the socket's bytes itself: what the client library
+ * costs the reader), each also with `@N`; `--pin`
  * (experiment: writer on CPU 0, capture on CPU 1); `--json`. `CAPTURE_PROF=1` writes a CPU profile of the
  * reader process to .eventbus/prof.
  */
@@ -54,7 +56,7 @@ const json = args.includes("--json");
  */
 const readerModes = (args.includes("--readers") ? args[args.indexOf("--readers") + 1]! : "full").split(",");
 for (const mode of readerModes)
-  if (!/^(full(@\d+)?|discard)$/.test(mode)) throw new Error(`--readers: unknown reader ${mode}`);
+  if (!/^(full|discard|raw)(@\d+)?$/.test(mode)) throw new Error(`--readers: unknown reader ${mode}`);
 type ReaderMode = string;
 const isFull = (mode: ReaderMode) => mode.startsWith("full");
 /**
@@ -309,12 +311,12 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-/** Waits until the capture's slot is confirmed past the WAL written so far. */
+/** Waits until the capture's slot is in use and confirmed past the WAL written so far. */
 async function slotCaughtUp(bus: Sql): Promise<void> {
   const [{ lsn }] = await bus<[{ lsn: string }]>`select pg_current_wal_lsn()::text as lsn`;
   for (const deadline = Date.now() + 60_000; ; ) {
     const [{ caught }] = await bus<[{ caught: boolean }]>`
-      select coalesce(bool_and(confirmed_flush_lsn >= ${lsn}::pg_lsn), false) as caught
+      select coalesce(bool_and(active and confirmed_flush_lsn >= ${lsn}::pg_lsn), false) as caught
       from pg_replication_slots where slot_name like 'eventbus_%' and database = current_database()`;
     if (caught) return;
     if (Date.now() > deadline) throw new Error("the reader did not catch up");
@@ -490,7 +492,7 @@ async function main() {
   console.log(`  writer, nothing captured   ${figures.baseline.perSecond} updates/s`);
   for (const [mode, total] of totals) {
     const figure = side(total);
-    const what = isFull(mode) ? `table captured${mode.slice(4)}` : "WAL read, dropped";
+    const what = isFull(mode) ? `table captured${mode.slice(4)}` : `WAL dropped (${mode})`;
     console.log(
       `  writer, ${what.padEnd(18)} ${figure.perSecond} updates/s  (cost ${pct(figure.cost)}, median of rounds ${pct(figure.costMedianOfRounds)}${isFull(mode) ? ", goal <= 10%" : ""})`,
     );

@@ -3,9 +3,9 @@
  * measured must not share an event loop with it. Reads `DATABASE_URL`. Driven through stdin so that one
  * process (loaded once) serves every round: `start` starts the reader and answers `started`, `stop` stops it
  * (its walsender goes away) and answers `stopped`. `start full@N` starts it with a gather time of N ms,
- * `start discard` starts a reader that receives the WAL
- * stream and throws it away (reading in bursts and confirming as the real one does): the walsender's cost
- * alone. Exits on SIGTERM or when stdin closes.
+ * `start discard` a reader that receives the WAL stream and throws it away (reading in bursts and confirming
+ * as the real one does): the walsender's cost alone; `start raw` the same without node-postgres' and the
+ * replication library's message handling. Both also take `@N`. Exits on SIGTERM or when stdin closes.
  */
 import net from "node:net";
 import { createInterface } from "node:readline";
@@ -23,10 +23,10 @@ const gatherMs = process.env.BENCH_GATHER_MS ? Number(process.env.BENCH_GATHER_M
 
 /**
  * Receives the slot's stream and drops it: no parsing past the message header, no store. Reads in bursts
- * (the socket left unread for `gatherMs` after each) and confirms what it received at most every 200 ms,
+ * (the socket left unread for `gather` ms after each) and confirms what it received at most every 200 ms,
  * as the capture reader does, so that the walsender works as it does for the real reader.
  */
-async function startDiscardReader(): Promise<CaptureReader> {
+async function startDiscardReader(raw: boolean, gather: number): Promise<CaptureReader> {
   const [{ slot }] = await sql<[{ slot: string }]>`select ${sql.unsafe(slotNameSql)} as slot`;
   let socket: net.Socket | undefined;
   const service = new LogicalReplicationService(
@@ -72,7 +72,7 @@ async function startDiscardReader(): Promise<CaptureReader> {
         gathering = setTimeout(() => {
           gathering = undefined;
           if (!service.isStop()) socket?.resume();
-        }, gatherMs ?? 20);
+        }, gather);
       });
     });
   };
@@ -82,6 +82,34 @@ async function startDiscardReader(): Promise<CaptureReader> {
     endBurstSoon();
   });
   service.on("heartbeat", (lsn: string) => receive(lsn));
+  // `raw`: once streaming, the socket's bytes bypass node-postgres and the library altogether: only the
+  // CopyData framing and each message's LSN are read, with nothing allocated per message.
+  if (raw)
+    service.once("start", () => {
+      socket!.removeAllListeners("data");
+      let rest: Buffer | undefined;
+      socket!.on("data", (chunk: Buffer) => {
+        const buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+        rest = undefined;
+        let at = 0;
+        let high = -1;
+        let low = 0;
+        while (buffer.length - at >= 5) {
+          const length = buffer.readUInt32BE(at + 1);
+          if (buffer.length - at < 1 + length) break;
+          const kind = buffer[at + 5];
+          if (buffer[at] === 0x64 && (kind === 0x77 || kind === 0x6b)) {
+            high = buffer.readUInt32BE(at + 6);
+            low = buffer.readUInt32BE(at + 10);
+            handled++;
+          }
+          at += 1 + length;
+        }
+        if (at < buffer.length) rest = buffer.subarray(at);
+        if (high >= 0) receive(`${high.toString(16)}/${low.toString(16)}`);
+        endBurstSoon();
+      });
+    });
   service.on("error", () => {});
   const running = service.subscribe(plugin, slot).catch(() => {});
   return {
@@ -105,18 +133,19 @@ async function exit(): Promise<never> {
 createInterface({ input: process.stdin })
   .on("line", async (line) => {
     if (line.startsWith("start")) {
-      // `start`, `start full@<gather ms>`, `start discard`
-      const [, mode = "full", gather] = /^start(?: (full|discard)(?:@(\d+))?)?$/.exec(line) ?? [];
+      // `start`, `start full@<gather ms>`, `start discard[@<gather ms>]`, `start raw[@<gather ms>]`
+      const [, mode = "full", gather] = /^start(?: (full|discard|raw)(?:@(\d+))?)?$/.exec(line) ?? [];
+      const gatherFor = gather === undefined ? gatherMs : Number(gather);
       reader ??=
-        mode === "discard"
-          ? await startDiscardReader()
-          : startCaptureReader({
+        mode === "full"
+          ? startCaptureReader({
               sql,
               databaseUrl: url,
               log: () => {},
               pollIntervalMs: 100,
-              gatherMs: gather === undefined ? gatherMs : Number(gather),
-            });
+              gatherMs: gatherFor,
+            })
+          : await startDiscardReader(mode === "raw", gatherFor ?? 40);
       process.stdout.write("started\n");
     } else if (line === "stop") {
       await reader?.stop();

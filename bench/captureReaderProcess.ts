@@ -145,7 +145,7 @@ createInterface({ input: process.stdin })
               pollIntervalMs: 100,
               gatherMs: gatherFor,
             })
-          : await startDiscardReader(mode === "raw", gatherFor ?? 40);
+          : await startDiscardReader(mode === "raw", gatherFor ?? 30);
       process.stdout.write("started\n");
     } else if (line === "stop") {
       await reader?.stop();

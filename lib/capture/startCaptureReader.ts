@@ -38,12 +38,14 @@ export interface CaptureReaderOptions {
   /**
    * How long a reader that has caught up with the WAL leaves the replication socket unread before it
    * handles (and appends) what came meanwhile, so that a busy writer's transactions are taken in bursts;
-   * default 40 ms. Each burst costs the reader and the store a fixed amount of work (a statement, its
-   * commit, wake-ups), which at a busy writer's pace is most of what they spend: measured beside a writer
-   * at ~1,000 updates/s (bench:capture, same run), 20 ms: 22 events a batch, lag p50 12 / p99 33 ms,
-   * reader 112 and store 81 µs of CPU per change; 40 ms: 41 a batch, 23 / 53 ms, 74 and 75 µs; 50 ms
-   * saved nothing more and took p99 to 56-61 ms. (Over TLS: how long a batch waits for more transactions
-   * before its store commit.)
+   * default 30 ms. Each burst costs the reader and the store a fixed amount of work (a statement, its
+   * commit, wake-ups), which at a busy writer's pace is much of what they spend. Measured beside a writer
+   * at ~1,000 updates/s (bench:capture, same run, load 4-6), 20 ms: 19 events a batch, reader 102 and
+   * store 83 µs of CPU per change; 30 ms: 34 a batch, 74 and 68 µs; 40 ms: 39 a batch, 64 and 63 µs. Lag
+   * p50 grows by about half the added time (13, 19, 24 ms); p99 is set by the machine's load (67-81 ms in
+   * that run, 47-105 ms at 40 ms in others), so 30 ms keeps a margin under 100 ms. The writer's own cost
+   * did not move measurably with it: the walsender's work at each commit dominates (see bench:capture
+   * --readers discard). (Over TLS: how long a batch waits for more transactions before its store commit.)
    */
   gatherMs?: number;
 }
@@ -86,7 +88,7 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
   const { sql, log } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const maxBatchEvents = options.maxBatchEvents ?? 2_000;
-  const gatherMs = options.gatherMs ?? 40;
+  const gatherMs = options.gatherMs ?? 30;
   const quietAfterMs = Math.max(DURABILITY_CHECK_MS, 2 * gatherMs + 10);
   let stopped = false;
   let service: LogicalReplicationService | undefined;

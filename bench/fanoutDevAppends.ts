@@ -16,6 +16,7 @@
  * costs per append. Both sides get the same warm-up.
  */
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { issueToken } from "../lib/auth/token.ts";
@@ -129,12 +130,34 @@ for (const url of [devUrl, bareUrl]) {
 console.log(
   `bench:fanout (dev appends)  npm run dev with realtime on, ${SUBSCRIBERS} subscriber(s) on $all, vs a bare node:http insert; ${SECONDS}s per case and side after ${WARMUP} appends through each\n`,
 );
+/**
+ * CPU ms used so far by each thread of a process (Linux; empty elsewhere): in `npm run dev` the main thread
+ * serves HTTP, worker threads run the listener, the broadcaster and the stand-ins, and V8's helper threads
+ * collect garbage and compile.
+ */
+function threadCpuMs(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      threads.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * 10);
+    }
+  } catch {
+    // No /proc, or a thread ended while being read: the figure is left out.
+  }
+  return threads;
+}
+
 const cases: BenchCase[] = [];
 /** CPU ms per 1,000 appends by process group, and in all (see processCpu.ts). */
 const cpu: Record<string, Record<"ours" | "baseline", Record<string, number>>> = {};
 for (const concurrency of (process.env.BENCH_CLIENTS ?? "1,8").split(",").map(Number)) {
   const name = `HTTP single append via npm run dev, ${concurrency} client(s)`;
+  const threadsBefore = threadCpuMs(dev.pid!);
+  const appendsBefore = devAppends;
   const figures = await compareRatesWithCpu(SECONDS, 1, post(devUrl), post(bareUrl), concurrency);
+  const threadsAfter = threadCpuMs(dev.pid!);
   cases.push(report(name, figures.ours.perSecond, figures.baseline.perSecond, 0.7));
   // `self` is this process (the client, and the bare server), `node` the npm run dev process (all its
   // threads), `postgres` the server and its backends. The total is the machine's work per append: on two
@@ -153,6 +176,18 @@ for (const concurrency of (process.env.BENCH_CLIENTS ?? "1,8").split(",").map(Nu
       .join(", ");
   console.log(
     `  CPU ms per 1,000 appends: ours ${line(cpu[name].ours)};  baseline ${line(cpu[name].baseline)}`,
+  );
+  // The dev process by thread, over the whole case (its rounds' warm-ups included, and its idle time
+  // while the baseline ran): the main thread, the busiest other one (the listener while nobody
+  // subscribes), and the rest (V8's garbage collection and compiler threads, the other workers).
+  const appends = devAppends - appendsBefore;
+  const spent = [...threadsAfter].map(([tid, ms]) => ({ tid, ms: ms - (threadsBefore.get(tid) ?? 0) }));
+  const main = spent.find((t) => t.tid === dev.pid)?.ms ?? 0;
+  const others = spent.filter((t) => t.tid !== dev.pid).sort((a, b) => b.ms - a.ms);
+  const rest = others.slice(1).reduce((sum, t) => sum + t.ms, 0);
+  const perAppend = (ms: number) => ((1000 * ms) / Math.max(1, appends)).toFixed(0);
+  console.log(
+    `  npm run dev by thread, ms per 1,000 appends: main ${perAppend(main)}, busiest other ${perAppend(others[0]?.ms ?? 0)}, the rest ${perAppend(rest)}`,
   );
 }
 if (SUBSCRIBERS > 0) {

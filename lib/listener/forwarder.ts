@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { LimitFunction } from "p-limit";
 import type { Sql } from "postgres";
+import { probeHead } from "../events/readSafeHead.ts";
 import { type EventPattern, matchesEventPattern } from "../subscriptions/eventPattern.ts";
 import type { DeliveryFormat, InputTransformer } from "../subscriptions/inputTransform.ts";
 import { parkEvents } from "../subscriptions/parkEvents.ts";
@@ -14,7 +15,7 @@ import { cloudEventJson } from "./cloudEventJson.ts";
 import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
 import { startForwardSpans } from "./forwardSpans.ts";
 import type { ListenerLog } from "./listenerLog.ts";
-import { hasLiveAudience } from "./realtimeAudience.ts";
+import { hasLiveAudience, resumeWhenListened } from "./realtimeAudience.ts";
 import { type RefusedMessage, type SendOptions, sendMessages } from "./sendMessages.ts";
 
 /** What one forwarder moves events into. */
@@ -68,6 +69,14 @@ const BACKPRESSURE_RECHECK_MS = 1_000;
  */
 const OWNERSHIP_RECHECK_MS = 1_000;
 const DEFAULT_DEPTH_LAG_MS = 60_000;
+/**
+ * While no topic is listened to, the realtime target sleeps: it ignores wake-ups (no head probe, page or
+ * checkpoint write for each) and looks for a marked topic this often, which bounds how much later than
+ * usual the first event after a first subscription goes out.
+ */
+const DORMANT_CHECK_MS = 50;
+/** How often a sleeping realtime target moves its checkpoint up to the gap-safe head (see resumeWhenListened). */
+const DORMANT_ADVANCE_MS = 1_000;
 
 /** The conditional checkpoint write matched nothing: replayed, deleted or no longer owned. */
 class CheckpointRefused extends Error {}
@@ -91,6 +100,9 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   const body = target.kind === "subscription" ? subscriptionBody(target.name, target.delivery) : undefined;
   let dirty = true;
   let wake: (() => void) | undefined;
+  /** The realtime target with no topic listened to (see {@link DORMANT_CHECK_MS}). */
+  let dormant = false;
+  let dormantAdvancedAt = 0;
   /** Highest position proven forwarded; kicks for positions at or below it are ignored. */
   let scanned = -1;
   // Back-pressure bookkeeping. A depth reading may be stale (SQS's counts are eventually consistent), so
@@ -265,6 +277,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
       limit: deps.pageSize,
       where,
       checkOwnership,
+      audience: target.kind === "realtime",
       ...(after === undefined ? {} : { after }),
     });
     if (checkOwnership && page?.owned) ownedAt = Date.now();
@@ -297,6 +310,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           if (!page) return deps.onGone("deleted");
           if (!page.owned) return deps.onGone("lost");
           scanned = page.after;
+          if (page.listened === false) fallAsleep();
           return;
         }
         // More of the log past this page: a full page, or one that ended at its scan window.
@@ -366,7 +380,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
         if (target.fifo || !more) {
           await done;
           previous = undefined;
-          if (!more) return;
+          if (!more) {
+            if (page.listened === false) fallAsleep();
+            return;
+          }
         } else if (before) {
           await before;
         }
@@ -381,8 +398,49 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     }
   }
 
+  /**
+   * The realtime target caught up through a page whose snapshot saw no topic listened to: it sleeps. A topic
+   * marked after that snapshot recorded a head at least as high as the page's (the gap-safe head only moves
+   * forward), and the target resumes there (see resumeWhenListened).
+   */
+  function fallAsleep() {
+    dormant = true;
+    dormantAdvancedAt = Date.now();
+  }
+
+  /** One look, while asleep, for a marked topic; wakes the target when there is one. */
+  async function checkWhileDormant() {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, DORMANT_CHECK_MS);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    wake = undefined;
+    if (abort.signal.aborted) return;
+    try {
+      const advanceIdle = Date.now() - dormantAdvancedAt >= DORMANT_ADVANCE_MS;
+      if (advanceIdle) {
+        dormantAdvancedAt = Date.now();
+        await probeHead(deps.sql);
+      }
+      if (await resumeWhenListened(deps.sql, target.name, advanceIdle)) {
+        dormant = false;
+        dirty = true;
+      }
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      deps.log("warn", "realtime check failed, retrying", { error: (error as Error).message });
+    }
+  }
+
   async function run() {
     while (!abort.signal.aborted) {
+      if (dormant) {
+        await checkWhileDormant();
+        continue;
+      }
       if (!dirty) {
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -411,9 +469,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     /** Asks for a catch-up; `position` (a NOTIFY payload) lets an idle forwarder skip what it has seen. */
     /** Whether this forwarder has already read the log through `position`. */
     covers(position: number) {
-      return position <= scanned;
+      return dormant || position <= scanned;
     },
     kick(position?: number) {
+      if (dormant) return;
       if (position !== undefined && position > 0 && position <= scanned) return;
       dirty = true;
       wake?.();

@@ -19,3 +19,24 @@ export function hasLiveAudience(sql: Sql): PendingQuery<Row[]> {
     select 1 from eventbus.listened_topics t
     where t.topic in ('stream:' || stream_id, 'category:' || category, '$all'))`;
 }
+
+/**
+ * The realtime target's check while it sleeps (nobody listens to any topic). When a topic has been marked
+ * since, its checkpoint `name` moves up to the lowest head a mark recorded (migration 0016) and this returns
+ * true: the target resumes there. Every event at or below that head committed before its topic was marked,
+ * so before any subscription was acknowledged; every event above it is read as usual. With `advanceIdle`
+ * and still no topic, the checkpoint moves up to the gap-safe head instead (take a head probe first), so
+ * that the target's lag does not grow while it sleeps: an event at or below that head committed before this
+ * statement, which saw no topic marked, and a later mark records a head at least as high. The checkpoint
+ * never moves back, whoever writes it.
+ */
+export async function resumeWhenListened(sql: Sql, name: string, advanceIdle: boolean): Promise<boolean> {
+  const [row] = await sql<[{ listened: boolean }?]>`
+    update eventbus.checkpoints c
+    set position = greatest(c.position, coalesce(t.head, eventbus.safe_head())), updated_at = now()
+    from (select min(head) as head from eventbus.listened_topics) t
+    where c.name = ${name} and (t.head is not null or ${advanceIdle}::bool)
+      and (select set_config('synchronous_commit', 'off', true)) is not null
+    returning t.head is not null as listened`;
+  return row?.listened ?? false;
+}

@@ -13,10 +13,14 @@ import { limits } from "../limits.ts";
  * subscription with `from` gets it from its history replay (see `seam.ts`), one without never asked for it.
  */
 
-/** Marks `topic` as listened to. Call after the membership is written and before acknowledging it. */
+/**
+ * Marks `topic` as listened to. Call after the membership is written and before acknowledging it. A first
+ * mark records the gap-safe head it saw: the listener's realtime target, asleep while no topic is marked,
+ * resumes there (see lib/listener/realtimeAudience.ts).
+ */
 export async function markTopicListened(sql: Sql, topic: string): Promise<void> {
   await sql`
-    insert into eventbus.listened_topics (topic) values (${topic})
+    insert into eventbus.listened_topics (topic, head) values (${topic}, eventbus.safe_head())
     on conflict (topic) do update set listened_at = now()`;
 }
 

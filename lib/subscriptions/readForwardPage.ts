@@ -36,6 +36,8 @@ export interface ForwardPage {
   more: boolean;
   /** The gap-safe head this page's snapshot saw. */
   head: number;
+  /** With `audience`: whether any topic was listened to in this page's snapshot (see `listened_topics`). */
+  listened?: boolean;
 }
 
 /**
@@ -62,6 +64,7 @@ interface PageRow extends ForwardEventRow {
   generation: number;
   owned: boolean;
   head: number;
+  listened: boolean | null;
 }
 
 const toForwardEvent = (r: ForwardEventRow): ForwardEvent => ({
@@ -108,6 +111,8 @@ export async function readForwardPage(
      * ago may skip it (the checkpoint write checks it every time).
      */
     checkOwnership?: boolean;
+    /** Also tell whether any topic is listened to (the realtime target's page). */
+    audience?: boolean;
   },
 ): Promise<ForwardPage | undefined> {
   const after = options.after === undefined ? sql`c.position` : sql`${options.after}::int8`;
@@ -115,6 +120,7 @@ export async function readForwardPage(
   const rows = await sql<PageRow[]>`
     select c.position as checkpoint, c.generation, h.head,
       ${options.checkOwnership === false ? sql`true` : holdsOwnerLock(sql, options.lockPid)} as owned,
+      ${options.audience ? sql`exists (select 1 from eventbus.listened_topics)` : sql`null::bool`} as listened,
       e.position, e.stream_id, e.version, e.id, e.type, e.created_at, e.data_json, e.metadata_json
     from eventbus.checkpoints c
     cross join (select eventbus.safe_head() as head) h
@@ -142,5 +148,6 @@ export async function readForwardPage(
     scannedThrough: full ? events.at(-1)!.position : windowEnd,
     more: full || windowEnd < first.head,
     head: first.head,
+    ...(first.listened === null ? {} : { listened: first.listened }),
   };
 }

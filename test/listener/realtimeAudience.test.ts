@@ -103,6 +103,33 @@ describe("realtime fan-out skips events nobody subscribes to", () => {
   });
 });
 
+describe("the realtime target asleep while nobody listens (migration 0016)", () => {
+  let listener: Listener;
+  let queueUrl: string;
+  beforeAll(async () => {
+    await db.sql`delete from eventbus.listened_topics`;
+    ({ listener, queueUrl } = await startWithQueue());
+  });
+  afterAll(() => listener.stop());
+
+  it("moves its checkpoint on while nobody listens, then sends what follows a first subscription", async () => {
+    const before = await append("sleepy-1");
+    // Asleep, it still moves its checkpoint up to the safe head about once a second.
+    await forwardedThrough(before);
+    expect(await drainQueue(queueUrl)).toEqual([]);
+    // What subscribing does between writing the membership and acknowledging it.
+    await markTopicListened(db.sql, "stream:sleepy-1");
+    const after = await append("sleepy-1");
+    await append("sleepy-2");
+    await forwardedThrough(after);
+    expect(await drainQueue(queueUrl)).toEqual(["sleepy-1"]);
+    const [{ head }] = await db.sql<[{ head: number }]>`
+      select head from eventbus.listened_topics where topic = 'stream:sleepy-1'`;
+    expect(head).toBeGreaterThanOrEqual(before);
+    expect(head).toBeLessThan(after);
+  });
+});
+
 it("forgets topics marked longer ago than any connection can live, and only those", async () => {
   await markTopicListened(db.sql, "stream:old-1");
   await markTopicListened(db.sql, "stream:recent-1");

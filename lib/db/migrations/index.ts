@@ -12,6 +12,7 @@ import { listenedTopics } from "./0011_listenedTopics.ts";
 import { appendsWriteEventsOnly } from "./0012_appendsWriteEventsOnly.ts";
 import { safeHeadLooksFurtherOnlyWhenHeld } from "./0014_safeHeadLooksFurtherOnlyWhenHeld.ts";
 import { cheaperHeadProbes } from "./0015_cheaperHeadProbes.ts";
+import { listenedTopicsHead } from "./0016_listenedTopicsHead.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -29,4 +30,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 12, name: "appends_write_events_only", sql: appendsWriteEventsOnly },
   { id: 14, name: "safe_head_looks_further_only_when_held", sql: safeHeadLooksFurtherOnlyWhenHeld },
   { id: 15, name: "cheaper_head_probes", sql: cheaperHeadProbes },
+  { id: 16, name: "listened_topics_head", sql: listenedTopicsHead },
 ];

@@ -399,9 +399,10 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
   }
 
   /**
-   * The realtime target caught up through a page whose snapshot saw no topic listened to: it sleeps. A topic
-   * marked after that snapshot recorded a head at least as high as the page's (the gap-safe head only moves
-   * forward), and the target resumes there (see resumeWhenListened).
+   * The realtime target caught up through a page whose snapshot saw no topic listened to: it sleeps. Every
+   * event that page passed committed before its snapshot, so before any mark it could not see was committed
+   * and acknowledged; the target resumes at the lowest head a mark recorded, or where it stopped if that is
+   * higher (see resumeWhenListened).
    */
   function fallAsleep() {
     dormant = true;

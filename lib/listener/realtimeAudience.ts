@@ -27,8 +27,8 @@ export function hasLiveAudience(sql: Sql): PendingQuery<Row[]> {
  * so before any subscription was acknowledged; every event above it is read as usual. With `advanceIdle`
  * and still no topic, the checkpoint moves up to the gap-safe head instead (take a head probe first), so
  * that the target's lag does not grow while it sleeps: an event at or below that head committed before this
- * statement, which saw no topic marked, and a later mark records a head at least as high. The checkpoint
- * never moves back, whoever writes it.
+ * statement's snapshot, which saw no topic marked, so before any mark it could not see was committed and
+ * acknowledged. The checkpoint never moves back, whoever writes it.
  */
 export async function resumeWhenListened(sql: Sql, name: string, advanceIdle: boolean): Promise<boolean> {
   const [row] = await sql<[{ listened: boolean }?]>`

@@ -108,7 +108,7 @@ export async function readForwardPage(
     /**
      * Whether to check that `lockPid` still holds the subscription's lock (default true). The check reads
      * `pg_locks`, a few hundred microseconds of server CPU; a forwarder that proved its ownership a moment
-     * ago may skip it (the checkpoint write checks it every time).
+     * ago may skip it.
      */
     checkOwnership?: boolean;
     /** Also tell whether any topic is listened to (the realtime target's page). */

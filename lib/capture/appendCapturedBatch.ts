@@ -25,8 +25,9 @@ export interface BatchProgress {
  * Appends a batch of captured changes and records the capture's progress, in one statement (one round
  * trip, one transaction): the events of many source transactions, each change in its own stream.
  *
- * `batchJson` is a JSON array in the source's commit order of `[streamId, commitLsn, event]`, `event` being
- * the event as the store takes it (`{id, type, data, metadata}`, see validateEvents). The statement:
+ * `batchJson` is a JSON array in the source's commit order of `{streamId, lsn, ...event}`: the event as the
+ * store takes it (`{id, type, metadata, data}` or `"noData": true`, see validateEvents) with its stream and
+ * its source transaction's commit LSN. The statement:
  *
  * 1. locks the capture's progress row (and so takes the transaction id, before any position is drawn:
  *    the gap safety of migration 0003), and skips every item whose source transaction committed at or
@@ -58,18 +59,21 @@ export async function appendCapturedBatch(
       from eventbus.capture_progress where slot = ${slot} for update
     ),
     fresh as materialized (
-      select item.ord, item.value->>0 as stream_id, item.value->2 as ev,
-        row_number() over (partition by item.value->>0 order by item.ord) as rank
-      from progress, jsonb_array_elements(${batchJson}::text::jsonb) with ordinality as item(value, ord)
+      select item.*, row_number() over (partition by item.stream_id order by item.ord) as rank
+      from progress,
+        -- One pass turns each item into a row (JSON null becomes SQL NULL: "noData" tells them apart).
+        rows from (jsonb_to_recordset(${batchJson}::text::jsonb) as ("streamId" text, lsn pg_lsn, id text,
+          type text, metadata jsonb, data jsonb, "noData" bool))
+        with ordinality as item(stream_id, lsn, id, type, metadata, data, no_data, ord)
       -- Referencing the transaction id keeps it (an unused, merely stable output would be planned away).
-      where progress.xid is not null and (item.value->>1)::pg_lsn > progress.applied_lsn
+      where progress.xid is not null and item.lsn > progress.applied_lsn
     ),
     appended as (
       insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
       select nextval('eventbus.event_position'), f.stream_id,
         (select coalesce(max(e.version), 0) from eventbus.events e where e.stream_id = f.stream_id) + f.rank,
-        f.ev->>'id', f.ev->>'type', f.ev->'data', nullif(f.ev->'metadata', 'null'::jsonb),
-        split_part(f.stream_id, '-', 1), coalesce(f.ev->'metadata'->>'source', '')
+        f.id, f.type, case when f.no_data then null else coalesce(f.data, 'null'::jsonb) end, f.metadata,
+        split_part(f.stream_id, '-', 1), coalesce(f.metadata->>'source', '')
       from fresh f
       order by f.ord
       returning position

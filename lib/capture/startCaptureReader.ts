@@ -271,8 +271,9 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
       pending = [];
       pendingEvents = 0;
       const last = batch.at(-1)!;
-      // One JSON array for the whole batch, in the source's commit order, each item with its transaction's
-      // commit LSN so that the store can skip what it already holds (see appendCapturedBatch).
+      // One JSON array for the whole batch, in the source's commit order: each item the event as the store
+      // takes it, with its stream and its transaction's commit LSN so that the store can skip what it
+      // already holds (see appendCapturedBatch).
       const items: string[] = [];
       const refusals: string[] = [];
       for (const transaction of batch) {
@@ -280,7 +281,8 @@ export function startCaptureReader(options: CaptureReaderOptions): CaptureReader
         for (const change of transaction.changes) {
           const { json, refused } = storableEvent(change);
           if (refused) refusals.push(`${change.streamId}: ${refused}`);
-          items.push(`[${JSON.stringify(change.streamId)},${lsn},${json}]`);
+          // `json` is an object: its members follow the stream's and the LSN's.
+          items.push(`{"streamId":${JSON.stringify(change.streamId)},"lsn":${lsn},${json.slice(1)}`);
         }
       }
       const batchJson = `[${items.join(",")}]`;

@@ -19,8 +19,14 @@ import { limits } from "../limits.ts";
  * resumes there (see lib/listener/realtimeAudience.ts).
  */
 export async function markTopicListened(sql: Sql, topic: string): Promise<void> {
+  // A topic already marked is only touched: the safe head (a function reading the head probes) is taken
+  // for a first mark alone, not for every subscribe to a busy topic.
   await sql`
-    insert into eventbus.listened_topics (topic, head) values (${topic}, eventbus.safe_head())
+    with touched as (
+      update eventbus.listened_topics set listened_at = now() where topic = ${topic} returning 1
+    )
+    insert into eventbus.listened_topics (topic, head)
+    select ${topic}, eventbus.safe_head() where not exists (select 1 from touched)
     on conflict (topic) do update set listened_at = now()`;
 }
 

@@ -423,9 +423,13 @@ describe("headers and tokens", () => {
         ).toBeUndefined();
         const isBearer = /^bearer\s+$/i.test(scheme);
         const wanted = !isBearer ? 401 : t.expect;
-        // A Host API Gateway would never forward may be refused first, with a 400 of its own.
+        // A Host API Gateway would never forward may be refused first, with a 400 of its own. Besides the
+        // characters, a name whose last label is all digits is no host name (RFC 3696 section 2) but an
+        // IPv4 address to the URL standard, so ".0", "a.0" or "999.1.1.1" are malformed too.
         const wellFormedHost =
-          host === null || /^[A-Za-z0-9.-]+(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}))?$/.test(host);
+          host === null ||
+          (/^[A-Za-z0-9.-]+(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}))?$/.test(host) &&
+            URL.canParse(`http://${host}`));
         const status = response!.status;
         const ok = wanted === "ok" ? status !== 401 && status !== 403 : status === wanted;
         if (!ok && !(status === 400 && !wellFormedHost)) {

@@ -85,3 +85,38 @@ describe("migration 0012 (appends write the event rows only)", () => {
     ).toHaveLength(0);
   });
 });
+
+describe("migration 0017 (the events' text compares as bytes)", () => {
+  it("keeps every event, and a stream prefix is a range of the version index", async () => {
+    const columns = await sql<{ column_name: string; collation_name: string }[]>`
+      select column_name, collation_name from information_schema.columns
+      where table_schema = 'eventbus' and table_name = 'events' and data_type = 'text'
+      order by column_name`;
+    expect(columns.map((c) => [c.column_name, c.collation_name])).toEqual([
+      ["category", "C"],
+      ["id", "C"],
+      ["source", "C"],
+      ["stream_id", "C"],
+      ["type", "C"],
+    ]);
+    // The events stored before it are all there, found by their stream and by their identity.
+    expect((await readStream(sql, "old-1")).events.map((e) => e.id)).toEqual([
+      "old-1-0",
+      "old-1-1",
+      "old-1-2",
+      expect.any(String),
+    ]);
+    const retry = await appendToStream(sql, "old-1", [{ id: "old-1-1", type: "Old" }]);
+    expect(retry).toMatchObject({ created: false, events: [{ id: "old-1-1", version: 2 }] });
+    // Under a language collation `LIKE 'old-%'` cannot use a plain index; in byte order it is a range of it.
+    const plan = await sql.begin(async (tx) => {
+      await tx`set local enable_seqscan = off`;
+      return tx<{ "QUERY PLAN": string }[]>`
+        explain select position from eventbus.events where stream_id like 'old-%'`;
+    });
+    expect(plan.map((row) => row["QUERY PLAN"]).join("\n")).toMatch(
+      /Index Cond: \(\(stream_id >= 'old-'::text\) AND \(stream_id < 'old\.'::text\)\)/,
+    );
+    expect(await sql`select 1 from pg_proc where proname = 'append_many'`).toHaveLength(0);
+  });
+});

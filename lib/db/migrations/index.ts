@@ -13,6 +13,7 @@ import { appendsWriteEventsOnly } from "./0012_appendsWriteEventsOnly.ts";
 import { safeHeadLooksFurtherOnlyWhenHeld } from "./0014_safeHeadLooksFurtherOnlyWhenHeld.ts";
 import { cheaperHeadProbes } from "./0015_cheaperHeadProbes.ts";
 import { listenedTopicsHead } from "./0016_listenedTopicsHead.ts";
+import { byteOrderText } from "./0017_byteOrderText.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -31,4 +32,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 14, name: "safe_head_looks_further_only_when_held", sql: safeHeadLooksFurtherOnlyWhenHeld },
   { id: 15, name: "cheaper_head_probes", sql: cheaperHeadProbes },
   { id: 16, name: "listened_topics_head", sql: listenedTopicsHead },
+  { id: 17, name: "byte_order_text", sql: byteOrderText },
 ];

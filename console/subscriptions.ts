@@ -17,6 +17,9 @@ interface SubscriptionStatus {
   owner: string | null;
   parked: number;
   lastParkedReason: string | null;
+  failingSince?: string | null;
+  lastError?: string | null;
+  lastErrorAt?: string | null;
 }
 interface ParkedEvent {
   position: string;
@@ -414,6 +417,8 @@ export function SubscriptionScreen({ name }: { name: string }) {
     ${
       status &&
       html`<dl class="attrs">
+      ${status.failingSince && html`<dt>Failing since</dt><dd class="error" data-cell="failing">${new Date(status.failingSince).toLocaleString()}: ${status.lastError}</dd>`}
+      ${!status.failingSince && status.lastError && html`<dt>Last send error</dt><dd data-cell="last-error">${status.lastErrorAt ? new Date(status.lastErrorAt).toLocaleString() : ""}: ${status.lastError}</dd>`}
       <dt>Checkpoint</dt><dd>${pos(status.checkpoint)}</dd>
       <dt>Head</dt><dd>${pos(status.head)}</dd>
       <dt>Lag</dt><dd data-cell="lag">${status.lag}</dd>

@@ -96,6 +96,13 @@ export class EventBusMonitoring extends Construct {
       description:
         "SQS refused events of a subscription for good; they are parked (GET /subscriptions/{name} shows the reason): fix the cause, then POST /subscriptions/{name}/redrive.",
     });
+    const failing = insights("MAX", "SubscriptionFailing", "Subscriptions whose sends SQS refuses (max)");
+    this.alarm("SubscriptionFailing", failing, {
+      threshold: 1,
+      evaluationPeriods: 2,
+      description:
+        "SQS refuses or cannot take a subscription's sends (its queue was deleted, access was denied, the endpoint is out of reach): GET /subscriptions/{name} shows SQS's reason in lastError. The listener retries until they succeed.",
+    });
     const owned = insights("MIN", "SubscriptionOwned", "Subscriptions held by a listener (min)");
     this.alarm("SubscriptionUnowned", owned, {
       threshold: 1,

@@ -16,7 +16,8 @@ export const METRICS_NAMESPACE = "EventBus";
  * `SubscriptionLag` (events between its checkpoint and the head), `SubscriptionLagSeconds` (age of the
  * oldest event it has not forwarded, 0 when caught up), `SubscriptionQueueDepth`,
  * `SubscriptionDeadLetters`, `SubscriptionParked` (events SQS refused for good, parked) and
- * `SubscriptionOwned` (1 while a listener holds it, else 0).
+ * `SubscriptionOwned` (1 while a listener holds it, else 0) and `SubscriptionFailing` (1 while SQS refuses or
+ * cannot take the owning listener's sends, else 0).
  */
 export function subscriptionMetricRecords(
   bus: string,
@@ -38,6 +39,7 @@ export function subscriptionMetricRecords(
             { Name: "SubscriptionDeadLetters", Unit: "Count" },
             { Name: "SubscriptionParked", Unit: "Count" },
             { Name: "SubscriptionOwned", Unit: "Count" },
+            { Name: "SubscriptionFailing", Unit: "Count" },
           ],
         },
       ],
@@ -51,6 +53,7 @@ export function subscriptionMetricRecords(
     ...(status.dlqDepth === null ? {} : { SubscriptionDeadLetters: status.dlqDepth }),
     SubscriptionParked: status.parked,
     SubscriptionOwned: status.owner === null ? 0 : 1,
+    SubscriptionFailing: status.failingSince === null ? 0 : 1,
   }));
 }
 

@@ -219,8 +219,15 @@ export const componentSchemas: Record<string, JsonSchema> = {
         description:
           "How far the checkpoint is past the last position handed out: the next that many events will never be forwarded. 0 normally.",
       },
-      state: { enum: ["active", "paused", "behind", "parked"] },
+      state: { enum: ["active", "paused", "behind", "parked", "failing"] },
       pausedAt: nullable(timestamp),
+      failingSince: nullable(timestamp),
+      lastError: nullable({
+        type: "string",
+        description:
+          "Why the newest failed send to SQS failed (SQS's error code and message); kept after recovery.",
+      }),
+      lastErrorAt: nullable(timestamp),
       queueDepth: nullable({ type: "integer", minimum: 0 }),
       queueInFlight: nullable({ type: "integer", minimum: 0 }),
       dlqDepth: nullable({ type: "integer", minimum: 0 }),

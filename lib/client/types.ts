@@ -96,7 +96,11 @@ export interface SubscriptionStatus extends SubscriptionDefinition {
   lagSeconds?: number;
   /** How far the checkpoint is past the last position handed out (those events will never be forwarded). */
   ahead?: number;
-  state?: "active" | "paused" | "behind" | "parked";
+  state?: "active" | "paused" | "behind" | "parked" | "failing";
+  /** Since when the listener's sends to the queue have been failing (see `lastError`), or `null`. */
+  failingSince?: string | null;
+  /** Why the newest failed send failed, as SQS said it; kept after recovery. */
+  lastError?: string | null;
   queueDepth: number;
   dlqDepth: number;
   owner: string | null;

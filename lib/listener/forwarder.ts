@@ -13,6 +13,7 @@ import { type QueueDepth, readQueueDepth } from "../subscriptions/subscriptionQu
 import type { SegmentSink } from "../tracing/xrayDaemon.ts";
 import { cloudEventJson } from "./cloudEventJson.ts";
 import { fanoutMessages, type Outgoing, subscriptionBody, subscriptionMessages } from "./eventMessages.ts";
+import { trackForwardingFailures } from "./forwardingFailures.ts";
 import { startForwardSpans } from "./forwardSpans.ts";
 import type { ListenerLog } from "./listenerLog.ts";
 import { hasLiveAudience, resumeWhenListened } from "./realtimeAudience.ts";
@@ -227,14 +228,18 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
     return Math.min(count, Math.max(1, deps.maxQueueDepth - estimatedDepth() + 1));
   }
 
+  // A failure SQS reports is retried forever (see sendMessages); the subscription's status says why it lags.
+  const failures = trackForwardingFailures(deps.sql, target.name, deps.log);
   const sendOptions: SendOptions = {
     sqs: deps.sqs,
     queueUrl: target.queueUrl,
     limit: deps.limit,
     fifo: target.fifo,
     signal: abort.signal,
-    onRetry: (info) =>
-      deps.log("warn", "SQS did not accept every message, retrying", { target: target.name, ...info }),
+    onRetry: (info) => {
+      deps.log("warn", "SQS did not accept every message, retrying", { target: target.name, ...info });
+      failures.failed(info.reason);
+    },
   };
 
   /**
@@ -344,6 +349,7 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           let refused: RefusedMessage[];
           try {
             refused = await sending;
+            if (messages.length > 0) failures.succeeded();
           } finally {
             // Sent or not, never counted as on the way forever; a failed page is sent again anyway.
             recordSent(messages.length);
@@ -452,12 +458,16 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
       dirty = false;
       try {
         await drain();
+        // Every send a pass starts is over before it returns: nothing it tried is failing.
+        failures.succeeded();
       } catch (error) {
         if (abort.signal.aborted) return;
         deps.log("error", "forwarding failed, retrying", {
           target: target.name,
           error: (error as Error).message,
         });
+        // The error itself may name tables or hosts: operators find it in the log this points to.
+        failures.failed("The listener could not read or checkpoint this target; its log has the error.");
         dirty = true;
         await delay(1_000);
       }

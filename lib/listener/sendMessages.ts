@@ -63,6 +63,26 @@ const isContentError = (error: unknown) => {
   return [name, Code, code].some((n) => n !== undefined && CONTENT_ERRORS.has(n));
 };
 
+/**
+ * A failed SQS call as operators may read it (in the log and in the subscription's status): the service's
+ * error code and message when SQS answered (`QueueDoesNotExist: The specified queue does not exist.`), the
+ * system error code when the call never reached it (`ECONNREFUSED`).
+ */
+export function describeSqsFailure(error: unknown): string {
+  const { name, message, code, cause, $fault } = (error ?? {}) as {
+    name?: string;
+    message?: string;
+    code?: string;
+    cause?: { code?: string };
+    $fault?: string;
+  };
+  if ($fault !== undefined) return message ? `${name}: ${message}` : (name ?? "SQS refused the call");
+  const systemCode = code ?? cause?.code;
+  return systemCode
+    ? `SQS could not be reached (${systemCode})`
+    : `SQS call failed (${name ?? "unknown error"})`;
+}
+
 /** Lanes per FIFO queue: each group maps to one lane, lanes send concurrently. */
 const FIFO_LANES = 8;
 const MAX_BACKOFF_MS = 5_000;
@@ -165,7 +185,7 @@ async function sendBatch(options: SendOptions, batch: readonly OutgoingMessage[]
         for (const entry of pending) refused.push(...(await sendBatch(options, [entry.message])));
         return refused;
       }
-      reason = (error as Error).name || String(error);
+      reason = describeSqsFailure(error);
     }
     options.onRetry?.({ attempt: attempt + 1, failed: pending.length, reason });
     await sleep(backoff(attempt), options.signal);

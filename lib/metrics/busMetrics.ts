@@ -30,6 +30,10 @@ export const BUS_METRICS = {
   eventbus_subscription_dlq_depth: ["gauge", "Messages in a subscription's dead-letter queue (scrape)."],
   eventbus_subscription_parked: ["gauge", "Events SQS refused for good, parked (scrape)."],
   eventbus_subscription_owned: ["gauge", "1 while a listener forwards the subscription, else 0 (scrape)."],
+  eventbus_subscription_failing: [
+    "gauge",
+    "1 while SQS refuses or cannot take a subscription's sends (see its lastError), else 0 (scrape).",
+  ],
   eventbus_parked_events_total: ["counter", "Events parked, by subscription (recorded by the listener)."],
   eventbus_redriven_events_total: ["counter", "Parked events sent again by a redrive, by subscription."],
   eventbus_fanout_duration_seconds: ["histogram", "Realtime fan-out: from the event's append to its post."],
@@ -52,7 +56,7 @@ export interface BusMetricSources {
 
 /**
  * Reads the scrape-time gauges: the head, each subscription's lag (events and seconds), queue, DLQ and
- * parked counts, ownership, each replication slot's lag, and the number of WebSocket connections. Subscriptions deleted since the last
+ * parked counts, ownership, failing sends, each replication slot's lag, and the number of WebSocket connections. Subscriptions deleted since the last
  * scrape disappear from the output instead of freezing at their last value.
  */
 export async function collectBusMetrics(registry: MetricsRegistry, sources: BusMetricSources): Promise<void> {
@@ -72,6 +76,7 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
     "eventbus_subscription_dlq_depth",
     "eventbus_subscription_parked",
     "eventbus_subscription_owned",
+    "eventbus_subscription_failing",
     "eventbus_capture_lag_bytes",
   ]) {
     registry.clear(name);
@@ -88,6 +93,7 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
     if (status.dlqDepth !== null) registry.gauge("eventbus_subscription_dlq_depth", labels, status.dlqDepth);
     registry.gauge("eventbus_subscription_parked", labels, status.parked);
     registry.gauge("eventbus_subscription_owned", labels, status.owner === null ? 0 : 1);
+    registry.gauge("eventbus_subscription_failing", labels, status.failingSince === null ? 0 : 1);
   }
   for (const [slot, lag] of await readSlotLag(sources.sql)) {
     registry.gauge("eventbus_capture_lag_bytes", { slot }, lag);

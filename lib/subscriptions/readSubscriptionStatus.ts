@@ -38,11 +38,17 @@ export interface SubscriptionStatus {
    */
   ahead: number;
   /**
-   * `paused`: the listener holds back because the queue is over the maximum depth; `behind`: the oldest
-   * unforwarded event is more than 5 s old; `parked`: flowing, with parked events waiting for a redrive;
-   * `active`: flowing.
+   * `failing`: SQS refuses or cannot take the listener's sends (a deleted queue, denied access, an
+   * unreachable endpoint), which it retries until they succeed: see `lastError`; `paused`: the listener
+   * holds back because the queue is over the maximum depth; `behind`: the oldest unforwarded event is more
+   * than 5 s old; `parked`: flowing, with parked events waiting for a redrive; `active`: flowing.
    */
-  state: "active" | "paused" | "behind" | "parked";
+  state: "active" | "paused" | "behind" | "parked" | "failing";
+  /** Since when the owning listener's sends have been failing, or `null` while they succeed (or none owns it). */
+  failingSince: string | null;
+  /** Why the newest failed send failed (SQS's error code and message), kept after recovery; or `null`. */
+  lastError: string | null;
+  lastErrorAt: string | null;
   /** Since when the listener has held the subscription back (back-pressure), or `null`. */
   pausedAt: string | null;
   /** Messages waiting in the queue, and received but not yet deleted; `null` if the queue is missing. */
@@ -68,6 +74,9 @@ interface StatusRow {
   pending: number;
   lagSeconds: number | null;
   pausedAt: Date | null;
+  failingSince: Date | null;
+  lastError: string | null;
+  lastErrorAt: Date | null;
 }
 
 /** Pending events are counted one by one up to this many; beyond, the lag is estimated from positions. */
@@ -98,7 +107,8 @@ export async function readSubscriptionStatus(
                                    order by e.position limit ${LAG_COUNT_LIMIT}) pending) as pending,
       extract(epoch from now() - (select e.created_at from eventbus.events e where e.position > c.position
                                   order by e.position limit 1))::float8 as "lagSeconds",
-      c.paused_at as "pausedAt"
+      c.paused_at as "pausedAt", c.failing_since as "failingSince", c.last_error as "lastError",
+      c.last_error_at as "lastErrorAt"
     from eventbus.checkpoints c
     where c.name = any(${names}::text[])`;
   const byName = new Map(rows.map((r) => [r.name, r]));
@@ -119,13 +129,17 @@ export async function readSubscriptionStatus(
         const lagSeconds = lag === 0 ? 0 : Math.max(0, Math.round((row?.lagSeconds ?? 0) * 1000) / 1000);
         const ahead = Math.max(0, checkpoint - (row?.issued ?? checkpoint));
         const parkedCount = parked.get(s.name)?.parked ?? 0;
-        const state: SubscriptionStatus["state"] = row?.pausedAt
-          ? "paused"
-          : lagSeconds > BEHIND_AFTER_SECONDS
-            ? "behind"
-            : parkedCount > 0
-              ? "parked"
-              : "active";
+        // Only a listener that owns the subscription clears the mark; without one, nothing is sending.
+        const failingSince = row?.owner ? (row.failingSince ?? null) : null;
+        const state: SubscriptionStatus["state"] = failingSince
+          ? "failing"
+          : row?.pausedAt
+            ? "paused"
+            : lagSeconds > BEHIND_AFTER_SECONDS
+              ? "behind"
+              : parkedCount > 0
+                ? "parked"
+                : "active";
         return {
           name: s.name,
           filter: s.filter,
@@ -146,6 +160,9 @@ export async function readSubscriptionStatus(
           ahead,
           state,
           pausedAt: row?.pausedAt ? new Date(row.pausedAt).toISOString() : null,
+          failingSince: failingSince ? new Date(failingSince).toISOString() : null,
+          lastError: row?.lastError ?? null,
+          lastErrorAt: row?.lastErrorAt ? new Date(row.lastErrorAt).toISOString() : null,
           queueDepth: queue?.visible ?? null,
           queueInFlight: queue?.inFlight ?? null,
           dlqDepth: dlq?.visible ?? null,

@@ -1,7 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ReceiveMessageCommand, SetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -202,6 +207,28 @@ describe("web console (headless Chromium against npm run dev)", () => {
     expect(await page.getByLabel("Redrive progress").getAttribute("value")).toBe("1");
     await poll(() => parked.textContent(), { timeout: 10_000 }).toContain("Nothing parked.");
     await poll(() => page.locator('[data-cell="parked"]').textContent(), { timeout: 10_000 }).toBe("0");
+  });
+
+  it("shows a subscription whose queue was deleted as failing, with SQS's reason", async () => {
+    const admin = { authorization: `Bearer ${bus.adminToken}`, "content-type": "application/json" };
+    const put = await fetch(`${bus.httpUrl}/subscriptions/gone`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({ filter: { type: ["Gone"] }, startFrom: "current" }),
+    });
+    const { queueUrl } = (await put.json()) as { queueUrl: string };
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    await append("orders-6", { type: "Gone", data: { n: 1 } });
+
+    await page.goto(`${bus.httpUrl}/console#/subscriptions/gone`);
+    await poll(() => page.locator('[data-cell="failing"]').textContent(), { timeout: 20_000 }).toMatch(
+      /QueueDoesNotExist: The specified queue does not exist\./,
+    );
+    expect(await page.locator("h2 .badge").textContent()).toBe("failing");
+    await screenshot("failing");
+    expect(
+      (await fetch(`${bus.httpUrl}/subscriptions/gone`, { method: "DELETE", headers: admin })).status,
+    ).toBe(204);
   });
 
   it("moves the redrive progress bar while a redrive runs, not only when it ends", async () => {

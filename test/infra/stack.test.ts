@@ -314,6 +314,7 @@ describe("synthesised stack", () => {
         `SELECT MAX(SubscriptionDeadLetters) ${schema}`,
         `SELECT MAX(SubscriptionParked) ${schema}`,
         `SELECT MIN(SubscriptionOwned) ${schema}`,
+        `SELECT MAX(SubscriptionFailing) ${schema}`,
       ]),
     );
     expect(alarms.some((a) => a.MetricName === "5xx" && a.Namespace === "AWS/ApiGateway")).toBe(true);

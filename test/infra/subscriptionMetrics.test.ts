@@ -75,6 +75,7 @@ describe("subscription metrics", () => {
       SubscriptionQueueDepth: 0,
       SubscriptionDeadLetters: 0,
       SubscriptionParked: 0,
+      SubscriptionFailing: 0,
     });
     // Valid EMF: the names the alarms query, in the namespace and dimensions they query.
     expect(before._aws.CloudWatchMetrics).toEqual([
@@ -88,6 +89,7 @@ describe("subscription metrics", () => {
           { Name: "SubscriptionDeadLetters", Unit: "Count" },
           { Name: "SubscriptionParked", Unit: "Count" },
           { Name: "SubscriptionOwned", Unit: "Count" },
+          { Name: "SubscriptionFailing", Unit: "Count" },
         ],
       },
     ]);

@@ -1,5 +1,7 @@
 import {
+  CreateQueueCommand,
   DeleteMessageBatchCommand,
+  DeleteQueueCommand,
   ReceiveMessageCommand,
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
@@ -10,7 +12,8 @@ import { appendToStream } from "../../lib/events/appendToStream.ts";
 import { probeHead } from "../../lib/events/readSafeHead.ts";
 import { startForwarder } from "../../lib/listener/forwarder.ts";
 import { type Listener, listenerSqlOptions, startListener } from "../../lib/listener/startListener.ts";
-import { metrics } from "../../lib/metrics/registry.ts";
+import { collectBusMetrics } from "../../lib/metrics/busMetrics.ts";
+import { MetricsRegistry, metrics } from "../../lib/metrics/registry.ts";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { OWNER_LOCK_NAMESPACE } from "../../lib/subscriptions/ownership.ts";
@@ -220,6 +223,35 @@ describe("listener resilience", () => {
       state: "active",
     });
     expect(metrics.read("eventbus_redriven_events_total", { subscription: "rejects" })).toBe(1);
+  });
+
+  it("shows a subscription whose queue was deleted as failing, with SQS's reason, until the queue is back", async () => {
+    const subscription = await subscribe("gone-queue", { filter: { type: ["Gone"] } });
+    await expect.poll(() => listener.owned(), { timeout: 5_000 }).toContain("gone-queue");
+    const statusOf = async () => (await readSubscriptionStatus(db.sql, sqs, [subscription]))[0]!;
+    expect(await statusOf()).toMatchObject({ state: "active", failingSince: null, lastError: null });
+
+    // Deleted outside the bus: every send fails, and is retried, for as long as the queue is missing.
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: subscription.queueUrl }));
+    await appendToStream(db.sql, "gone-1", [{ type: "Gone", data: { i: 1 } }]);
+    await expect.poll(async () => (await statusOf()).state, { timeout: 10_000 }).toBe("failing");
+    const failing = await statusOf();
+    expect(failing.lastError).toMatch(/^(AWS\.SimpleQueueService\.NonExistentQueue|QueueDoesNotExist): \S/);
+    expect(Date.parse(failing.failingSince!)).toBeLessThanOrEqual(Date.parse(failing.lastErrorAt!));
+    expect(failing.lag).toBeGreaterThan(0);
+    const registry = new MetricsRegistry();
+    await collectBusMetrics(registry, { sql: db.sql, sqs });
+    expect(registry.read("eventbus_subscription_failing", { subscription: "gone-queue" })).toBe(1);
+
+    // Re-created under the same name (so the same URL): the event waiting all along is delivered, and the
+    // subscription is no longer failing; the reason stays for whoever looks later.
+    await sqs.send(new CreateQueueCommand({ QueueName: subscription.queueUrl.split("/").at(-1)! }));
+    const received = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 15_000 });
+    expect(received.map((r) => r.event.data)).toEqual([{ i: 1 }]);
+    await expect.poll(async () => (await statusOf()).state, { timeout: 5_000 }).toBe("active");
+    expect(await statusOf()).toMatchObject({ failingSince: null, lastError: failing.lastError, lag: 0 });
+    await collectBusMetrics(registry, { sql: db.sql, sqs });
+    expect(registry.read("eventbus_subscription_failing", { subscription: "gone-queue" })).toBe(0);
   });
 
   it("delivers characters SQS refuses as JSON escapes, so a poison event stalls nothing", async () => {

@@ -28,6 +28,7 @@ describe("monitoring without an alarm e-mail", () => {
       "SubscriptionParked",
       "SubscriptionDeadLetters",
       "SubscriptionOwned",
+      "SubscriptionFailing",
       "FanoutFailedPosts",
       "CaptureSlotLagBytes",
     ]) {

@@ -14,6 +14,7 @@ import { safeHeadLooksFurtherOnlyWhenHeld } from "./0014_safeHeadLooksFurtherOnl
 import { cheaperHeadProbes } from "./0015_cheaperHeadProbes.ts";
 import { listenedTopicsHead } from "./0016_listenedTopicsHead.ts";
 import { byteOrderText } from "./0017_byteOrderText.ts";
+import { forwardingErrors } from "./0018_forwardingErrors.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -33,4 +34,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 15, name: "cheaper_head_probes", sql: cheaperHeadProbes },
   { id: 16, name: "listened_topics_head", sql: listenedTopicsHead },
   { id: 17, name: "byte_order_text", sql: byteOrderText },
+  { id: 18, name: "forwarding_errors", sql: forwardingErrors },
 ];

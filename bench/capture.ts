@@ -279,13 +279,15 @@ async function spawnReader(url: string) {
   const lines = createInterface({ input: reader.stdout });
   const answer = (expected: string) =>
     new Promise<void>((resolve, reject) => {
+      const onExit = () => reject(new Error("the capture reader process exited"));
       const onLine = (line: string) => {
         if (line !== expected) return;
         lines.off("line", onLine);
+        reader.off("exit", onExit);
         resolve();
       };
       lines.on("line", onLine);
-      reader.once("exit", () => reject(new Error("the capture reader process exited")));
+      reader.once("exit", onExit);
     });
   await answer("ready");
   return {

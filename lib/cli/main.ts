@@ -403,15 +403,16 @@ const subscriptions = program
 
 subscriptions
   .command("list")
-  .description("every subscription with its checkpoint, lag and queue depths")
+  .description("every subscription with its state, checkpoint, lag and queue depths")
   .action(async () => {
     const list = await (await client()).subscriptions.list();
     if (json()) return printRecord({ subscriptions: list }, true);
     if (list.length === 0) return void process.stdout.write("no subscriptions\n");
     printTable(
-      ["NAME", "ORDERING", "CHECKPOINT", "HEAD", "LAG", "QUEUE", "DLQ", "OWNER"],
+      ["NAME", "STATE", "ORDERING", "CHECKPOINT", "HEAD", "LAG", "QUEUE", "DLQ", "OWNER"],
       list.map((s) => [
         s.name,
+        stateCell(s.state),
         String(s.ordering ?? ""),
         String(s.checkpoint),
         String(s.head),
@@ -422,6 +423,13 @@ subscriptions
       ]),
     );
   });
+
+/** A subscription's state, coloured by how much it asks for attention (`failing`: see its `lastError`). */
+function stateCell(state: string | undefined): string {
+  if (state === undefined) return "";
+  if (state === "failing" || state === "parked") return pc.red(state);
+  return state === "active" ? state : pc.yellow(state);
+}
 
 subscriptions
   .command("get")

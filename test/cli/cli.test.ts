@@ -330,8 +330,8 @@ describe("subscriptions", () => {
     expect(different.stderr).toContain("SUBSCRIPTION_CONFLICT");
 
     const list = await cli(["subscriptions", "list"]);
-    expect(list.stdout).toMatch(/^NAME\s+ORDERING\s+CHECKPOINT\s+HEAD\s+LAG\s+QUEUE\s+DLQ\s+OWNER/);
-    expect(list.stdout).toContain(name);
+    expect(list.stdout).toMatch(/^NAME\s+STATE\s+ORDERING\s+CHECKPOINT\s+HEAD\s+LAG\s+QUEUE\s+DLQ\s+OWNER/);
+    expect(list.stdout).toMatch(new RegExp(`^${name}\\s+(active|behind)\\s+none\\s`, "m"));
     const listed = JSON.parse((await cli(["subscriptions", "list", "--json"])).stdout);
     expect(listed.subscriptions.map((s: { name: string }) => s.name)).toContain(name);
 

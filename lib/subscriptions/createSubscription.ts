@@ -5,7 +5,7 @@ import { readSafeHead } from "../events/readSafeHead.ts";
 import { assertNotBeyondHead } from "./assertNotBeyondHead.ts";
 import { type SubscriptionDefinition, sameDefinition } from "./definition.ts";
 import { findSubscription } from "./getSubscription.ts";
-import { createSubscriptionQueues } from "./subscriptionQueues.ts";
+import { createSubscriptionQueues, restoreMissingQueues } from "./subscriptionQueues.ts";
 import type { Subscription, SubscriptionRow } from "./subscriptionRow.ts";
 import { toSubscription } from "./subscriptionRow.ts";
 
@@ -24,8 +24,9 @@ function conflict(name: string): EventBusError {
 }
 
 /**
- * Creates a subscription with its queue and DLQ, idempotently: an identical definition is a no-op, a
- * different one a `SUBSCRIPTION_CONFLICT`. The queues are created before the row so that the listener
+ * Creates a subscription with its queue and DLQ, idempotently: an identical definition is a no-op (except
+ * that a queue or DLQ deleted outside the bus is re-created, see `restoreMissingQueues`), a different one a
+ * `SUBSCRIPTION_CONFLICT`. The queues are created before the row so that the listener
  * never sees a subscription without its queue. The checkpoint starts at 0 (`origin`), at the current head
  * (`current`) or at the given position: the first event delivered is the one after it.
  *
@@ -40,6 +41,7 @@ export async function createSubscription(
   const existing = await findSubscription(sql, name);
   if (existing) {
     if (!sameDefinition(pickDefinition(existing), definition)) throw conflict(name);
+    await restoreMissingQueues(sqs, options.queuePrefix, existing);
     return { subscription: existing, created: false };
   }
   if (typeof definition.startFrom === "number") {

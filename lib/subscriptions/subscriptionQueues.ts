@@ -23,6 +23,15 @@ async function createQueue(
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     return QueueUrl!;
   } catch (error) {
+    // SQS refuses a queue's name for 60 s after the queue was deleted: say when to try again.
+    if (/QueueDeletedRecently/.test(errorName(error))) {
+      throw new EventBusError(
+        "UNAVAILABLE",
+        `The queue '${name}' was deleted less than 60 s ago, and SQS does not take its name back until then. Retry after 60 s.`,
+        { queueName: name, retryAfterSeconds: 60 },
+        { cause: error },
+      );
+    }
     // The SDK names it QueueNameExists; the JSON protocol's code is QueueAlreadyExists.
     if (/QueueNameExists|QueueAlreadyExists/.test(errorName(error))) {
       throw new EventBusError(
@@ -67,6 +76,34 @@ export async function createSubscriptionQueues(
     }),
   });
   return { queueUrl, dlqUrl };
+}
+
+/**
+ * Re-creates a subscription's queue or DLQ that was deleted outside the bus, under its names and with its
+ * settings, so that the listener (which retries sends to a missing queue until it is back) delivers what
+ * waited. Queues that exist are left as they are, and nothing is created under names the subscription does
+ * not use (the bus's queue prefix may have changed since it was created).
+ *
+ * @returns the queues it re-created (their URLs), none when both exist.
+ * @throws {EventBusError} `SUBSCRIPTION_CONFLICT` when the remaining queue has other settings than the bus gives it.
+ */
+export async function restoreMissingQueues(
+  sqs: SQSClient,
+  queuePrefix: string,
+  subscription: SubscriptionDefinition & { name: string; queueUrl: string; dlqUrl: string },
+): Promise<string[]> {
+  const [queue, dlq] = await Promise.all([
+    readQueueDepth(sqs, subscription.queueUrl),
+    readQueueDepth(sqs, subscription.dlqUrl),
+  ]);
+  if (queue && dlq) return [];
+  const names = queueNames(queuePrefix, subscription.name, subscription.ordering);
+  const lastSegment = (url: string) => url.slice(url.lastIndexOf("/") + 1);
+  if (lastSegment(subscription.queueUrl) !== names.queue || lastSegment(subscription.dlqUrl) !== names.dlq) {
+    return [];
+  }
+  await createSubscriptionQueues(sqs, queuePrefix, subscription.name, subscription);
+  return [...(queue ? [] : [subscription.queueUrl]), ...(dlq ? [] : [subscription.dlqUrl])];
 }
 
 /** Deletes the given queues; a queue that is already gone is not an error. */

@@ -1,5 +1,4 @@
 import {
-  CreateQueueCommand,
   DeleteMessageBatchCommand,
   DeleteQueueCommand,
   ReceiveMessageCommand,
@@ -62,6 +61,16 @@ const subscribe = async (name: string, body: unknown) =>
       queuePrefix: prefix,
     })
   ).subscription;
+
+/** `createSubscription` once more, as a repeated `PUT /subscriptions/{name}`; whether it created one. */
+const subscribeAgain = async (name: string, body: unknown) =>
+  (
+    await createSubscription(db.sql, sqs, {
+      name,
+      definition: parseSubscriptionDefinition(body),
+      queuePrefix: prefix,
+    })
+  ).created;
 
 /** One short poll, as a consumer that polls now and then does: the `data.i` of what it took and deleted. */
 async function takeVisible(queueUrl: string): Promise<number[]> {
@@ -243,9 +252,10 @@ describe("listener resilience", () => {
     await collectBusMetrics(registry, { sql: db.sql, sqs });
     expect(registry.read("eventbus_subscription_failing", { subscription: "gone-queue" })).toBe(1);
 
-    // Re-created under the same name (so the same URL): the event waiting all along is delivered, and the
-    // subscription is no longer failing; the reason stays for whoever looks later.
-    await sqs.send(new CreateQueueCommand({ QueueName: subscription.queueUrl.split("/").at(-1)! }));
+    // PUT again with the same definition: the missing queue is re-created under its name (so its URL), the
+    // event waiting all along is delivered, and the subscription is no longer failing; the reason stays
+    // for whoever looks later.
+    expect(await subscribeAgain("gone-queue", { filter: { type: ["Gone"] } })).toBe(false);
     const received = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 15_000 });
     expect(received.map((r) => r.event.data)).toEqual([{ i: 1 }]);
     await expect.poll(async () => (await statusOf()).state, { timeout: 5_000 }).toBe("active");

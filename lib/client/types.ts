@@ -101,6 +101,7 @@ export interface SubscriptionStatus extends SubscriptionDefinition {
   failingSince?: string | null;
   /** Why the newest failed send failed, as SQS said it; kept after recovery. */
   lastError?: string | null;
+  lastErrorAt?: string | null;
   queueDepth: number;
   dlqDepth: number;
   owner: string | null;

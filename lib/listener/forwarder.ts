@@ -467,7 +467,9 @@ export function startForwarder(target: ForwardTarget, deps: ForwarderDeps) {
           error: (error as Error).message,
         });
         // The error itself may name tables or hosts: operators find it in the log this points to.
-        failures.failed("The listener could not read or checkpoint this target; its log has the error.");
+        failures.failed(
+          "The listener could not read or checkpoint this subscription; its log has the error.",
+        );
         dirty = true;
         await delay(1_000);
       }

@@ -21,8 +21,9 @@ export interface ForwardingFailures {
 /**
  * Keeps a target's checkpoint row telling whether, and why, its sends fail (migration 0018), so that a
  * subscription whose queue was deleted or whose access was denied shows `failing` with SQS's reason instead
- * of only growing lag. A streak is recorded once it has lasted {@link RECORD_AFTER_MS}, since its start. Writes are chained in call order, never awaited by the forwarder, and their own
- * failure is only logged: bookkeeping must never hold up or break forwarding.
+ * of only growing lag. A streak is recorded once it has lasted {@link RECORD_AFTER_MS}, dated from its
+ * start. Writes are chained in call order, never awaited by the forwarder, and their own failure is only
+ * logged: bookkeeping must never hold up or break forwarding.
  *
  * The row is cleared when tracking starts, so that a failure left by an earlier owner (a listener that
  * crashed while the queue was missing, say) does not outlive it: if the cause remains, the first retry

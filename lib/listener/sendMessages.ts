@@ -68,7 +68,7 @@ const isContentError = (error: unknown) => {
  * error code and message when SQS answered (`QueueDoesNotExist: The specified queue does not exist.`), the
  * system error code when the call never reached it (`ECONNREFUSED`).
  */
-export function describeSqsFailure(error: unknown): string {
+function describeSqsFailure(error: unknown): string {
   const { name, message, code, cause, $fault } = (error ?? {}) as {
     name?: string;
     message?: string;

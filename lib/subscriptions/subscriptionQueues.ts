@@ -84,26 +84,25 @@ export async function createSubscriptionQueues(
  * waited. Queues that exist are left as they are, and nothing is created under names the subscription does
  * not use (the bus's queue prefix may have changed since it was created).
  *
- * @returns the queues it re-created (their URLs), none when both exist.
- * @throws {EventBusError} `SUBSCRIPTION_CONFLICT` when the remaining queue has other settings than the bus gives it.
+ * @throws {EventBusError} `SUBSCRIPTION_CONFLICT` when the queue that remains has other settings than the
+ *   bus gives it; `UNAVAILABLE` within 60 s of the deletion (SQS holds a deleted queue's name that long).
  */
 export async function restoreMissingQueues(
   sqs: SQSClient,
   queuePrefix: string,
   subscription: SubscriptionDefinition & { name: string; queueUrl: string; dlqUrl: string },
-): Promise<string[]> {
+): Promise<void> {
   const [queue, dlq] = await Promise.all([
     readQueueDepth(sqs, subscription.queueUrl),
     readQueueDepth(sqs, subscription.dlqUrl),
   ]);
-  if (queue && dlq) return [];
+  if (queue && dlq) return;
   const names = queueNames(queuePrefix, subscription.name, subscription.ordering);
   const lastSegment = (url: string) => url.slice(url.lastIndexOf("/") + 1);
   if (lastSegment(subscription.queueUrl) !== names.queue || lastSegment(subscription.dlqUrl) !== names.dlq) {
-    return [];
+    return;
   }
   await createSubscriptionQueues(sqs, queuePrefix, subscription.name, subscription);
-  return [...(queue ? [] : [subscription.queueUrl]), ...(dlq ? [] : [subscription.dlqUrl])];
 }
 
 /** Deletes the given queues; a queue that is already gone is not an error. */

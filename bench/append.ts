@@ -28,6 +28,10 @@
  * load, CPU per event much less, so it shows where a gap lies. `--json` adds them as
  * `"cpuMsPerThousandEvents": {"<case name>": {"ours": {...}, "baseline": {...}}}`.
  *
+ * Then, as a reference and not a goal, the same 100-row insert into a copy of the events table with all its
+ * indexes (`bench_indexed`) against the baseline, with 1 and 8 writers: the ceiling the table's indexes put
+ * on batched appends in this run (`--json`: `"references"`, shaped like `"cases"`).
+ *
  * BENCH_SECONDS (default 3) is the measuring time per case and side.
  */
 import { randomUUID } from "node:crypto";
@@ -37,7 +41,7 @@ import { createSql } from "../lib/db/client.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { appendToStream } from "../lib/events/appendToStream.ts";
 import { createHttpAdapter, listen } from "../lib/local/httpAdapter.ts";
-import { createPlainTable, startBareInsertServer } from "./plainBaseline.ts";
+import { createIndexedTable, createPlainTable, startBareInsertServer } from "./plainBaseline.ts";
 import {
   type BenchCase,
   benchPostgres,
@@ -55,6 +59,7 @@ const pg = await benchPostgres();
 const sql = createSql(pg.url, { max: POOL });
 await migrate(sql);
 await createPlainTable(sql);
+await createIndexedTable(sql);
 
 const rows = (n: number, stream: string) =>
   Array.from({ length: n }, (_, i) => ({
@@ -70,6 +75,13 @@ const events = (n: number) => Array.from({ length: n }, () => ({ type: "OrderPla
 let streamSeq = 0;
 const plainInsert = (n: number) => () => sql`insert into bench_plain ${sql(rows(n, `plain-${streamSeq++}`))}`;
 const append = (n: number) => () => appendToStream(sql, `bench-${streamSeq++}`, events(n));
+/** The reference: the same rows, plainly inserted into a copy of the events table with all its indexes. */
+const indexedInsert = (n: number) => () => {
+  const stream = `indexed-${streamSeq++}`;
+  return sql`insert into bench_indexed ${sql(
+    rows(n, stream).map((row) => ({ ...row, category: "indexed", source: "" })),
+  )}`;
+};
 
 // --- the real HTTP handler behind the local API Gateway stand-in --------------------------------------------
 const secret = "bench-secret-bench-secret-bench-secret";
@@ -140,6 +152,20 @@ for (const [name, n, concurrency, target] of [
   await compare(name, n, concurrency, target, append(n), plainInsert(n));
 }
 await compare("HTTP single append, 8 clients", 1, 8, 0.7, post(baseUrl), post(bareUrl));
+
+// Not a goal: where the events table's own indexes put the ceiling for batches, in this run.
+console.log("\nReference: a plain INSERT into a copy of the events table (its four indexes), same baseline:");
+const references: BenchCase[] = [];
+for (const concurrency of [1, 8]) {
+  const figures = await compareRatesWithCpu(SECONDS, 100, indexedInsert(100), plainInsert(100), concurrency);
+  references.push(
+    report(
+      `100-row plain INSERT with the indexes, ${concurrency} writer${concurrency === 1 ? "" : "s"}`,
+      figures.ours.perSecond,
+      figures.baseline.perSecond,
+    ),
+  );
+}
 console.log(
   "\nBaseline: autocommit INSERTs of the same rows into a table with only a bigserial primary key, on the",
 );
@@ -151,4 +177,4 @@ const { getRuntime } = await import("../functions/shared/runtime.ts");
 await (await getRuntime()).sql.end();
 await sql.end();
 await pg.stop();
-printJsonSummary(cases, { cpuMsPerThousandEvents: cpu });
+printJsonSummary(cases, { cpuMsPerThousandEvents: cpu, references });

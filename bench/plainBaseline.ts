@@ -21,6 +21,19 @@ export async function createPlainTable(sql: Sql): Promise<void> {
     )`;
 }
 
+/**
+ * A copy of the events table with every index, constraint and collation it has (the "ceiling" reference):
+ * a plain `INSERT` into it shows what the table's indexes alone cost against {@link createPlainTable}'s,
+ * with no statement of the bus around it. Positions come from a sequence of its own.
+ */
+export async function createIndexedTable(sql: Sql): Promise<void> {
+  await sql`drop table if exists bench_indexed`;
+  await sql`drop sequence if exists bench_indexed_position`;
+  await sql`create table bench_indexed (like eventbus.events including all)`;
+  await sql`create sequence bench_indexed_position owned by bench_indexed.position`;
+  await sql`alter table bench_indexed alter column position set default nextval('bench_indexed_position')`;
+}
+
 async function readJson(req: IncomingMessage): Promise<{ type: string; data: unknown; metadata?: unknown }> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);

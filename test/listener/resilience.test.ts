@@ -53,24 +53,14 @@ afterAll(async () => {
   sqs.destroy();
 });
 
-const subscribe = async (name: string, body: unknown) =>
-  (
-    await createSubscription(db.sql, sqs, {
-      name,
-      definition: parseSubscriptionDefinition(body),
-      queuePrefix: prefix,
-    })
-  ).subscription;
-
-/** `createSubscription` once more, as a repeated `PUT /subscriptions/{name}`; whether it created one. */
-const subscribeAgain = async (name: string, body: unknown) =>
-  (
-    await createSubscription(db.sql, sqs, {
-      name,
-      definition: parseSubscriptionDefinition(body),
-      queuePrefix: prefix,
-    })
-  ).created;
+/** `createSubscription`, as `PUT /subscriptions/{name}` does. */
+const put = (name: string, body: unknown) =>
+  createSubscription(db.sql, sqs, {
+    name,
+    definition: parseSubscriptionDefinition(body),
+    queuePrefix: prefix,
+  });
+const subscribe = async (name: string, body: unknown) => (await put(name, body)).subscription;
 
 /** One short poll, as a consumer that polls now and then does: the `data.i` of what it took and deleted. */
 async function takeVisible(queueUrl: string): Promise<number[]> {
@@ -255,7 +245,7 @@ describe("listener resilience", () => {
     // PUT again with the same definition: the missing queue is re-created under its name (so its URL), the
     // event waiting all along is delivered, and the subscription is no longer failing; the reason stays
     // for whoever looks later.
-    expect(await subscribeAgain("gone-queue", { filter: { type: ["Gone"] } })).toBe(false);
+    expect((await put("gone-queue", { filter: { type: ["Gone"] } })).created).toBe(false);
     const received = await receiveEvents(sqs, subscription.queueUrl, 1, { timeoutMs: 15_000 });
     expect(received.map((r) => r.event.data)).toEqual([{ i: 1 }]);
     await expect.poll(async () => (await statusOf()).state, { timeout: 5_000 }).toBe("active");

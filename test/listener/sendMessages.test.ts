@@ -1,9 +1,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import { describe, expect, it } from "vitest";
 import { sendMessages } from "../../lib/listener/sendMessages.ts";
+import { sqsClientAt, startSqsErrorStandIn } from "../support/sqsErrorStandIn.ts";
 
 /** Sends one message through `sqs` until the first retry; returns the reason that retry gave. */
 async function firstRetryReason(sqs: SQSClient, queueUrl: string): Promise<string> {
@@ -26,39 +27,19 @@ async function firstRetryReason(sqs: SQSClient, queueUrl: string): Promise<strin
   return reason;
 }
 
-const client = (endpoint: string) =>
-  new SQSClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts: 1,
-  });
-
 describe("the reason a failed send gives (logged, and shown as a subscription's lastError)", () => {
   it("is SQS's error code and message when SQS answered", async () => {
-    const server = createServer((request, response) => {
-      request.resume();
-      response.writeHead(403, {
-        "content-type": "application/x-amz-json-1.0",
-        "x-amzn-query-error": "AccessDenied;Sender",
-      });
-      response.end(
-        JSON.stringify({
-          __type: "com.amazonaws.sqs#AccessDenied",
-          message: "Access to the resource is denied.",
-        }),
-      );
+    const { endpoint, sqs, close } = await startSqsErrorStandIn({
+      status: 403,
+      code: "AccessDenied",
+      message: "Access to the resource is denied.",
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const sqs = client(endpoint);
     try {
       expect(await firstRetryReason(sqs, `${endpoint}/000000000000/q`)).toBe(
         "AccessDenied: Access to the resource is denied.",
       );
     } finally {
-      sqs.destroy();
-      server.close();
+      close();
     }
   });
 
@@ -68,7 +49,7 @@ describe("the reason a failed send gives (logged, and shown as a subscription's 
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await new Promise((resolve) => server.close(resolve));
-    const sqs = client(endpoint);
+    const sqs = sqsClientAt(endpoint);
     try {
       expect(await firstRetryReason(sqs, `${endpoint}/000000000000/q`)).toBe(
         "SQS could not be reached (ECONNREFUSED)",

@@ -1,17 +1,11 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import {
-  DeleteQueueCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSubscription } from "../../lib/subscriptions/createSubscription.ts";
 import { parseSubscriptionDefinition } from "../../lib/subscriptions/definition.ts";
 import { createSubscriptionQueues } from "../../lib/subscriptions/subscriptionQueues.ts";
 import { createSqsClient, uniquePrefix } from "../listener/support.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startSqsErrorStandIn } from "../support/sqsErrorStandIn.ts";
 
 const sqs = createSqsClient();
 const prefix = uniquePrefix("restore");
@@ -69,39 +63,24 @@ describe("a repeated PUT of a subscription whose queues were deleted outside the
 
 describe("a queue name SQS has not released yet", () => {
   it("is a 503 UNAVAILABLE that says to retry after 60 s, not a server error", async () => {
-    // What SQS answers (JSON protocol) to CreateQueue within 60 s of deleting a queue of that name.
-    const server = createServer((request, response) => {
-      request.resume();
-      response.writeHead(400, {
-        "content-type": "application/x-amz-json-1.0",
-        "x-amzn-query-error": "AWS.SimpleQueueService.QueueDeletedRecently;Sender",
-      });
-      response.end(
-        JSON.stringify({
-          __type: "com.amazonaws.sqs#QueueDeletedRecently",
-          message:
-            "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const recent = new SQSClient({
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      region: "us-east-1",
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-      maxAttempts: 1,
+    // What SQS answers to CreateQueue within 60 s of deleting a queue of that name.
+    const recent = await startSqsErrorStandIn({
+      status: 400,
+      code: "QueueDeletedRecently",
+      queryCode: "AWS.SimpleQueueService.QueueDeletedRecently",
+      message:
+        "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
     });
     try {
       await expect(
-        createSubscriptionQueues(recent, prefix, "recent", parseSubscriptionDefinition({})),
+        createSubscriptionQueues(recent.sqs, prefix, "recent", parseSubscriptionDefinition({})),
       ).rejects.toMatchObject({
         code: "UNAVAILABLE",
         status: 503,
         details: { retryAfterSeconds: 60, queueName: `${prefix}recent-dlq` },
       });
     } finally {
-      recent.destroy();
-      server.close();
+      recent.close();
     }
   });
 });

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { newAssignedIdPrefix } from "../events/assignedEventIds.ts";
 import { EVENTS_CHANNEL } from "../events/wakeListeners.ts";
 
 /** WAL positions read inside the batch's transaction, before its commit. */
@@ -37,7 +38,7 @@ export interface BatchProgress {
  *    from the `(stream_id, version)` index, as committed when the statement began) plus its rank among the
  *    batch's events of that stream; positions are drawn in the batch's order (volatile expressions are
  *    evaluated after the sort); `category` and `source` are filled as every append fills them (migration
- *    0012);
+ *    0012), and each event gets the id its position completes (migration 0019);
  * 3. wakes listeners with one NOTIFY, and records the batch's last commit LSN (never moving it back);
  * 4. commits without waiting for its WAL flush (`synchronous_commit` off for this transaction only): the
  *    caller confirms the slot past the batch only once the WAL is flushed beyond its commit.
@@ -69,13 +70,19 @@ export async function appendCapturedBatch(
       where progress.xid is not null and item.lsn > progress.applied_lsn
     ),
     appended as (
-      insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
-      select nextval('eventbus.event_position'), f.stream_id,
-        (select coalesce(max(e.version), 0) from eventbus.events e where e.stream_id = f.stream_id) + f.rank,
-        f.id, f.type, case when f.no_data then null else coalesce(f.data, 'null'::jsonb) end, f.metadata,
-        split_part(f.stream_id, '-', 1), coalesce(f.metadata->>'source', '')
-      from fresh f
-      order by f.ord
+      insert into eventbus.events
+        (position, stream_id, version, id, type, data, metadata, category, source, id_assigned)
+      select n.position, n.stream_id, n.version,
+        coalesce(n.id, eventbus.assigned_event_id(${newAssignedIdPrefix()}, n.position)), n.type, n.data,
+        n.metadata, split_part(n.stream_id, '-', 1), coalesce(n.metadata->>'source', ''), n.id is null
+      from (
+        select nextval('eventbus.event_position') as position, f.stream_id,
+          (select coalesce(max(e.version), 0) from eventbus.events e where e.stream_id = f.stream_id) + f.rank
+            as version,
+          f.id, f.type, case when f.no_data then null else coalesce(f.data, 'null'::jsonb) end as data, f.metadata
+        from fresh f
+        order by f.ord
+      ) n
       returning position
     ),
     woken as (

@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from "postgres";
 import { EventBusError, validationFailed, WrongExpectedVersionError } from "../errors.ts";
+import { assignedEventId, hasAssignedIdForm, newAssignedIdPrefix } from "./assignedEventIds.ts";
 import { assertStreamId } from "./streamId.ts";
 import type { ExpectedVersion, ProposedEvent } from "./types.ts";
 import { type ValidEvent, validateEvents } from "./validateEvents.ts";
@@ -43,7 +44,9 @@ type AppendOutcome =
  * An event's identity is its `source` and `id` (CloudEvents), within its stream; events without a
  * `source` attribute share the bus's. Re-sending events that are all already in the stream is a success
  * that appends nothing (`created: false`); the same id from another source is another event. Events of
- * this stream re-sent in a different batch fail with `DUPLICATE_EVENT_ID`.
+ * this stream re-sent in a different batch fail with `DUPLICATE_EVENT_ID`. Events without an `id` get one
+ * from the bus (a UUIDv7, see lib/events/assignedEventIds.ts), returned in the result; re-sending an event
+ * with the id it was given is a retry like any other.
  *
  * @throws {WrongExpectedVersionError} when the stream is not at `expectedVersion`.
  * @throws {EventBusError} `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE` (also when the append would take the
@@ -74,13 +77,32 @@ export async function appendToStream(
   const inTransaction = "savepoint" in sql;
   const tracked = inTransaction ? undefined : trackAppend(sql as Sql, valid.length === 1);
   let committed: number | undefined;
+  // Every id this append assigns starts with it; the database completes each with the event's position.
+  const idPrefix = newAssignedIdPrefix();
   try {
-    // Only ids a caller chose can already be in the stream (a retry); the ones generated here cannot.
-    const callerIds = events.some((event) => event.id !== undefined);
+    // Only ids a caller chose can already be in the stream (a retry); the ones assigned here cannot.
+    const callerIds = valid.some((event) => event.id !== undefined);
+    // A re-sent assigned id has no entry in the identity index for the plain statement to meet: the
+    // function looks it up through its position.
+    const resentAssigned =
+      callerIds && valid.some((event) => event.id !== undefined && hasAssignedIdForm(event.id));
     // Inside a caller's transaction a failed statement would abort it: the function meets conflicts without one.
-    const outcome = inTransaction
-      ? await appendChecked(sql, streamId, expectedVersion, valid, callerIds, true, undefined)
-      : await appendFresh(sql as Sql, streamId, expectedVersion, valid, callerIds, tracked?.carry);
+    const outcome =
+      inTransaction || resentAssigned
+        ? await appendChecked(sql, streamId, expectedVersion, valid, idPrefix, {
+            checkIds: callerIds,
+            inTransaction,
+            carry: tracked?.carry,
+          })
+        : await appendFresh(
+            sql as Sql,
+            streamId,
+            expectedVersion,
+            valid,
+            idPrefix,
+            callerIds,
+            tracked?.carry,
+          );
     if (outcome.ok && !outcome.created) {
       return { streamId, version: outcome.version, events: outcome.events, created: false };
     }
@@ -90,7 +112,7 @@ export async function appendToStream(
         "positions" in outcome ? outcome.positions : valid.map((_, i) => outcome.firstPosition + i);
       committed = positions.at(-1)!;
       const events = valid.map((event, i) => ({
-        id: event.id,
+        id: event.id ?? assignedEventId(idPrefix, positions[i]!),
         version: firstVersion + i,
         position: positions[i]!,
       }));
@@ -159,28 +181,28 @@ function assertExpectedVersion(expected: ExpectedVersion) {
   }
 }
 
-/** The batch as the JSON array both append statements read: `[{id, type, data, metadata}, ...]`. */
+/** The batch as the JSON array both append statements read: `[{id?, type, data, metadata}, ...]`. */
 const batchJson = (valid: readonly ValidEvent[]) => `[${valid.map((e) => e.json).join(",")}]`;
 
 /**
  * The PL/pgSQL append, for caller-chosen ids (which may be a retry, or clash with events already in the
  * stream) and for appends inside a caller's transaction: it meets another writer of the stream without
- * raising (see migration 0010), so an expected conflict never aborts the caller's transaction.
+ * raising (see migration 0010), so an expected conflict never aborts the caller's transaction. It looks
+ * up chosen ids in the identity index and assigned ones through their position (migration 0019).
  */
 async function appendChecked(
   sql: Sql | TransactionSql,
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
-  checkIds: boolean,
-  inTransaction: boolean,
-  carry: number | "own" | undefined,
+  idPrefix: string,
+  options: { checkIds: boolean; inTransaction: boolean; carry: number | "own" | undefined },
 ): Promise<AppendOutcome> {
   // Inside a caller's transaction the NOTIFY rides along with its commit; on its own, when a wake-up is due.
-  const notify = inTransaction || carry !== undefined;
+  const notify = options.inTransaction || options.carry !== undefined;
   const [row] = await sql<[{ outcome: AppendOutcome }]>`
     select eventbus.append_to_stream(${streamId}, ${String(expectedVersion)},
-      ${batchJson(valid)}::text::jsonb, ${checkIds}, ${notify}) as outcome`;
+      ${batchJson(valid)}::text::jsonb, ${options.checkIds}, ${notify}, ${idPrefix}) as outcome`;
   return row!.outcome;
 }
 
@@ -203,8 +225,8 @@ const sourceOf = (event: ValidEvent): string =>
 
 /** Unique violations that mean another writer appended to the stream since it was read. */
 const STREAM_RACE_CONSTRAINT = "events_stream_version_key";
-/** The unique violation of an event identity (stream, id, source) the stream already holds. */
-const EVENT_IDENTITY_CONSTRAINT = "events_stream_id_source_key";
+/** The unique violation of a chosen event identity (stream, id, source) the stream already holds. */
+const EVENT_IDENTITY_CONSTRAINT = "events_chosen_identity_key";
 
 /**
  * Events whose ids were all generated here cannot be in the stream yet, so an append that commits on its own
@@ -230,15 +252,21 @@ async function appendFresh(
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
+  idPrefix: string,
   callerIds: boolean,
   carry: number | "own" | undefined,
 ): Promise<AppendOutcome> {
-  const checked = () => appendChecked(sql, streamId, expectedVersion, valid, true, false, carry);
+  const checked = () =>
+    appendChecked(sql, streamId, expectedVersion, valid, idPrefix, {
+      checkIds: true,
+      inTransaction: false,
+      carry,
+    });
   // Each retry follows another writer's committed append to this stream; a hundred in a row is no race.
   for (let attempt = 1; attempt <= 100; attempt++) {
     let outcome: AppendOutcome | undefined;
     try {
-      outcome = await appendFreshOnce(sql, streamId, expectedVersion, valid, carry);
+      outcome = await appendFreshOnce(sql, streamId, expectedVersion, valid, idPrefix, carry);
     } catch (error) {
       const { code, constraint_name } = error as { code?: string; constraint_name?: string };
       if (code !== "23505") throw error;
@@ -260,6 +288,7 @@ async function appendFreshOnce(
   streamId: string,
   expectedVersion: ExpectedVersion,
   valid: readonly ValidEvent[],
+  idPrefix: string,
   carry: number | "own" | undefined,
 ): Promise<AppendOutcome | undefined> {
   const count = valid.length;
@@ -276,34 +305,46 @@ async function appendFreshOnce(
   // turns max(version) into one backward index probe, and HAVING checks the transaction id and the
   // expectation before the row, and its position, are formed. Its values go separately, so that Postgres
   // parses only its data and attributes as JSON, not an envelope to take apart again.
+  // An event without an id gets the one its position completes (migration 0019): the positions are drawn in
+  // an inner query, which the outer one turns into ids.
   const rows = single
     ? await sql<{ position: number; version: number }[]>`
-    insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
-    select nextval('eventbus.event_position'), ${streamId}, coalesce(max(version), 0) + 1, ${single.id},
+    insert into eventbus.events
+      (position, stream_id, version, id, type, data, metadata, category, source, id_assigned)
+    select n.position, ${streamId}, n.version,
+      coalesce(${single.id ?? null}::text, eventbus.assigned_event_id(${idPrefix}, n.position)),
       ${single.type}, ${single.dataJson ?? null}::text::jsonb, ${single.attributesJson}::text::jsonb,
-      split_part(${streamId}::text, '-', 1), ${sourceOf(single)}
-    from eventbus.events where stream_id = ${streamId}
-    having pg_current_xact_id() is not null and coalesce(max(version), 0) between ${lowest} and ${highest}
+      split_part(${streamId}::text, '-', 1), ${sourceOf(single)}, ${single.id === undefined}
+    from (
+      select nextval('eventbus.event_position') as position, coalesce(max(version), 0) + 1 as version
+      from eventbus.events where stream_id = ${streamId}
+      having pg_current_xact_id() is not null and coalesce(max(version), 0) between ${lowest} and ${highest}
+    ) n
     returning position, version, (case when ${carry !== undefined}::bool
       then pg_notify(${EVENTS_CHANNEL}, coalesce(${wakeFor}::text, position::text)) end) is null`
     : await sql<{ position: number; version: number }[]>`
-    insert into eventbus.events (position, stream_id, version, id, type, data, metadata, category, source)
-    select nextval('eventbus.event_position'), ${streamId}, stream.current + p.ord, p.id, p.type,
-      case when p.no_data then null else coalesce(p.data, 'null'::jsonb) end, p.metadata,
-      split_part(${streamId}::text, '-', 1), coalesce(p.metadata->>'source', '')
+    insert into eventbus.events
+      (position, stream_id, version, id, type, data, metadata, category, source, id_assigned)
+    select n.position, ${streamId}, n.version, coalesce(n.id, eventbus.assigned_event_id(${idPrefix}, n.position)),
+      n.type, n.data, n.metadata, split_part(${streamId}::text, '-', 1), coalesce(n.metadata->>'source', ''),
+      n.id is null
     from (
-      select pg_current_xact_id() as xid, coalesce(max(version), 0) as current,
-        case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
-      from eventbus.events where stream_id = ${streamId}
-    ) stream,
-    -- One pass turns each event's JSON into a row (JSON null becomes SQL NULL: "noData" tells them apart).
-    rows from (jsonb_to_recordset(${batchJson(valid)}::text::jsonb)
-      as (id text, type text, metadata jsonb, data jsonb, "noData" bool))
-      with ordinality as p(id, type, metadata, data, no_data, ord)
-    -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
-    -- the id is only stable) would be planned away.
-    where stream.xid is not null and stream.current between ${lowest} and ${highest}
-    order by p.ord
+      select nextval('eventbus.event_position') as position, stream.current + p.ord as version, p.id, p.type,
+        case when p.no_data then null else coalesce(p.data, 'null'::jsonb) end as data, p.metadata
+      from (
+        select pg_current_xact_id() as xid, coalesce(max(version), 0) as current,
+          case when ${wakeFor}::text is not null then pg_notify(${EVENTS_CHANNEL}, ${wakeFor}::text) end
+        from eventbus.events where stream_id = ${streamId}
+      ) stream,
+      -- One pass turns each event's JSON into a row (JSON null becomes SQL NULL: "noData" tells them apart).
+      rows from (jsonb_to_recordset(${batchJson(valid)}::text::jsonb)
+        as (id text, type text, metadata jsonb, data jsonb, "noData" bool))
+        with ordinality as p(id, type, metadata, data, no_data, ord)
+      -- Referencing the transaction id keeps it: an unused output of a subquery that is not volatile (taking
+      -- the id is only stable) would be planned away.
+      where stream.xid is not null and stream.current between ${lowest} and ${highest}
+      order by p.ord
+    ) n
     returning position, version`;
   if (rows.length === 0) {
     // Refused on the version the statement read. A refusal is rare, so the statement returns nothing for

@@ -10,7 +10,6 @@ import {
   extensionValueRule,
   OPTIONAL_ATTRIBUTES,
 } from "./cloudEventAttributes.ts";
-import { newEventId } from "./newEventId.ts";
 import type { ProposedEvent } from "./types.ts";
 
 /**
@@ -77,12 +76,15 @@ export function eventTypeRule(type: string): string | undefined {
 
 /** Room for the CloudEvent envelope and SQS message attributes around `data` and the attributes. */
 const ENVELOPE_BYTES = 1024;
+/** What an assigned id adds to the JSON it is counted in: `"id":"<36 characters>",`. */
+const ASSIGNED_ID_JSON_BYTES = 43;
 
 const invalid = (pointer: string, message: string) =>
   validationFailed(`Invalid event: ${pointer} ${message}.`, { pointer, errors: [{ pointer, message }] });
 
 export interface ValidEvent {
-  id: string;
+  /** The producer's id; `undefined` when the bus assigns one as it appends (lib/events/assignedEventIds.ts). */
+  id: string | undefined;
   type: string;
   /**
    * `undefined` for an event without data: its JSON then has no `data` member, so the append stores SQL
@@ -198,33 +200,40 @@ export function validateEvents(streamId: string, events: readonly ProposedEvent[
   }
   const seen = new Set<string>();
   return events.map((event, index) => {
-    // Time-ordered ids keep the unique index on ids append-mostly, which keeps appends fast.
-    const id = event.id ?? newEventId();
+    const id = event.id;
     // A bad `source` is refused below, with its own pointer.
-    const idRule = eventIdRule(id, typeof event.attributes?.source === "string");
+    const idRule =
+      id === undefined ? undefined : eventIdRule(id, typeof event.attributes?.source === "string");
     if (idRule) throw invalid(`/${index}/id`, idRule);
     const typeRule = typeof event.type === "string" ? eventTypeRule(event.type) : "must be a string";
     if (typeRule) {
       throw invalid(`/${index}/type`, typeRule);
     }
     const attributes = attributesToStore(index, event);
-    // An event is its source and id (CloudEvents); without a source, the bus's.
-    const identity = `${attributes?.source ?? ""} ${id}`;
-    if (seen.has(identity)) {
-      throw invalid(
-        `/${index}/id`,
-        `'${printable(id)}' appears twice in this batch${attributes?.source ? " with the same source" : ""}`,
-      );
+    // An event is its source and id (CloudEvents); without a source, the bus's. Assigned ids are unique.
+    if (id !== undefined) {
+      const identity = `${attributes?.source ?? ""} ${id}`;
+      if (seen.has(identity)) {
+        throw invalid(
+          `/${index}/id`,
+          `'${printable(id)}' appears twice in this batch${attributes?.source ? " with the same source" : ""}`,
+        );
+      }
+      seen.add(identity);
     }
-    seen.add(identity);
     // Absent stays absent (not null): CloudEvents tells an event without data from one whose data is null.
     const data = event.data;
     const dataJson = storableDataJson(index, data);
     const attributesJson = attributes === null ? null : JSON.stringify(attributes);
+    // Without "id" the append assigns one (jsonb_to_recordset reads the missing member as NULL).
     const json =
-      `{"id":${JSON.stringify(id)},"type":${JSON.stringify(event.type)},"metadata":${attributesJson}` +
+      `{${id === undefined ? "" : `"id":${JSON.stringify(id)},`}"type":${JSON.stringify(event.type)},"metadata":${attributesJson}` +
       `${dataJson === undefined ? ',"noData":true}' : `,"data":${dataJson}}`}`;
-    const bytes = Buffer.byteLength(json) + 2 * streamId.length + ENVELOPE_BYTES;
+    const bytes =
+      Buffer.byteLength(json) +
+      2 * streamId.length +
+      ENVELOPE_BYTES +
+      (id === undefined ? ASSIGNED_ID_JSON_BYTES : 0);
     if (bytes > limits.maxEventBytes) {
       throw new EventBusError(
         "PAYLOAD_TOO_LARGE",

@@ -105,7 +105,7 @@ describe("an event without data and one with data: null", () => {
     // undefined into null); such rows cannot be told from data: null and keep reading as it.
     await db.sql`
       select eventbus.append_to_stream('nodata-old', 'any',
-        '[{"id": "old-1", "type": "Old", "data": null, "metadata": null}]'::jsonb, true, false)`;
+        '[{"id": "old-1", "type": "Old", "data": null, "metadata": null}]'::jsonb, true, false, null)`;
     const [event] = (await readStream(db.sql, "nodata-old")).events;
     expect(toCloudEvent(event!, "urn:test")).toMatchObject({
       data: null,

@@ -15,6 +15,7 @@ import { cheaperHeadProbes } from "./0015_cheaperHeadProbes.ts";
 import { listenedTopicsHead } from "./0016_listenedTopicsHead.ts";
 import { byteOrderText } from "./0017_byteOrderText.ts";
 import { forwardingErrors } from "./0018_forwardingErrors.ts";
+import { assignedEventIds } from "./0019_assignedEventIds.ts";
 
 /** Numbered, never-edited migrations. Append new ones; never change an applied one. */
 export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
@@ -35,4 +36,5 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
   { id: 16, name: "listened_topics_head", sql: listenedTopicsHead },
   { id: 17, name: "byte_order_text", sql: byteOrderText },
   { id: 18, name: "forwarding_errors", sql: forwardingErrors },
+  { id: 19, name: "assigned_event_ids", sql: assignedEventIds },
 ];

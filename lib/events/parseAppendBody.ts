@@ -6,7 +6,12 @@ import { parseWith } from "../validation.ts";
 import type { ProposedEvent } from "./types.ts";
 
 export const jsonEvent = z.strictObject({
-  id: z.string().optional(),
+  id: z
+    .string()
+    .optional()
+    .describe(
+      "Your id, which makes a retry idempotent. Without one the bus assigns a UUIDv7 that carries the event's position, returned in the result.",
+    ),
   type: z.string(),
   data: z.unknown().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),

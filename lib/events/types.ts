@@ -1,6 +1,6 @@
 import type { AttributeValue } from "./cloudEventAttributes.ts";
 
-/** An event as the caller proposes it. `id` is generated when absent. */
+/** An event as the caller proposes it. Without an `id` the bus assigns one as it appends (lib/events/assignedEventIds.ts). */
 export interface ProposedEvent {
   id?: string;
   type: string;

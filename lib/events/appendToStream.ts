@@ -229,10 +229,11 @@ const STREAM_RACE_CONSTRAINT = "events_stream_version_key";
 const EVENT_IDENTITY_CONSTRAINT = "events_chosen_identity_key";
 
 /**
- * Events whose ids were all generated here cannot be in the stream yet, so an append that commits on its own
- * is one plain `INSERT ... SELECT`: read the stream's version (the last entry of its `(stream_id, version)`
+ * Events whose ids are assigned here cannot be in the stream yet, so an append that commits on its own is
+ * one plain `INSERT ... SELECT`: read the stream's version (the last entry of its `(stream_id, version)`
  * index), insert the events after it, positions drawn in batch order (the ordinality column is the scan's
- * order, so the `order by` costs no sort). Nothing but the event rows is written (migration 0012).
+ * order, so the `order by` costs no sort), each assigned id completed with its event's position. Nothing
+ * but the event rows is written (migration 0012).
  *
  * Gap safety (migration 0003): the transaction id is taken before any position is drawn. A batch's `stream`
  * subquery takes it: it yields one row, which Postgres forms (and filters on the id) before any row that
@@ -246,6 +247,7 @@ const EVENT_IDENTITY_CONSTRAINT = "events_chosen_identity_key";
  * Ids a caller chose (CloudEvents always carry one) are new in the stream too, nearly always: the same
  * statement appends them, and only when it cannot (an id the stream already holds, or a refused expected
  * version, which an idempotent retry overrides) does the PL/pgSQL function work out what the append is.
+ * (A chosen id of the assigned form never comes here: see appendToStream.)
  */
 async function appendFresh(
   sql: Sql,

@@ -92,18 +92,27 @@ describe("ids the bus assigns", () => {
     expect(sourced).toMatchObject({ created: true, version: 2 });
   });
 
-  it("leave an id of their form that the bus never gave an ordinary chosen id, appended once under concurrency", async () => {
+  it("leave an id of their form the bus never gave an ordinary chosen id, appended once however many send it at once", async () => {
     const [other] = (await appendToStream(db.sql, "assigned-5", [{ type: "A" }])).events;
-    // The form of an assigned id, naming the position of an event of another stream, and one of no event.
-    const lookalikes = [other!.id, assignedEventId(newAssignedIdPrefix(), 2 ** 40)];
-    for (const [i, id] of lookalikes.entries()) {
-      const stream = `assigned-6-${i}`;
-      const outcomes = await Promise.all(
-        Array.from({ length: 8 }, () => appendToStream(db.sql, stream, [{ id, type: "Lookalike" }])),
-      );
-      expect(outcomes.filter((o) => o.created)).toHaveLength(1);
-      expect(new Set(outcomes.map((o) => o.events[0]!.position)).size).toBe(1);
-      expect(await storedIds(stream)).toEqual([id]);
+    // Two ids of the assigned form (one naming the position of another stream's event, one naming no
+    // event) and an ordinary chosen id.
+    const ids = [other!.id, assignedEventId(newAssignedIdPrefix(), 2 ** 40), "chosen-once"];
+    // Rounds of writers that all send it at once, alone or in transactions of their own: each round's
+    // writers meet in the unique indexes before any commits, and none may fail for it.
+    for (let round = 0; round < 10; round++) {
+      for (const [i, id] of ids.entries()) {
+        const stream = `assigned-6-${round}-${i}`;
+        const outcomes = await Promise.all(
+          Array.from({ length: 8 }, (_, writer) =>
+            writer % 2 === 0
+              ? appendToStream(db.sql, stream, [{ id, type: "Lookalike" }])
+              : db.sql.begin((tx) => appendToStream(tx, stream, [{ id, type: "Lookalike" }])),
+          ),
+        );
+        expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+        expect(new Set(outcomes.map((o) => o.events[0]!.position)).size).toBe(1);
+        expect(await storedIds(stream)).toEqual([id]);
+      }
     }
   });
 });

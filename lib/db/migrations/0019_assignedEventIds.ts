@@ -20,7 +20,9 @@
  * - The position sequence stops at 2^48 - 1 (281 trillion events), the largest position 12 hex digits
  *   hold, so that no id is ever cut short.
  * - `append_to_stream` takes the prefix of the ids it assigns (`p_id_prefix`) and looks identities up
- *   both ways; its old signature goes.
+ *   both ways; its old signature goes. Two writers of the same chosen id to one stream, both past the
+ *   lookup before either commits, used to make the second raise a unique violation; its insert now does
+ *   nothing on any unique conflict and runs again, so the lookup finds the first's event.
  *
  * Moving data: a column with a constant default rewrites nothing; the identity index is rebuilt while an
  * exclusive lock on the table makes appends and reads wait: 1.6 s for a million events on a 2-core
@@ -47,8 +49,9 @@ as $$ select case when p_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-7b05-[89ab][0-9a-f]{3}-[
 
 drop function eventbus.append_to_stream(text, text, jsonb, boolean, boolean);
 
--- As in 0012, except: an event of p_events without "id" gets an assigned one (prefix p_id_prefix), and the
--- idempotency lookup finds chosen ids through the partial index and assigned ones through their position.
+-- As in 0012, except: an event of p_events without "id" gets an assigned one (prefix p_id_prefix), the
+-- idempotency lookup finds chosen ids through the partial index and assigned ones through their position,
+-- and the insert meets a concurrent writer of the same chosen id as it meets one of the same version.
 create function eventbus.append_to_stream(p_stream_id text, p_expected text, p_events jsonb,
   p_check_ids boolean, p_notify boolean, p_id_prefix text)
 returns jsonb
@@ -124,7 +127,9 @@ begin
         from jsonb_array_elements(p_events) with ordinality as p(ev, ord)
         order by p.ord
       ) n
-      on conflict (stream_id, version) do nothing
+      -- Any unique index, not only the versions': a writer of the same chosen id to this stream, whose
+      -- entry this insert meets before it commits, must not raise here either (the lookup then finds it).
+      on conflict do nothing
       returning position
     )
     select count(*), min(position), max(position), array_agg(position order by position)

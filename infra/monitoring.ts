@@ -103,6 +103,19 @@ export class EventBusMonitoring extends Construct {
       description:
         "SQS refuses or cannot take a subscription's sends (its queue was deleted, access was denied, the endpoint is out of reach): GET /subscriptions/{name} shows SQS's reason in lastError. The listener retries until they succeed.",
     });
+    const realtimeFailing = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: "RealtimeFailing",
+      dimensionsMap: { Bus: bus.name },
+      statistic: "Maximum",
+      period: minute,
+    });
+    this.alarm("RealtimeFailing", realtimeFailing, {
+      threshold: 1,
+      evaluationPeriods: 2,
+      description:
+        "SQS refuses or cannot take the listener's sends to the realtime fan-out queue: WebSocket clients get no events. The listener's log shows SQS's reason ('SQS did not accept every message, retrying', target $realtime); it retries until they succeed.",
+    });
     const owned = insights("MIN", "SubscriptionOwned", "Subscriptions held by a listener (min)");
     this.alarm("SubscriptionUnowned", owned, {
       threshold: 1,

@@ -1,3 +1,4 @@
+import { type RealtimeForwarding, readRealtimeForwarding } from "../../lib/listener/realtimeForwarding.ts";
 import { countConnections } from "../../lib/metrics/countConnections.ts";
 import { readLagSeconds } from "../../lib/metrics/readLagSeconds.ts";
 import { readSlotLag } from "../../lib/metrics/readSlotLag.ts";
@@ -101,8 +102,29 @@ export function busMetricRecord(bus: string, connections: number, now: number) {
 }
 
 /**
+ * The realtime fan-out's EMF record (dimension `Bus`): `RealtimeFailing`, 1 while SQS refuses or cannot take
+ * the listener's sends to the fan-out queue, else 0. The `RealtimeFailing` alarm watches it.
+ */
+export function realtimeForwardingRecord(bus: string, forwarding: RealtimeForwarding, now: number) {
+  return {
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [["Bus"]],
+          Metrics: [{ Name: "RealtimeFailing", Unit: "Count" }],
+        },
+      ],
+    },
+    Bus: bus,
+    RealtimeFailing: forwarding.failingSince === null ? 0 : 1,
+  };
+}
+
+/**
  * Scheduled every minute: measures every subscription - including those created at run time, which the
- * stack cannot know -, each replication slot and the realtime connections, and publishes the figures as
+ * stack cannot know -, each replication slot, the realtime fan-out's sends and connections, and publishes the figures as
  * EMF log lines, which CloudWatch turns into metrics without an API call or an IAM grant. Written with `process.stdout.write` because Lambda's JSON log
  * format wraps `console` output, and a wrapped record is no longer EMF.
  */
@@ -118,6 +140,12 @@ export async function handler(): Promise<{ subscriptions: number; connections?: 
   }
   for (const record of captureSlotMetricRecords(config.EVENTBUS_NAME, await readSlotLag(sql), Date.now())) {
     process.stdout.write(`${JSON.stringify(record)}\n`);
+  }
+  const forwarding = await readRealtimeForwarding(sql);
+  if (forwarding) {
+    process.stdout.write(
+      `${JSON.stringify(realtimeForwardingRecord(config.EVENTBUS_NAME, forwarding, Date.now()))}\n`,
+    );
   }
   // A realtime table that cannot be read costs the connection count only, not the subscription figures.
   let connections: number | undefined;

@@ -12,6 +12,7 @@ import { OWNER_LOCK_NAMESPACE, ownerApplicationName } from "../subscriptions/own
 import type { SegmentSink } from "../tracing/xrayDaemon.ts";
 import { type Forwarder, type ForwardTarget, startForwarder } from "./forwarder.ts";
 import { type ListenerLog, silentLog } from "./listenerLog.ts";
+import { REALTIME_CHECKPOINT } from "./realtimeForwarding.ts";
 
 export interface ListenerOptions {
   /** A pool; create it with `listenerSqlOptions` so a dropped LISTEN connection comes back quickly. */
@@ -62,8 +63,6 @@ interface LockSession {
   /** The backend holding the locks; a different pid later means they are gone. */
   pid: number;
 }
-
-export const REALTIME_CHECKPOINT = "$realtime";
 
 /** The shortest time between two wake-ups of the listener (see `kickAll`). */
 const MIN_WAKE_INTERVAL_MS = 10;

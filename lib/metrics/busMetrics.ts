@@ -1,5 +1,6 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Sql } from "postgres";
+import { readRealtimeForwarding } from "../listener/realtimeForwarding.ts";
 import type { RealtimeTable } from "../realtime/table.ts";
 import { listSubscriptions } from "../subscriptions/listSubscriptions.ts";
 import { readSubscriptionStatus } from "../subscriptions/readSubscriptionStatus.ts";
@@ -39,6 +40,10 @@ export const BUS_METRICS = {
   eventbus_fanout_duration_seconds: ["histogram", "Realtime fan-out: from the event's append to its post."],
   eventbus_fanout_failed_posts_total: ["counter", "Realtime posts that failed (not counting 410 Gone)."],
   eventbus_realtime_connections: ["gauge", "Open WebSocket connections (scrape)."],
+  eventbus_realtime_failing: [
+    "gauge",
+    "1 while SQS refuses or cannot take the listener's sends to the realtime fan-out queue, else 0 (scrape).",
+  ],
   eventbus_capture_lag_bytes: ["gauge", "WAL a logical replication slot holds back, in bytes (scrape)."],
 } as const satisfies Record<string, readonly ["counter" | "gauge" | "histogram", string]>;
 
@@ -56,8 +61,9 @@ export interface BusMetricSources {
 
 /**
  * Reads the scrape-time gauges: the head, each subscription's lag (events and seconds), queue, DLQ and
- * parked counts, ownership, failing sends, each replication slot's lag, and the number of WebSocket connections. Subscriptions deleted since the last
- * scrape disappear from the output instead of freezing at their last value.
+ * parked counts, ownership, failing sends, each replication slot's lag, whether the realtime fan-out's sends
+ * fail, and the number of WebSocket connections. Subscriptions deleted since the last scrape disappear from
+ * the output instead of freezing at their last value.
  */
 export async function collectBusMetrics(registry: MetricsRegistry, sources: BusMetricSources): Promise<void> {
   const statuses = await readSubscriptionStatus(
@@ -78,6 +84,7 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
     "eventbus_subscription_owned",
     "eventbus_subscription_failing",
     "eventbus_capture_lag_bytes",
+    "eventbus_realtime_failing",
   ]) {
     registry.clear(name);
   }
@@ -97,6 +104,10 @@ export async function collectBusMetrics(registry: MetricsRegistry, sources: BusM
   }
   for (const [slot, lag] of await readSlotLag(sources.sql)) {
     registry.gauge("eventbus_capture_lag_bytes", { slot }, lag);
+  }
+  const realtimeForwarding = await readRealtimeForwarding(sources.sql);
+  if (realtimeForwarding) {
+    registry.gauge("eventbus_realtime_failing", {}, realtimeForwarding.failingSince === null ? 0 : 1);
   }
   if (sources.realtime) {
     registry.gauge("eventbus_realtime_connections", {}, await countConnections(sources.realtime));

@@ -18,3 +18,15 @@ export const holdsOwnerLock = (sql: Sql, lockPid: number): PendingQuery<Row[]> =
   sql`exists (select 1 from pg_locks l
     where l.locktype = 'advisory' and l.granted and l.pid = ${lockPid} and l.objsubid = 2
       and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id)`;
+
+/**
+ * The SQL expression naming the listener that owns the checkpoint row aliased `c` (its lock connection's
+ * `application_name`, else `pid <n>`), or NULL when none does (reads `pg_locks` and `pg_stat_activity`).
+ */
+export const checkpointOwner = (sql: Sql): PendingQuery<Row[]> =>
+  sql`(select coalesce(nullif(a.application_name, ''), 'pid ' || l.pid)
+    from pg_locks l left join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.granted and l.objsubid = 2
+      and l.database = (select oid from pg_database where datname = current_database())
+      and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id
+    limit 1)`;

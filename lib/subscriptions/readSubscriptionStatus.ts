@@ -1,7 +1,7 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import type { Sql } from "postgres";
-import { OWNER_LOCK_NAMESPACE } from "./ownership.ts";
+import { checkpointOwner } from "./ownership.ts";
 import { readParkedSummaries } from "./parkEvents.ts";
 import { readQueueDepth } from "./subscriptionQueues.ts";
 import type { Subscription } from "./subscriptionRow.ts";
@@ -97,12 +97,7 @@ export async function readSubscriptionStatus(
       (select coalesce(max(position), 0)::int8 from eventbus.events) as head,
       (select case when is_called then last_value else last_value - 1 end
          from eventbus.event_position) as issued,
-      (select coalesce(nullif(a.application_name, ''), 'pid ' || l.pid)
-         from pg_locks l left join pg_stat_activity a on a.pid = l.pid
-         where l.locktype = 'advisory' and l.granted and l.objsubid = 2
-           and l.database = (select oid from pg_database where datname = current_database())
-           and l.classid::int8 = ${OWNER_LOCK_NAMESPACE} and l.objid::int8 = c.lock_id
-         limit 1) as owner,
+      ${checkpointOwner(sql)} as owner,
       (select count(*)::int from (select from eventbus.events e where e.position > c.position
                                    order by e.position limit ${LAG_COUNT_LIMIT}) pending) as pending,
       extract(epoch from now() - (select e.created_at from eventbus.events e where e.position > c.position

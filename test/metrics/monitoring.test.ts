@@ -20,7 +20,7 @@ describe("monitoring without an alarm e-mail", () => {
     synth.template.resourceCountIs("AWS::SNS::Subscription", 0);
   });
 
-  it("alarms on delivery lag in events and seconds, parked events, DLQ depth, listener down, fan-out errors and capture slot lag", () => {
+  it("alarms on delivery lag in events and seconds, parked events, DLQ depth, listener down, fan-out errors, failing realtime sends and capture slot lag", () => {
     const queried = (metric: string) => expressions.some((e) => e.includes(`(${metric})`));
     for (const metric of [
       "SubscriptionLag",
@@ -36,6 +36,14 @@ describe("monitoring without an alarm e-mail", () => {
     }
     expect(
       alarms.some((a) => a.MetricName === "RunningTaskCount" && a.TreatMissingData === "breaching"),
+    ).toBe(true);
+    expect(
+      alarms.some(
+        (a) =>
+          a.MetricName === "RealtimeFailing" &&
+          a.Namespace === "EventBus" &&
+          a.Dimensions?.[0]?.Name === "Bus",
+      ),
     ).toBe(true);
   });
 

@@ -124,9 +124,10 @@ export function realtimeForwardingRecord(bus: string, forwarding: RealtimeForwar
 
 /**
  * Scheduled every minute: measures every subscription - including those created at run time, which the
- * stack cannot know -, each replication slot, the realtime fan-out's sends and connections, and publishes the figures as
- * EMF log lines, which CloudWatch turns into metrics without an API call or an IAM grant. Written with `process.stdout.write` because Lambda's JSON log
- * format wraps `console` output, and a wrapped record is no longer EMF.
+ * stack cannot know -, each replication slot, the realtime fan-out's sends and connections, and publishes
+ * the figures as EMF log lines, which CloudWatch turns into metrics without an API call or an IAM grant.
+ * Written with `process.stdout.write` because Lambda's JSON log format wraps `console` output, and a
+ * wrapped record is no longer EMF.
  */
 export async function handler(): Promise<{ subscriptions: number; connections?: number }> {
   const { sql, sqs, dynamo, config } = await getRuntime();

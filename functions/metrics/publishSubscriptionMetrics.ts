@@ -80,25 +80,26 @@ export function captureSlotMetricRecords(bus: string, lagBySlot: ReadonlyMap<str
   }));
 }
 
+/** A bus-wide EMF record (dimension `Bus`) of one count. */
+function busCountRecord(bus: string, name: string, value: number, now: number) {
+  return {
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        { Namespace: METRICS_NAMESPACE, Dimensions: [["Bus"]], Metrics: [{ Name: name, Unit: "Count" }] },
+      ],
+    },
+    Bus: bus,
+    [name]: value,
+  };
+}
+
 /**
  * The bus-wide EMF record (dimension `Bus`): `RealtimeConnections`, the open WebSocket connections, which
  * the dashboard's realtime widget shows.
  */
 export function busMetricRecord(bus: string, connections: number, now: number) {
-  return {
-    _aws: {
-      Timestamp: now,
-      CloudWatchMetrics: [
-        {
-          Namespace: METRICS_NAMESPACE,
-          Dimensions: [["Bus"]],
-          Metrics: [{ Name: "RealtimeConnections", Unit: "Count" }],
-        },
-      ],
-    },
-    Bus: bus,
-    RealtimeConnections: connections,
-  };
+  return busCountRecord(bus, "RealtimeConnections", connections, now);
 }
 
 /**
@@ -106,20 +107,7 @@ export function busMetricRecord(bus: string, connections: number, now: number) {
  * the listener's sends to the fan-out queue, else 0. The `RealtimeFailing` alarm watches it.
  */
 export function realtimeForwardingRecord(bus: string, forwarding: RealtimeForwarding, now: number) {
-  return {
-    _aws: {
-      Timestamp: now,
-      CloudWatchMetrics: [
-        {
-          Namespace: METRICS_NAMESPACE,
-          Dimensions: [["Bus"]],
-          Metrics: [{ Name: "RealtimeFailing", Unit: "Count" }],
-        },
-      ],
-    },
-    Bus: bus,
-    RealtimeFailing: forwarding.failingSince === null ? 0 : 1,
-  };
+  return busCountRecord(bus, "RealtimeFailing", forwarding.failingSince === null ? 0 : 1, now);
 }
 
 /**
